@@ -1,0 +1,75 @@
+"""The two things every reader returns: a spectral cube and a label raster."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+
+class HSIReadError(ValueError):
+    """A file could not be read as a cube or label raster; the message names the file and why."""
+
+    def __init__(self, path: str | Path, reason: str):
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+@dataclass
+class Cube:
+    """A hyperspectral cube, bands first: ``data.shape == (bands, rows, cols)``."""
+
+    data: np.ndarray
+    wavelengths: np.ndarray | None = None
+    wavelength_units: str | None = None
+    source: str | None = None
+    name: str = "cube"
+    dtype: str = ""
+    geo: dict | None = None  # GeoTIFF tags (tag code -> value) to carry to outputs
+    warnings: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.dtype:
+            self.dtype = str(self.data.dtype)
+
+    @property
+    def bands(self) -> int:
+        return int(self.data.shape[0])
+
+    @property
+    def spatial_shape(self) -> tuple[int, int]:
+        return int(self.data.shape[1]), int(self.data.shape[2])
+
+    def metadata(self) -> dict:
+        """Metadata for a napari layer (plain Python values only)."""
+        md: dict = {
+            "source": self.source,
+            "dtype": self.dtype,
+            "wavelength_units": self.wavelength_units,
+            "wavelengths": None if self.wavelengths is None else list(map(float, self.wavelengths)),
+        }
+        if self.geo:
+            md["geo"] = self.geo
+        if self.warnings:
+            md["warnings"] = list(self.warnings)
+        return md
+
+
+@dataclass
+class LabelMap:
+    """A 2-D integer label raster; 0 means unlabelled."""
+
+    data: np.ndarray
+    source: str | None = None
+    name: str = "labels"
+    class_names: dict[int, str] = field(default_factory=dict)
+    colors: dict[int, str] = field(default_factory=dict)  # value -> "#rrggbb"
+
+    def metadata(self) -> dict:
+        return {
+            "source": self.source,
+            "class_names": {int(k): v for k, v in self.class_names.items()},
+            "class_colors": {int(k): v for k, v in self.colors.items()},
+        }

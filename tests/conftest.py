@@ -1,0 +1,15 @@
+"""Shared test set-up: small, deterministic, CPU only."""
+
+import os
+
+os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")  # tests exercise the CPU path everywhere
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+
+
+@pytest.fixture(autouse=True)
+def _seed_torch():
+    torch.manual_seed(0)
