@@ -1,0 +1,27 @@
+"""npe2 writer: save a Labels layer (class map) as a GeoTIFF (.tif/.tiff) or .npy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from napari_ssdgl.io import write_class_map
+
+
+def write_labels(path: str, data, meta: dict) -> list[str]:
+    """Write one labels layer; geo tags, class names and colours come from its metadata."""
+    if isinstance(data, (list, tuple)):  # multiscale: the full-resolution level
+        data = data[0]
+    md = (meta or {}).get("metadata") or {}
+    p = Path(path)
+    if p.suffix.lower() not in (".tif", ".tiff", ".npy"):
+        p = p.with_name(p.name + ".tif")
+    written = write_class_map(
+        p,
+        np.asarray(data),
+        geo=md.get("geo"),
+        class_names=md.get("class_names"),
+        colors=md.get("class_colors") or md.get("colors"),
+    )
+    return [str(written)]

@@ -1,0 +1,26 @@
+"""Sample scenes: a synthetic scene made in code, and the Indian Pines, Pavia University and
+Salinas benchmarks (offline copy or hash-checked download into a user cache).
+
+Sources, hashes, class names, colours and false-colour bands live in
+``sample_data/registry.json``. Hash policy: see `napari_ssdgl.datasets._fetch`; in short,
+a remote file without a pinned sha256 is downloaded only on explicit request
+(``allow_unpinned=True`` or ``NAPARI_SSDGL_ALLOW_UNPINNED=1``). Real scenes have no wavelengths
+(the files do not carry band centres); the synthetic scene has 400-2500 nm.
+"""
+
+from ._fetch import fetch_file
+from ._load import load_scene
+from ._registry import list_scenes, registry, scene_info
+from ._scene import DatasetError, Scene
+from ._synthetic import make_synthetic_scene
+
+__all__ = [
+    "DatasetError",
+    "Scene",
+    "fetch_file",
+    "list_scenes",
+    "load_scene",
+    "make_synthetic_scene",
+    "registry",
+    "scene_info",
+]

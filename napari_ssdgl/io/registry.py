@@ -1,0 +1,94 @@
+"""Dispatch on file extension, plus a cheap signature sniff for the napari reader."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from ._common import check_file
+from .arrays import NPY_MAGIC, read_npy, read_npz
+from .base import Cube, HSIReadError, LabelMap
+from .envi import DATA_SUFFIXES, header_for, read_envi
+from .images import PNG_MAGIC, read_png
+from .mat import read_mat
+from .tiff import read_tiff
+
+Reader = Callable[[Path], list]
+READERS: dict[str, Reader] = {
+    ".mat": read_mat,
+    ".hdr": read_envi,
+    ".tif": read_tiff,
+    ".tiff": read_tiff,
+    ".npy": read_npy,
+    ".npz": read_npz,
+    ".png": read_png,
+}
+SUFFIXES = tuple(READERS)
+
+_MAGIC = {
+    ".mat": (b"MATLAB", b"\x89HDF\r\n\x1a\n"),
+    ".hdr": (b"ENVI",),
+    ".tif": (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"),
+    ".tiff": (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"),
+    ".npy": (NPY_MAGIC,),
+    ".npz": (b"PK\x03\x04", b"PK\x05\x06"),
+    ".png": (PNG_MAGIC,),
+}
+
+
+def _reader_for(path: Path) -> Reader:
+    ext = path.suffix.lower()
+    if ext in READERS:
+        return READERS[ext]
+    if ext in DATA_SUFFIXES and header_for(path) is not None:
+        return read_envi
+    supported = ", ".join(SUFFIXES)
+    raise HSIReadError(path, f"unsupported file type '{ext or path.name}' (supported: {supported})")
+
+
+def read_path(path: str | Path) -> list[Cube | LabelMap]:
+    """Everything useful in a file: its cube (first) and any label rasters."""
+    p = Path(path)
+    reader = _reader_for(p)
+    check_file(p)
+    return reader(p)
+
+
+def read_cube(path: str | Path) -> Cube:
+    """The hyperspectral cube (bands, rows, cols) in a file; HSIReadError if there is none."""
+    items = read_path(path)
+    for item in items:
+        if isinstance(item, Cube):
+            return item
+    found = ", ".join(f"a 2-D label raster {item.data.shape}" for item in items)
+    raise HSIReadError(path, f"expected a 3-D cube (bands, rows, cols), found only {found}")
+
+
+def read_labels(path: str | Path) -> LabelMap:
+    """The label raster in a file (one named like 'gt' first when there are several)."""
+    labels = [item for item in read_path(path) if isinstance(item, LabelMap)]
+    if not labels:
+        raise HSIReadError(path, "expected a 2-D integer label raster, found only a 3-D cube")
+    gt = [lm for lm in labels if "gt" in lm.name.lower().replace(Path(path).stem.lower(), "")]
+    return (gt or labels)[0]
+
+
+def can_read(path: str | Path) -> bool:
+    """Cheap check (extension and file signature, no parsing) that ``read_path`` may apply."""
+    p = Path(path)
+    try:
+        reader = _reader_for(p)
+        if not p.is_file() or p.stat().st_size == 0:
+            return False
+        ext = p.suffix.lower()
+        if ext not in _MAGIC:  # ENVI data file with a sidecar header
+            p, ext = header_for(p), ".hdr"
+            if reader is not read_envi or p is None:
+                return False
+        with open(p, "rb") as fh:
+            head = fh.read(520)
+    except (HSIReadError, OSError):
+        return False
+    if ext == ".mat" and len(head) >= 4 and 0 in head[:4]:  # MATLAB v4: no text header
+        return True
+    return head.startswith(_MAGIC[ext])
