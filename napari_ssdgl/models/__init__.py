@@ -1,0 +1,7 @@
+"""Patch-free hyperspectral segmentation networks: SSDGL and its FreeNet baseline."""
+
+from .freenet import FreeNet
+from .presets import MODELS, PRESETS, build_model, model_config
+from .ssdgl import SSDGL
+
+__all__ = ["MODELS", "PRESETS", "SSDGL", "FreeNet", "build_model", "model_config"]
