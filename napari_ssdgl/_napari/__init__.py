@@ -1,0 +1,1 @@
+"""napari plugin shell: reader, writer, sample data and the SSDGL dock widget."""
