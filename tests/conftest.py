@@ -7,7 +7,8 @@ os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")  # tests exercise the CPU path
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+# One thread: tiny models on a shared 2-core runner are many times slower with two.
+torch.set_num_threads(1)
 
 
 @pytest.fixture(autouse=True)

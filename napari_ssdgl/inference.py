@@ -1,0 +1,89 @@
+"""Whole-scene and tiled prediction: class probabilities and their uncertainty.
+
+The whole scene in one forward pass is the reference (the model was trained that way). Tiled
+prediction (``tile_size``) bounds memory; with ``scene_stats=True`` (default) it reproduces the
+whole-scene result up to the receptive-field effects that ``overlap`` absorbs (see
+:mod:`napari_ssdgl.tiling` for why naive tiling is badly off for SSDGL and what it costs).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .tiling import predict_tiled
+from .training.device import resolve_device
+
+FALLBACK_TILE = 512
+
+
+@dataclass
+class Prediction:
+    """A class map and its uncertainty. ``labels`` holds label values (not indices)."""
+
+    labels: np.ndarray  # (rows, cols) label values
+    probabilities: np.ndarray  # (K, rows, cols) float32, softmax over classes
+    entropy: np.ndarray  # (rows, cols) float32, nats; high = uncertain
+    margin: np.ndarray  # (rows, cols) float32, top-1 minus top-2 probability; low = uncertain
+    class_values: np.ndarray | None = None  # (K,) label value of each probability channel
+
+    @classmethod
+    def from_probabilities(cls, probabilities: np.ndarray, class_values) -> Prediction:
+        probs = np.asarray(probabilities, dtype=np.float32)
+        values = np.asarray(class_values)
+        labels = values[np.argmax(probs, axis=0)]
+        entropy = -(probs * np.log(np.clip(probs, 1e-12, None))).sum(axis=0)
+        if probs.shape[0] > 1:
+            top2 = np.partition(probs, probs.shape[0] - 2, axis=0)[-2:]
+            margin = top2[1] - top2[0]
+        else:
+            margin = np.ones(probs.shape[1:], dtype=np.float32)
+        return cls(labels, probs, entropy.astype(np.float32), margin.astype(np.float32), values)
+
+
+def _run(model: torch.nn.Module, window: np.ndarray, device: torch.device) -> np.ndarray:
+    x = torch.from_numpy(np.ascontiguousarray(window))[None].to(device)
+    return torch.softmax(model(x).float(), dim=1)[0].cpu().numpy()
+
+
+def _is_oom(exc: BaseException) -> bool:
+    return isinstance(exc, torch.cuda.OutOfMemoryError | MemoryError) or (
+        "out of memory" in str(exc) or "can't allocate memory" in str(exc)
+    )
+
+
+def predict_probabilities(
+    model: torch.nn.Module,
+    x: np.ndarray,
+    *,
+    tile_size: int | None = None,
+    overlap: int = 64,
+    device: str | torch.device = "auto",
+    scene_stats: bool = True,
+) -> np.ndarray:
+    """(K, rows, cols) float32 softmax probabilities for a normalised (bands, rows, cols) cube.
+
+    With ``tile_size`` None the scene goes through in one piece; if that runs out of memory the
+    prediction is retried in tiles of ``FALLBACK_TILE`` (with a warning). ``tile_size`` and
+    ``overlap`` are rounded up to multiples of 16; ``scene_stats`` see :mod:`.tiling`.
+    """
+    dev = resolve_device(device)
+    model = model.to(dev).eval()
+    with torch.inference_mode():
+        if tile_size is None:
+            try:
+                return _run(model, x, dev)
+            except (torch.cuda.OutOfMemoryError, MemoryError, RuntimeError) as exc:
+                if not _is_oom(exc):
+                    raise
+                if dev.type == "cuda":
+                    torch.cuda.empty_cache()
+                warnings.warn(
+                    f"out of memory on the whole scene; predicting in {FALLBACK_TILE}px tiles",
+                    stacklevel=2,
+                )
+                tile_size = FALLBACK_TILE
+        return predict_tiled(model, x, int(tile_size), int(overlap), dev, scene_stats)

@@ -1,0 +1,19 @@
+"""Training engine: label sampling, the weighted loss and the global (patch-free) trainer."""
+
+from .errors import TrainingError
+from .loss import effective_number_weights, weighted_cross_entropy
+from .sampling import HBSampler, LabelEncoder, split_by_fraction, split_per_class
+from .trainer import TrainConfig, Trainer, TrainEvent
+
+__all__ = [
+    "HBSampler",
+    "LabelEncoder",
+    "TrainConfig",
+    "TrainEvent",
+    "Trainer",
+    "TrainingError",
+    "effective_number_weights",
+    "split_by_fraction",
+    "split_per_class",
+    "weighted_cross_entropy",
+]

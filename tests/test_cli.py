@@ -1,0 +1,199 @@
+"""The napari-ssdgl command line: a train -> predict round trip and every error path."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from napari_ssdgl.cli import main
+
+BANDS = 10
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def make_scene(rows=24, cols=24, bands=BANDS, seed=0):
+    rng = np.random.default_rng(seed)
+    gt = np.zeros((rows, cols), np.uint8)
+    gt[2:10, 2:22], gt[12:22, 2:10], gt[12:22, 13:22] = 1, 3, 7
+    spectra = rng.normal(size=(8, bands)) * 2
+    cube = spectra[gt].transpose(2, 0, 1) + rng.normal(size=(bands, rows, cols)) * 0.3
+    return cube.astype(np.float32), gt
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("cli")
+    cube, gt = make_scene()
+    np.save(d / "cube.npy", cube)
+    np.save(d / "gt.npy", gt)
+    return d
+
+
+@pytest.fixture(scope="module")
+def trained(files):
+    torch.set_num_threads(1)
+    out = files / "model"
+    rc = main(["train", str(files / "cube.npy"), str(files / "gt.npy"), "--out", str(out),
+               "--split-per-class", "5", "--iterations", "5", "--eval-every", "2", "--quiet",
+               "--device", "cpu"])
+    assert rc == 0
+    return out
+
+
+def one_error_line(capsys) -> str:
+    err = capsys.readouterr().err.strip()
+    assert "Traceback" not in err
+    lines = err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("napari-ssdgl: error: "), err
+    return lines[0]
+
+
+def test_train_writes_model_metrics_and_prediction(trained):
+    assert {p.name for p in trained.iterdir()} >= {
+        "model.safetensors", "model.json", "metrics.json", "prediction.npy"}
+    m = json.loads((trained / "metrics.json").read_text())
+    for key in ("oa", "aa", "kappa", "per_class", "confusion", "train_pixels", "test_pixels",
+                "iterations", "seconds_per_iteration", "seed", "device", "split",
+                "torch_version", "model", "preset"):
+        assert key in m, key
+    assert m["train_pixels"] == 15 and m["test_pixels"] == 160 + 80 + 90 - 15
+    assert m["iterations"] == 5 and m["seed"] == 2333 and m["device"] == "cpu"
+    assert m["split"] == {"protocol": "per_class", "n": 5, "seed": 2333}
+    assert m["model"] == "ssdgl" and m["preset"] is None and 0 <= m["oa"] <= 1
+    assert m["keep"] == "last"  # the saved model is not chosen by its test score
+    assert set(m["per_class"]) == {"1", "3", "7"}
+    pred = np.load(trained / "prediction.npy")
+    assert pred.shape == (24, 24) and set(np.unique(pred)) <= {1, 3, 7}
+
+
+def test_train_progress_bar_and_summary(files, tmp_path, capsys):
+    rc = main(["train", str(files / "cube.npy"), str(files / "gt.npy"), "--out", str(tmp_path),
+               "--split-fraction", "0.1", "--iterations", "2", "--device", "cpu", "--model",
+               "freenet", "--per-class", "0"])
+    assert rc == 0
+    captured = capsys.readouterr()
+    assert "train" in captured.err and "loss=" in captured.err  # tqdm on stderr
+    assert "OA" in captured.out
+    m = json.loads((tmp_path / "metrics.json").read_text())
+    assert m["model"] == "freenet" and m["split"]["protocol"] == "fraction"
+    assert m["per_class_draw"] is None
+
+
+def test_train_without_test_set(files, tmp_path):
+    cube, gt = make_scene()
+    sparse = np.zeros_like(gt)
+    sparse[3, 3], sparse[4, 4], sparse[15, 5], sparse[15, 15] = 1, 1, 3, 7
+    np.save(tmp_path / "sparse.npy", sparse)
+    rc = main(["train", str(files / "cube.npy"), str(tmp_path / "sparse.npy"), "--out",
+               str(tmp_path / "m"), "--iterations", "2", "--quiet", "--device", "cpu",
+               "--model", "freenet"])
+    assert rc == 0
+    m = json.loads((tmp_path / "m" / "metrics.json").read_text())
+    assert m["oa"] is None and m["test_pixels"] == 0 and m["train_pixels"] == 4
+
+
+def test_predict_npy_and_tif(trained, files, tmp_path):
+    assert main(["predict", str(trained), str(files / "cube.npy"), "--out",
+                 str(tmp_path / "map.npy"), "--quiet", "--device", "cpu"]) == 0
+    labels = np.load(tmp_path / "map.npy")
+    assert np.array_equal(labels, np.load(trained / "prediction.npy"))
+    assert main(["predict", str(trained), str(files / "cube.npy"), "--out",
+                 str(tmp_path / "map.tif"), "--tile-size", "48", "--overlap", "16",
+                 "--device", "cpu"]) == 0
+    import tifffile
+
+    assert tifffile.imread(tmp_path / "map.tif").shape == (24, 24)
+
+
+def test_error_missing_file(files, tmp_path, capsys):
+    rc = main(["train", str(tmp_path / "nope.npy"), str(files / "gt.npy"), "--out",
+               str(tmp_path / "m")])
+    assert rc == 2
+    assert "nope.npy" in one_error_line(capsys)
+
+
+def test_error_unreadable_cube(files, tmp_path, capsys):
+    (tmp_path / "bad.npy").write_bytes(b"this is not numpy")
+    rc = main(["train", str(tmp_path / "bad.npy"), str(files / "gt.npy"), "--out",
+               str(tmp_path / "m")])
+    assert rc == 2
+    assert "bad.npy" in one_error_line(capsys)
+
+
+def test_error_shape_mismatch(files, tmp_path, capsys):
+    _, gt = make_scene(rows=20)
+    np.save(tmp_path / "gt20.npy", gt)
+    rc = main(["train", str(files / "cube.npy"), str(tmp_path / "gt20.npy"), "--out",
+               str(tmp_path / "m"), "--device", "cpu"])
+    assert rc == 2
+    assert "spatial shape" in one_error_line(capsys)
+
+
+def test_error_no_labels(files, tmp_path, capsys):
+    np.save(tmp_path / "zeros.npy", np.zeros((24, 24), np.uint8))
+    for extra, expected in (([], "no training labels"), (["--split-per-class", "3"],
+                                                          "no labelled pixels")):
+        rc = main(["train", str(files / "cube.npy"), str(tmp_path / "zeros.npy"), "--out",
+                   str(tmp_path / "m"), "--device", "cpu", *extra])
+        assert rc == 2
+        assert expected in one_error_line(capsys)
+
+
+def test_error_class_with_one_pixel(files, tmp_path, capsys):
+    _, gt = make_scene()
+    gt[0, 0] = 9  # class 9: a single pixel
+    np.save(tmp_path / "gt1.npy", gt)
+    rc = main(["train", str(files / "cube.npy"), str(tmp_path / "gt1.npy"), "--out",
+               str(tmp_path / "m"), "--split-fraction", "0.05"])
+    assert rc == 2
+    assert "class 9 has only 1 labelled pixel" in one_error_line(capsys)
+
+
+def test_error_band_mismatch(trained, tmp_path, capsys):
+    cube, _ = make_scene(bands=BANDS + 2)
+    np.save(tmp_path / "cube12.npy", cube)
+    rc = main(["predict", str(trained), str(tmp_path / "cube12.npy"), "--out",
+               str(tmp_path / "map.npy")])
+    assert rc == 2
+    assert "12 bands but the model was trained on 10" in one_error_line(capsys)
+
+
+def test_error_bad_model_dir_and_output_suffix(trained, files, tmp_path, capsys):
+    rc = main(["predict", str(tmp_path / "nomodel"), str(files / "cube.npy"), "--out",
+               str(tmp_path / "map.npy")])
+    assert rc == 2
+    assert "nomodel" in one_error_line(capsys)
+    rc = main(["predict", str(trained), str(files / "cube.npy"), "--out",
+               str(tmp_path / "map.jpg")])
+    assert rc == 2
+    assert "map.jpg" in one_error_line(capsys)
+
+
+def test_usage_errors_exit_2(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "a.npy", "b.npy"])  # --out missing
+    assert exc.value.code == 2
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "a", "b", "--out", "o", "--split-fraction", "1.5"])
+    assert exc.value.code == 2
+    assert "between 0 and 1" in capsys.readouterr().err
+
+
+def test_python_dash_m_entry_point(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "napari_ssdgl", "predict", str(tmp_path / "m"),
+         str(tmp_path / "c.npy"), "--out", str(tmp_path / "o.npy")],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("napari-ssdgl: error: ") and "Traceback" not in proc.stderr
