@@ -1,0 +1,105 @@
+"""Accuracy panel (OA / AA / kappa, per-class accuracy, confusion matrix) and its export."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+from qtpy.QtWidgets import (
+    QFileDialog,
+    QLabel,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+
+def export_metrics(metrics: dict, path: str | Path, class_names: dict[int, str] | None = None):
+    """Write ``metrics`` (from ``classification_metrics``) as JSON or, for ``.csv``, a table.
+
+    The CSV has a summary block (oa, aa, kappa, n_test), then one row per class with its
+    accuracy and its confusion-matrix row (true class in rows, predicted in columns).
+    """
+    path = Path(path)
+    names = class_names or {}
+    values = [int(v) for v in metrics["class_values"]]
+    if path.suffix.lower() == ".csv":
+        with open(path, "w", newline="") as f:
+            w = csv.writer(f)
+            for key in ("oa", "aa", "kappa", "n_test"):
+                w.writerow([key, metrics[key]])
+            w.writerow([])
+            w.writerow(["value", "name", "accuracy", *[f"pred {v}" for v in values]])
+            for v, row in zip(values, metrics["confusion"], strict=True):
+                acc = metrics["per_class"].get(v, metrics["per_class"].get(str(v), ""))
+                w.writerow([v, names.get(v, f"class {v}"), acc, *row])
+    else:
+        out = dict(metrics)
+        out["per_class"] = {str(k): v for k, v in metrics["per_class"].items()}
+        out["class_names"] = {str(v): names.get(v, f"class {v}") for v in values}
+        path.write_text(json.dumps(out, indent=2))
+    return path
+
+
+class AccuracyPanel(QWidget):
+    """Summary line plus a table: one row per true class, per-class accuracy then confusion."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.metrics: dict | None = None
+        self.class_names: dict[int, str] = {}
+        self.summary = QLabel("Pick a ground-truth layer to see accuracy after training.")
+        self.summary.setWordWrap(True)
+        self.table = QTableWidget(0, 0)
+        self.table.setMaximumHeight(200)
+        self.export_button = QPushButton("Export metrics…")
+        self.export_button.setEnabled(False)
+        self.export_button.clicked.connect(self._export_dialog)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        for w in (self.summary, self.table, self.export_button):
+            layout.addWidget(w)
+
+    def clear(self, message: str = "") -> None:
+        self.metrics = None
+        self.table.setRowCount(0)
+        self.table.setColumnCount(0)
+        self.export_button.setEnabled(False)
+        if message:
+            self.summary.setText(message)
+
+    def show_metrics(self, metrics: dict, class_names: dict[int, str] | None = None) -> None:
+        self.metrics = metrics
+        self.class_names = dict(class_names or {})
+        values = [int(v) for v in metrics["class_values"]]
+        self.summary.setText(
+            f"OA {metrics['oa']:.2%}   AA {metrics['aa']:.2%}   kappa {metrics['kappa']:.3f}"
+            f"   ({metrics['n_test']} test pixels; rows: true class, columns: predicted)"
+        )
+        t = self.table
+        t.setRowCount(len(values))
+        t.setColumnCount(len(values) + 1)
+        t.setHorizontalHeaderLabels(["accuracy", *[str(v) for v in values]])
+        t.setVerticalHeaderLabels([self.class_names.get(v, str(v)) for v in values])
+        for r, (v, row) in enumerate(zip(values, metrics["confusion"], strict=True)):
+            acc = metrics["per_class"].get(v)
+            t.setItem(r, 0, QTableWidgetItem("" if acc is None else f"{acc:.1%}"))
+            for c, n in enumerate(row):
+                t.setItem(r, c + 1, QTableWidgetItem(str(n)))
+        t.resizeColumnsToContents()
+        self.export_button.setEnabled(True)
+
+    def export(self, path: str | Path) -> Path:
+        if self.metrics is None:
+            raise ValueError("no metrics to export yet")
+        return export_metrics(self.metrics, path, self.class_names)
+
+    def _export_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Export metrics", "metrics.json", "JSON (*.json);;CSV (*.csv)"
+        )
+        if path:
+            self.export(path)

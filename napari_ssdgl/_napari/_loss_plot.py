@@ -1,0 +1,77 @@
+"""Live training curve: loss (left axis) and validation OA (right axis)."""
+
+from __future__ import annotations
+
+from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
+from matplotlib.figure import Figure
+from qtpy.QtCore import QTimer
+
+_FG = "#d0d0d0"
+
+
+class LossPlot(FigureCanvasQTAgg):
+    """A small matplotlib canvas fed with TrainEvents.
+
+    Events can arrive faster than matplotlib draws (tiny models train hundreds of iterations
+    a second), so points are stored at once and the canvas redraws at most every ``REDRAW_MS``.
+    """
+
+    REDRAW_MS = 250
+
+    def __init__(self, parent=None):
+        fig = Figure(figsize=(4, 2.2), dpi=80, facecolor="none", layout="constrained")
+        super().__init__(fig)
+        self.setParent(parent)
+        self.setMinimumHeight(150)
+        self._redraw = QTimer(self)
+        self._redraw.setSingleShot(True)
+        self._redraw.setInterval(self.REDRAW_MS)
+        self._redraw.timeout.connect(self._update_lines)
+        self.ax = fig.add_subplot(111)
+        self.ax_val = self.ax.twinx()
+        self.reset()
+
+    def reset(self) -> None:
+        self._redraw.stop()
+        self.iters: list[int] = []
+        self.losses: list[float] = []
+        self.val_iters: list[int] = []
+        self.val_oa: list[float] = []
+        for ax in (self.ax, self.ax_val):
+            ax.clear()
+            ax.set_facecolor("none")
+            ax.tick_params(colors=_FG, labelsize=8)
+            for spine in ax.spines.values():
+                spine.set_color(_FG)
+        self.ax.set_xlabel("iteration", color=_FG, fontsize=8)
+        self.ax.set_ylabel("loss", color="#4ea8de", fontsize=8)
+        self.ax_val.yaxis.tick_right()  # clear() sends a twin axis back to the left
+        self.ax_val.yaxis.set_label_position("right")
+        self.ax_val.set_ylabel("validation OA", color="#f4a261", fontsize=8)
+        self.ax_val.set_ylim(0, 1)
+        (self._loss_line,) = self.ax.plot([], [], color="#4ea8de", lw=1.2)
+        (self._val_line,) = self.ax_val.plot([], [], color="#f4a261", lw=1.2, marker="o", ms=3)
+        self.draw_idle()
+
+    def add(self, event) -> None:
+        """Append one TrainEvent (needs ``iteration``, ``loss``, ``validation``)."""
+        self.iters.append(int(event.iteration))
+        self.losses.append(float(event.loss))
+        validation = getattr(event, "validation", None)
+        if validation and validation.get("oa") is not None:
+            self.val_iters.append(int(event.iteration))
+            self.val_oa.append(float(validation["oa"]))
+        if not self._redraw.isActive():
+            self._redraw.start()
+
+    def flush(self) -> None:
+        """Draw now (end of training)."""
+        self._redraw.stop()
+        self._update_lines()
+
+    def _update_lines(self) -> None:
+        self._loss_line.set_data(self.iters, self.losses)
+        self._val_line.set_data(self.val_iters, self.val_oa)
+        self.ax.relim()
+        self.ax.autoscale_view()
+        self.draw_idle()

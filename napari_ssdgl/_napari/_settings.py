@@ -1,0 +1,93 @@
+"""The collapsible "Advanced settings" box; its defaults are the engine's (the paper's) defaults."""
+
+from __future__ import annotations
+
+from qtpy.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..models import PRESETS
+from ..training.trainer import TrainConfig
+
+MODELS = {"SSDGL": "ssdgl", "FreeNet": "freenet"}
+DEVICES = ["auto", "cpu", "cuda", "mps"]
+
+
+def _spin(lo: int, hi: int, value: int, tip: str) -> QSpinBox:
+    w = QSpinBox()
+    w.setRange(lo, hi)
+    w.setValue(int(value))
+    w.setToolTip(tip)
+    return w
+
+
+class SettingsBox(QGroupBox):
+    """Model, iterations, learning rate, per-class draw, seed, device, preview interval.
+
+    Checking the box title unfolds it. ``config(**overrides)`` builds the ``TrainConfig``;
+    overrides (e.g. tiny ``model_kwargs`` in tests) win over the widgets.
+    """
+
+    def __init__(self, parent=None):
+        super().__init__("Advanced settings", parent)
+        d = TrainConfig()
+        self.setCheckable(True)
+        self.setChecked(False)
+        self._body = QWidget()
+        form = QFormLayout(self._body)
+        form.setContentsMargins(0, 0, 0, 0)
+        self.model = QComboBox()
+        self.model.addItems(list(MODELS))
+        self.preset = QComboBox()
+        self.preset.addItem("model defaults", None)
+        for name in PRESETS:
+            self.preset.addItem(name, name)
+        self.preset.setToolTip("Layer widths from the paper's per-dataset settings")
+        self.iterations = _spin(1, 100_000, d.iterations, "Training iterations (SGD steps)")
+        self.lr = QDoubleSpinBox()
+        self.lr.setDecimals(5)
+        self.lr.setRange(1e-5, 1.0)
+        self.lr.setSingleStep(0.001)
+        self.lr.setValue(d.lr)
+        self.lr.setToolTip("Initial learning rate (polynomial decay)")
+        self.per_class = _spin(0, 100_000, d.per_class or 0,
+                               "Pixels drawn per class and iteration (H-B sampling); 0 = all")
+        self.seed = _spin(0, 2**31 - 1, d.seed, "Random seed: same seed, same result")
+        self.device = QComboBox()
+        self.device.addItems(DEVICES)
+        self.preview_every = _spin(0, 100_000, 25,
+                                   "Refresh the class-map preview every N iterations (0 = never)")
+        self.eval_every = _spin(0, 100_000, d.eval_every,
+                                "Score on the ground-truth layer every N iterations (0 = at end)")
+        for label, w in [("Model", self.model), ("Preset", self.preset),
+                         ("Iterations", self.iterations), ("Learning rate", self.lr),
+                         ("Per-class draw", self.per_class), ("Seed", self.seed),
+                         ("Device", self.device), ("Preview every", self.preview_every),
+                         ("Validate every", self.eval_every)]:
+            form.addRow(label, w)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self._body)
+        self._body.setVisible(False)
+        self.toggled.connect(self._body.setVisible)
+
+    def config(self, **overrides) -> TrainConfig:
+        """The TrainConfig these widgets describe, with ``overrides`` applied last."""
+        kwargs = dict(
+            model=MODELS[self.model.currentText()],
+            preset=self.preset.currentData(),
+            iterations=self.iterations.value(),
+            lr=self.lr.value(),
+            per_class=self.per_class.value() or None,
+            seed=self.seed.value(),
+            device=self.device.currentText(),
+            preview_every=self.preview_every.value(),
+            eval_every=self.eval_every.value(),
+        )
+        kwargs.update(overrides)
+        return TrainConfig(**kwargs)
