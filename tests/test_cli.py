@@ -13,14 +13,6 @@ from napari_ssdgl.cli import main
 BANDS = 10
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def make_scene(rows=24, cols=24, bands=BANDS, seed=0):
     rng = np.random.default_rng(seed)
     gt = np.zeros((rows, cols), np.uint8)

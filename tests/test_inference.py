@@ -10,6 +10,7 @@ statistics (the default) the only difference left is the receptive field cut by 
 import numpy as np
 import pytest
 import torch
+from helpers import TINY
 from torch import nn
 
 from napari_ssdgl.classifier import BandMismatchError, Classifier, Prediction
@@ -18,16 +19,6 @@ from napari_ssdgl.models import build_model
 from napari_ssdgl.models.blocks import ChannelAttention, SEBlock
 from napari_ssdgl.tiling import _SceneStatistics, _window_data, plan_windows
 from napari_ssdgl.training import TrainConfig, Trainer, split_by_fraction
-
-TINY = {"widths": (16, 16, 16, 16), "decoder_width": 8, "groups": 4}
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

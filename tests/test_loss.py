@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import TINY
+from helpers import toy_scene as scene
 
 from napari_ssdgl.models import build_model
 from napari_ssdgl.training import (
@@ -15,26 +17,6 @@ from napari_ssdgl.training import (
     split_per_class,
     weighted_cross_entropy,
 )
-
-TINY = {"widths": (16, 16, 16, 16), "decoder_width": 8, "groups": 4}
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models run fastest (and without oversubscription on shared CPUs) on one thread."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-def scene(bands=12, size=20, seed=0):
-    rng = np.random.default_rng(seed)
-    gt = np.zeros((size, size), dtype=np.int64)
-    gt[2:9, 2:18], gt[11:18, 2:9], gt[11:18, 11:18] = 1, 4, 9
-    spectra = rng.normal(size=(10, bands)) * 2
-    cube = spectra[gt].transpose(2, 0, 1) + rng.normal(size=(bands, size, size)) * 0.3
-    return cube.astype(np.float32), gt
 
 
 def test_effective_number_weights_formula():

@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from helpers import TINY
 
 from napari_ssdgl import __version__
 from napari_ssdgl.modelfile import (
@@ -14,16 +15,6 @@ from napari_ssdgl.modelfile import (
     save_classifier,
 )
 from napari_ssdgl.training import TrainConfig, Trainer, split_per_class
-
-TINY = {"widths": (16, 16, 16, 16), "decoder_width": 8, "groups": 4}
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

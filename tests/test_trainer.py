@@ -6,6 +6,8 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from helpers import TINY
+from helpers import toy_scene as scene
 
 from napari_ssdgl.classifier import Classifier
 from napari_ssdgl.metrics import classification_metrics
@@ -17,27 +19,6 @@ from napari_ssdgl.training import (
     split_per_class,
 )
 from napari_ssdgl.training.trainer import poly_lr
-
-TINY = {"widths": (16, 16, 16, 16), "decoder_width": 8, "groups": 4}
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models run fastest (and without oversubscription on shared CPUs) on one thread."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-def scene(bands=12, size=20, seed=0):
-    """Three classes (values 1, 4, 9) with distinct spectra plus noise; a border left at 0."""
-    rng = np.random.default_rng(seed)
-    gt = np.zeros((size, size), dtype=np.int64)
-    gt[2:9, 2:18], gt[11:18, 2:9], gt[11:18, 11:18] = 1, 4, 9
-    spectra = rng.normal(size=(10, bands)) * 2
-    cube = spectra[gt].transpose(2, 0, 1) + rng.normal(size=(bands, size, size)) * 0.3
-    return cube.astype(np.float32), gt
 
 
 def config(**kw) -> TrainConfig:
