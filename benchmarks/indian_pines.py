@@ -28,18 +28,10 @@ import torch
 from napari_ssdgl import __version__
 from napari_ssdgl.datasets import load_scene
 from napari_ssdgl.metrics import classification_metrics
-from napari_ssdgl.training import TrainConfig, Trainer, split_by_fraction, split_per_class
+from napari_ssdgl.protocols import PROTOCOLS as ALL_PROTOCOLS
+from napari_ssdgl.training import Trainer
 
-PROTOCOLS = {
-    "5pct": {
-        "split": lambda gt, seed: split_by_fraction(gt, 0.05, min_per_class=5, seed=seed),
-        "config": {"preset": "indian_pines", "lr": 0.003, "power": 0.8, "per_class": 10},
-    },
-    "10-per-class": {
-        "split": lambda gt, seed: split_per_class(gt, 10, seed=seed),
-        "config": {"preset": "few_samples", "lr": 0.001, "power": 0.9, "per_class": None},
-    },
-}
+PROTOCOLS = ALL_PROTOCOLS["indian_pines"]  # the one definition: napari_ssdgl/protocols.py
 
 
 def peak_rss_mb() -> float:
@@ -63,9 +55,9 @@ def _scene_from_files(args):
 def run_protocol(name: str, scene, iterations: int, device: str, seed: int) -> dict:
     spec = PROTOCOLS[name]
     gt = scene.gt.data
-    train, test = spec["split"](gt, seed)
-    config = TrainConfig(iterations=iterations, seed=seed, device=device, eval_every=0,
-                         keep="last", **spec["config"])
+    train, test = spec.split_labels(gt, seed)
+    config = spec.train_config(iterations=iterations, seed=seed, device=device, eval_every=0,
+                               keep="last")
     trainer = Trainer(scene.cube.data, train, config, test_labels=test,
                       class_names=scene.gt.class_names, wavelengths=scene.cube.wavelengths)
     dev = trainer.device

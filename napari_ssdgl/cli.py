@@ -1,26 +1,107 @@
-"""``napari-ssdgl`` command line: ``train`` a model on a cube, ``predict`` a class map with it.
+"""napari-ssdgl: train, predict, evaluate, reproduce the paper's protocols, run a demo.
 
 Bad input (missing or unreadable files, shape or band mismatches, unusable labels) ends in one
-line ``napari-ssdgl: error: ...`` on stderr and exit status 2, never a traceback.
-Hyper-parameter defaults are the paper's Indian Pines 5 % protocol (lr 0.003, power 0.8,
+line ``napari-ssdgl: error: ...`` on stderr and exit status 2, never a traceback; a batch
+``predict`` that finishes with some failed cubes exits with 1. Progress bars and warnings go to
+stderr, results to stdout (``--json``: one JSON document, nothing else). ``train``'s
+hyper-parameter defaults are the paper's Indian Pines 5 % protocol (lr 0.003, power 0.8,
 10 pixels per class per iteration, 600 iterations); ``--preset`` defaults to none, i.e. the
-model constructor's widths.
+model constructor's widths. The command bodies live in :mod:`napari_ssdgl.commands`.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import signal
 import sys
-import time
-import warnings
-from contextlib import contextmanager
-from pathlib import Path
-
-import numpy as np
 
 PROG = "napari-ssdgl"
+RAW = argparse.RawDescriptionHelpFormatter
+
+EXAMPLES = """\
+examples:
+  napari-ssdgl demo --out runs/demo
+  napari-ssdgl train cube.mat gt.mat --split-fraction 0.05 --out runs/m1 --report
+  napari-ssdgl predict runs/m1 scene.tif --out scene_classes.tif
+  napari-ssdgl predict runs/m1 'flights/*.hdr' --out-dir maps --format tif,png --probabilities
+  napari-ssdgl evaluate maps/scene.tif scene_gt.tif --exclude train_labels.tif --json
+  napari-ssdgl reproduce indian_pines --protocol 5pct --seeds 0,1,2,3,4 --out runs/ip5
+
+'python -m napari_ssdgl' is the same program. Run 'napari-ssdgl COMMAND --help' for details.
+"""
+
+TRAIN_EXAMPLES = """\
+examples:
+  # paper-style split: 5 % of every class trains, the rest of the ground truth tests
+  napari-ssdgl train Indian_pines_corrected.mat Indian_pines_gt.mat --split-fraction 0.05 \\
+      --preset indian_pines --out runs/ip --report
+  # your own sparse labels, a separate test raster, FreeNet, metrics as JSON
+  napari-ssdgl train cube.hdr painted.tif --test-labels gt.tif --model freenet --out runs/f --json
+"""
+
+PREDICT_EXAMPLES = """\
+examples:
+  napari-ssdgl predict runs/ip scene.mat --out scene_classes.tif      # one cube, one file
+  napari-ssdgl predict runs/ip scene.mat --out scene_classes.png      # colour map with legend
+  # many cubes (quoted globs are expanded too); a bad file is reported and skipped,
+  # the exit status is 1 if any failed
+  napari-ssdgl predict runs/ip 'day1/*.tif' day2/a.hdr --out-dir maps --format tif,hdr,png \\
+      --probabilities --uncertainty --tile-size 512
+
+Class-map formats: tif (GeoTIFF, keeps the input's georeferencing), hdr (ENVI classification
+with class names and colours), npy, png (colours and legend). --probabilities writes
+<name>_probabilities.tif (float32, one band per class), --uncertainty <name>_uncertainty.tif
+(float32: band 1 entropy in nats, band 2 top-1 minus top-2 probability).
+"""
+
+EVALUATE_EXAMPLES = """\
+examples:
+  napari-ssdgl evaluate maps/scene.tif scene_gt.tif
+  napari-ssdgl evaluate other_tool_map.png gt.mat --exclude train_labels.npy --json > m.json
+  napari-ssdgl evaluate maps/scene.npy gt.npy --report evaluation.png
+
+Only pixels labelled in GROUND_TRUTH count; --exclude removes the pixels labelled in
+TRAIN_LABELS (the training set) so the score is on test pixels only.
+"""
+
+
+def _protocol_table() -> str:
+    from .protocols import PROTOCOLS
+
+    lines = ["protocols (SSDGL.md; 'NAME' when only one scene has it, else 'scene/NAME'):"]
+    for table in PROTOCOLS.values():
+        for p in table.values():
+            lines.append(f"  {p.key:<28} {p.description}")
+    return "\n".join(lines)
+
+
+def _reproduce_epilog() -> str:
+    return f"""\
+examples:
+  napari-ssdgl reproduce indian_pines --protocol 5pct --seeds 0,1,2,3,4 --out runs/ip5
+  napari-ssdgl reproduce indian_pines --protocol 10-per-class --seeds 0-4 --out runs/ip10
+  napari-ssdgl reproduce pavia_university --protocol 1pct --out runs/pu --report
+  # Houston 2013 needs registration to download: give the cube and ground-truth files
+  napari-ssdgl reproduce CASI.tif houston_gt.tif --protocol houston2013/10-per-class --out runs/h
+
+{_protocol_table()}
+
+Writes OUT/seed_<s>/metrics.json (+ history.json, class_map.npy), OUT/summary.json and
+OUT/summary.md (mean ± std of OA, AA, kappa and per-class accuracy, seconds per iteration,
+total time, device, torch version). The reported model is the last one: no checkpoint is
+chosen by its test score.
+"""
+
+
+DEMO_EXAMPLES = """\
+examples:
+  napari-ssdgl demo                       # writes runs/demo
+  napari-ssdgl demo --out /tmp/demo --iterations 60 --json
+
+Trains a small SSDGL on the built-in synthetic scene (64 x 64 pixels, 48 bands, 6 classes;
+5 % of each class trains) and writes model/, metrics.json, history.json, class_map.png (with
+a legend), class_map.tif and report.png into OUT.
+"""
 
 
 def _positive_int(text: str) -> int:
@@ -37,13 +118,58 @@ def _fraction(text: str) -> float:
     return value
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _seeds(text: str) -> list[int]:
+    """'0,1,2' or '0-4' or a mix ('0-2,7')."""
+    seeds: list[int] = []
+    try:
+        for part in filter(None, (p.strip() for p in text.split(","))):
+            lo, sep, hi = part.partition("-") if not part.startswith("-") else (part, "", "")
+            seeds.extend(range(int(lo), int(hi) + 1) if sep else [int(lo)])
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"seeds must look like 0,1,2 or 0-4, got {text}") from None
+    if not seeds:
+        raise argparse.ArgumentTypeError("give at least one seed")
+    return list(dict.fromkeys(seeds))
+
+
+def _formats(text: str) -> list[str]:
+    from .exports import EXPORT_FORMATS
+
+    formats = [f.strip().lower().lstrip(".") for f in text.split(",") if f.strip()]
+    bad = [f for f in formats if f not in EXPORT_FORMATS]
+    if bad or not formats:
+        raise argparse.ArgumentTypeError(
+            f"formats are a comma-separated list of {', '.join(EXPORT_FORMATS)}; got {text}")
+    return list(dict.fromkeys(formats))
+
+
+def _json_object(text: str) -> dict:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(f"not valid JSON ({exc})") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError('must be a JSON object, e.g. {"widths": [16,16,16,16]}')
+    return value
+
+
+def _output_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--quiet", action="store_true", help="no progress bars, warnings or summary")
+    p.add_argument("--json", action="store_true",
+                   help="print the result as one JSON document on stdout (nothing else there)")
+
+
+def _device_options(p: argparse.ArgumentParser) -> None:
     from .training.device import DEVICES
 
-    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
+    p.add_argument("--device", choices=DEVICES, default="auto")
+    p.add_argument("--threads", type=_positive_int, default=None,
+                   help="CPU threads for torch (default: torch's choice)")
 
-    t = sub.add_parser("train", help="train a model on a cube and labels")
+
+def _add_train(sub) -> None:
+    t = sub.add_parser("train", help="train a model on a cube and labels", epilog=TRAIN_EXAMPLES,
+                       formatter_class=RAW)
     t.add_argument("cube", help="hyperspectral cube (.mat, ENVI .hdr, .tif, .npy/.npz)")
     t.add_argument("labels", help="label raster: training pixels, or the full ground truth "
                                   "when a --split-* option is given")
@@ -71,174 +197,125 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--keep", choices=("last", "best"), default="last",
                    help="model to save: the last one (default; its test score is unbiased) or "
                         "the one with the best test OA (an optimistic score)")
-    t.add_argument("--device", choices=DEVICES, default="auto")
     t.add_argument("--no-amp", action="store_true", help="no mixed precision on CUDA")
-    t.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    t.add_argument("--report", action="store_true",
+                   help="also write report.png (class map beside ground truth, confusion, curve)")
+    _device_options(t)
+    _output_options(t)
 
-    p = sub.add_parser("predict", help="predict a class map with a trained model")
+
+def _add_predict(sub) -> None:
+    p = sub.add_parser("predict", help="predict class maps of one or many cubes with a model",
+                       epilog=PREDICT_EXAMPLES, formatter_class=RAW)
     p.add_argument("model_dir", help="directory written by 'napari-ssdgl train'")
-    p.add_argument("cube")
-    p.add_argument("--out", required=True, help="class map file (.npy, .tif or ENVI .hdr)")
+    p.add_argument("cube", nargs="+", help="cube file(s) or glob pattern(s)")
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--out", help="class map file of ONE cube (.tif, .hdr, .npy or .png)")
+    where.add_argument("--out-dir", help="directory for the outputs of every cube")
+    p.add_argument("--format", type=_formats, default=["tif"], metavar="LIST",
+                   help="class-map formats for --out-dir: tif,hdr,npy,png (default tif)")
+    p.add_argument("--probabilities", action="store_true",
+                   help="also write class probabilities as a float32 GeoTIFF")
+    p.add_argument("--uncertainty", action="store_true",
+                   help="also write entropy and margin as a float32 GeoTIFF")
     p.add_argument("--tile-size", type=_positive_int, default=None,
                    help="predict in overlapping tiles of this size (bounded memory)")
     p.add_argument("--overlap", type=int, default=64)
-    p.add_argument("--device", choices=DEVICES, default="auto")
-    p.add_argument("--quiet", action="store_true")
+    if _dask_cli() is not None:  # the lazy/dask path for scenes larger than memory
+        p.add_argument("--scheduler", default=None,
+                       help="predict ONE cube with dask: threads, processes, local:N or "
+                            "tcp://HOST:PORT; implied by an --out ending in .zarr")
+        p.add_argument("--overwrite", action="store_true",
+                       help="replace an existing .zarr output")
+    _device_options(p)
+    _output_options(p)
+
+
+def _add_evaluate(sub) -> None:
+    e = sub.add_parser("evaluate", help="accuracy of any class map against a ground truth",
+                       epilog=EVALUATE_EXAMPLES, formatter_class=RAW)
+    e.add_argument("prediction", help="class map (.tif, .hdr, .npy, .mat, .png)")
+    e.add_argument("ground_truth", help="ground-truth label raster (0 = unlabelled)")
+    e.add_argument("--exclude", metavar="TRAIN_LABELS",
+                   help="label raster whose labelled pixels are left out (the training pixels)")
+    e.add_argument("--report", metavar="PNG",
+                   help="write a report image: map beside ground truth, confusion, per class")
+    _output_options(e)
+
+
+def _add_reproduce(sub) -> None:
+    r = sub.add_parser("reproduce", help="run a paper protocol over several seeds",
+                       epilog=_reproduce_epilog(), formatter_class=RAW)
+    r.add_argument("scene", help="sample scene (indian_pines, pavia_university, salinas, "
+                                 "synthetic) or a cube file")
+    r.add_argument("ground_truth", nargs="?", help="ground-truth file when SCENE is a cube file")
+    r.add_argument("--protocol", required=True, help="protocol name, see below")
+    r.add_argument("--seeds", type=_seeds, default=[0, 1, 2, 3, 4],
+                   help="seeds: 0,1,2 or 0-4 (default 0-4)")
+    r.add_argument("--out", required=True, help="output directory")
+    r.add_argument("--iterations", type=_positive_int, default=None,
+                   help="override the protocol's iteration count (600)")
+    r.add_argument("--model", choices=("ssdgl", "freenet"), default="ssdgl")
+    r.add_argument("--model-kwargs", type=_json_object, default=None, metavar="JSON",
+                   help="model constructor overrides, e.g. '{\"widths\": [32,32,64,64]}'")
+    r.add_argument("--eval-every", type=int, default=0,
+                   help="score the test set every N iterations for the curve only (default "
+                        "0: never; the reported model is the last one either way)")
+    r.add_argument("--save-models", action="store_true", help="keep every seed's model")
+    r.add_argument("--report", action="store_true", help="write seed_<s>/report.png")
+    r.add_argument("--no-amp", action="store_true", help="no mixed precision on CUDA")
+    _device_options(r)
+    _output_options(r)
+
+
+def _add_demo(sub) -> None:
+    d = sub.add_parser("demo", help="train on the synthetic scene and write every output",
+                       epilog=DEMO_EXAMPLES, formatter_class=RAW)
+    d.add_argument("--out", default="runs/demo", help="output directory (default runs/demo)")
+    d.add_argument("--iterations", type=_positive_int, default=None,
+                   help="training iterations (default 150)")
+    d.add_argument("--seed", type=int, default=0)
+    _device_options(d)
+    _output_options(d)
+
+
+def _dask_cli():
+    """:mod:`napari_ssdgl.cli_dask` (``convert`` and dask ``predict``), or None without it."""
+    try:
+        from . import cli_dask
+    except ImportError:
+        return None
+    return cli_dask
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0],
+                                     epilog=EXAMPLES, formatter_class=RAW)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in (_add_train, _add_predict, _add_evaluate, _add_reproduce, _add_demo):
+        add(sub)
+    if _dask_cli() is not None:
+        _dask_cli().add_convert_parser(sub)
     return parser
-
-
-class CLIError(ValueError):
-    """A user-facing error found by the CLI itself."""
-
-
-def _existing(path: str) -> str:
-    if not Path(path).exists():
-        raise CLIError(f"{path}: file not found")
-    return path
-
-
-def _warn(message: str, quiet: bool) -> None:
-    if not quiet:
-        print(f"{PROG}: warning: {message}", file=sys.stderr)
-
-
-@contextmanager
-def _ctrl_c_stops(trainer):
-    """First Ctrl-C asks the trainer to stop (the best model is still saved); a second aborts."""
-
-    def handler(signum, frame):
-        trainer.stop()
-        signal.signal(signal.SIGINT, previous)
-        print(f"\n{PROG}: stopping after this iteration (Ctrl-C again to abort)", file=sys.stderr)
-
-    try:
-        previous = signal.signal(signal.SIGINT, handler)
-    except ValueError:  # not the main thread: leave signals alone
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
-def _load_training_data(args):
-    from .io import read_cube, read_labels
-    from .training import split_by_fraction, split_per_class
-
-    cube = read_cube(_existing(args.cube))
-    gt = read_labels(_existing(args.labels))
-    for message in cube.warnings:
-        _warn(message, args.quiet)
-    if args.split_fraction is not None:
-        train, test = split_by_fraction(gt.data, args.split_fraction, args.min_per_class,
-                                        seed=args.seed)
-        split = {"protocol": "fraction", "fraction": args.split_fraction,
-                 "min_per_class": args.min_per_class, "seed": args.seed}
-    elif args.split_per_class is not None:
-        train, test = split_per_class(gt.data, args.split_per_class, seed=args.seed)
-        split = {"protocol": "per_class", "n": args.split_per_class, "seed": args.seed}
-    else:
-        train = gt.data
-        test = None if args.test_labels is None else read_labels(_existing(args.test_labels)).data
-        split = {"protocol": "given", "test_labels": args.test_labels}
-    return cube, gt, train, test, split
-
-
-def _train(args) -> int:
-    import torch
-    from tqdm import tqdm
-
-    from . import __version__
-    from .metrics import classification_metrics
-    from .modelfile import jsonable, save_classifier
-    from .training import TrainConfig, Trainer
-
-    cube, gt, train, test, split = _load_training_data(args)
-    config = TrainConfig(
-        model=args.model, preset=args.preset, iterations=args.iterations, lr=args.lr,
-        power=args.power, per_class=args.per_class or None, seed=args.seed, device=args.device,
-        amp=not args.no_amp, eval_every=max(0, args.eval_every), keep=args.keep,
-    )
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        trainer = Trainer(cube.data, train, config, test_labels=test, class_names=gt.class_names,
-                          colors=gt.colors, wavelengths=cube.wavelengths)
-    for w in caught:
-        _warn(str(w.message), args.quiet)
-    bar = tqdm(total=config.iterations, file=sys.stderr, disable=args.quiet, desc="train",
-               unit="it", dynamic_ncols=True)
-    start = time.perf_counter()
-    oa = None
-    with _ctrl_c_stops(trainer), bar:
-        for event in trainer.run():
-            if event.validation is not None:
-                oa = event.validation["oa"]
-            bar.set_postfix(loss=f"{event.loss:.4f}", **({} if oa is None else {"oa": f"{oa:.4f}"}))
-            bar.update(1)
-    seconds = time.perf_counter() - start
-    clf = trainer.result()
-    pred = clf.predict(cube.data, device=trainer.device).labels.astype(gt.data.dtype)
-    test_mask = None if trainer.test_labels is None else trainer._test_mask()
-    metrics: dict = {"oa": None, "aa": None, "kappa": None, "per_class": {}, "confusion": []}
-    if test_mask is not None:
-        metrics.update(classification_metrics(pred, trainer.test_labels, exclude=train > 0,
-                                              class_values=clf.class_values))
-    metrics.update({
-        "train_pixels": int((train > 0).sum()),
-        "test_pixels": 0 if test_mask is None else int(test_mask.sum()),
-        "iterations": trainer.iterations_done,
-        "iterations_requested": config.iterations,
-        "best_iteration": trainer.best_metrics.get("iteration"),
-        "seconds_per_iteration": seconds / max(1, trainer.iterations_done),
-        "seed": config.seed, "device": str(trainer.device), "split": split,
-        "model": clf.model_name, "preset": config.preset, "lr": config.lr,
-        "power": config.power, "per_class_draw": config.per_class, "keep": config.keep,
-        "torch_version": torch.__version__, "napari_ssdgl_version": __version__,
-    })
-    clf.metrics = metrics
-    out = Path(args.out)
-    save_classifier(clf, out)
-    (out / "metrics.json").write_text(json.dumps(jsonable(metrics), indent=2), encoding="utf-8")
-    np.save(out / "prediction.npy", pred)
-    if not args.quiet:
-        summary = "no test set" if metrics["oa"] is None else (
-            f"OA {metrics['oa']:.4f}  AA {metrics['aa']:.4f}  kappa {metrics['kappa']:.4f}")
-        print(f"{summary}; model, metrics.json and prediction.npy in {out}")
-    return 0
-
-
-def _predict(args) -> int:
-    from .io import WRITE_SUFFIXES, read_cube, write_class_map
-    from .modelfile import load_classifier
-
-    out = Path(args.out)
-    if out.suffix.lower() not in WRITE_SUFFIXES:
-        raise CLIError(f"{out}: the class map must be one of {', '.join(WRITE_SUFFIXES)}")
-    clf = load_classifier(args.model_dir)
-    cube = read_cube(_existing(args.cube))
-    for message in cube.warnings:
-        _warn(message, args.quiet)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        pred = clf.predict(cube.data, tile_size=args.tile_size, overlap=args.overlap,
-                           device=args.device)
-    for w in caught:
-        _warn(str(w.message), args.quiet)
-    written = write_class_map(out, pred.labels, geo=cube.geo, class_names=clf.class_names,
-                              colors=clf.colors)
-    if not args.quiet:
-        print(f"class map ({pred.labels.shape[0]} x {pred.labels.shape[1]}) written to {written}")
-    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``napari-ssdgl`` console script; returns the exit status."""
+    from . import commands
+
     args = build_parser().parse_args(argv)
-    command = {"train": _train, "predict": _predict}[args.command]
+    command = (_dask_cli().run_convert if args.command == "convert"
+               else getattr(commands, args.command))
     try:
+        if getattr(args, "threads", None):
+            import torch
+
+            torch.set_num_threads(args.threads)
         return command(args)
     except (ValueError, OSError) as exc:  # every user-facing error type derives from these
         message = " ".join(str(exc).split()) or type(exc).__name__
         print(f"{PROG}: error: {message}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"\n{PROG}: interrupted", file=sys.stderr)
+        return 130

@@ -69,7 +69,9 @@ def test_synthetic_is_fast_and_validates():
 
 def test_registry_is_consistent():
     reg = registry()
-    assert list_scenes() == ["synthetic", "indian_pines", "pavia_university", "salinas"]
+    assert list_scenes() == [
+        "synthetic", "indian_pines", "pavia_university", "salinas", "houston2013"
+    ]
     hexcolour = re.compile(r"^#[0-9a-f]{6}$")
     for key, info in reg["scenes"].items():
         names, colors = info["class_names"], info["colors"]
@@ -111,3 +113,8 @@ def test_real_scene_without_pinned_hash_is_refused(tmp_path, monkeypatch):
     with pytest.raises(DatasetError, match="NAPARI_SSDGL_ALLOW_UNPINNED") as err:
         load_scene("salinas", cache_dir=tmp_path)
     assert "salinas" in str(err.value) and "allow_unpinned=True" in str(err.value)
+
+
+def test_houston_needs_user_files():
+    with pytest.raises(DatasetError, match="registration"):
+        load_scene("houston2013")

@@ -33,6 +33,9 @@ def load_scene(key: str, *, cache_dir: str | Path | None = None,
     if key == "synthetic":
         return make_synthetic_scene()
     info = scene_info(key)
+    if "download" not in info and not info.get("offline"):
+        note = info.get("user_files", {}).get("note", "it cannot be downloaded")
+        raise DatasetError(f"Sample scene {key!r} is not downloadable: {note}")
     found = _offline(info)
     if found is None:
         found = _download(key, info, cache_dir, allow_unpinned)
