@@ -134,3 +134,11 @@ def test_png_colour_image_is_not_labels(tmp_path):
     rgb[..., 0] = 200
     Image.fromarray(rgb).save(tmp_path / "photo.png")
     _raises(tmp_path / "photo.png", "colour image")
+
+
+def test_read_error_survives_pickling():
+    """Workers (dask.distributed) send exceptions to the client by pickling them."""
+    import pickle
+
+    err = pickle.loads(pickle.dumps(HSIReadError("a/b.mat", "truncated")))
+    assert isinstance(err, HSIReadError) and str(err) == "a/b.mat: truncated"

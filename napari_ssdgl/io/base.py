@@ -16,6 +16,9 @@ class HSIReadError(ValueError):
         self.reason = reason
         super().__init__(f"{self.path}: {reason}")
 
+    def __reduce__(self):  # picklable, so dask workers can send it back to the client
+        return type(self), (self.path, self.reason)
+
 
 @dataclass
 class Cube:
