@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from .inference import Prediction, predict_probabilities
-from .training.preprocess import normalize, replace_nonfinite
+from .training.preprocess import replace_nonfinite
 
 __all__ = ["BandMismatchError", "Classifier", "Prediction"]
 
@@ -48,8 +48,8 @@ class Classifier:
     def num_classes(self) -> int:
         return int(self.class_values.size)
 
-    def prepare(self, cube) -> np.ndarray:
-        """Normalised float32 copy of ``cube`` (ndarray or Cube); checks the band count."""
+    def _check(self, cube) -> np.ndarray:
+        """The cube's array (no copy) after checking its shape and band count."""
         data = np.asarray(getattr(cube, "data", cube))
         if data.ndim != 3:
             raise ValueError(f"a cube must be 3-D (bands, rows, cols), got shape {data.shape}")
@@ -58,10 +58,21 @@ class Classifier:
                 f"the cube has {data.shape[0]} bands but the model was trained on {self.bands}; "
                 "apply it only to cubes from the same sensor and band set"
             )
+        return data
+
+    def _normalize(self, data: np.ndarray) -> tuple[np.ndarray, list[str]]:
+        """Cleaned, z-scored float32 copy; one copy only (normalised in place)."""
         clean, messages = replace_nonfinite(data, fill=self.mean)
+        clean -= self.mean[:, None, None]
+        clean /= self.std[:, None, None]
+        return clean, messages
+
+    def prepare(self, cube) -> np.ndarray:
+        """Normalised float32 copy of ``cube`` (ndarray or Cube); checks the band count."""
+        clean, messages = self._normalize(self._check(cube))
         for m in messages:
             warnings.warn(m, stacklevel=3)
-        return normalize(clean, self.mean, self.std)
+        return clean
 
     def predict(
         self,
@@ -71,16 +82,33 @@ class Classifier:
         overlap: int = 64,
         device: str | torch.device = "auto",
         scene_stats: bool = True,
+        amp: bool = False,
     ) -> Prediction:
         """Class map, probabilities, entropy and margin for a (bands, rows, cols) cube.
 
         ``tile_size`` predicts in overlapping tiles with bounded memory; with ``scene_stats`` the
         tiles share the scene-wide normalisation statistics, so the result matches the
-        whole-scene prediction closely (several passes; see :mod:`napari_ssdgl.tiling`).
+        whole-scene prediction closely (several passes; see :mod:`napari_ssdgl.tiling`). Tiled,
+        the cube is normalised window by window and never copied whole (it may be a memory
+        map), so the memory beyond the cube is one window's work plus the outputs. ``amp``:
+        bfloat16 where the hardware has it (faster, slightly different probabilities).
         """
-        x = self.prepare(cube)
+        if tile_size is None:
+            probs = predict_probabilities(self.model, self.prepare(cube), overlap=overlap,
+                                          device=device, scene_stats=scene_stats, amp=amp)
+            return Prediction.from_probabilities(probs, self.class_values)
+        replaced: list[str] = []
+
+        def window(raw: np.ndarray) -> np.ndarray:
+            clean, messages = self._normalize(raw)
+            replaced.extend(messages)
+            return clean
+
         probs = predict_probabilities(
-            self.model, x, tile_size=tile_size, overlap=overlap, device=device,
-            scene_stats=scene_stats,
+            self.model, self._check(cube), tile_size=tile_size, overlap=overlap, device=device,
+            scene_stats=scene_stats, prepare=window, amp=amp,
         )
+        if replaced:
+            warnings.warn("NaN/inf values in the cube were replaced by the band mean",
+                          stacklevel=2)
         return Prediction.from_probabilities(probs, self.class_values)

@@ -197,7 +197,10 @@ def _add_train(sub) -> None:
     t.add_argument("--keep", choices=("last", "best"), default="last",
                    help="model to save: the last one (default; its test score is unbiased) or "
                         "the one with the best test OA (an optimistic score)")
-    t.add_argument("--no-amp", action="store_true", help="no mixed precision on CUDA")
+    t.add_argument("--no-amp", action="store_true",
+                   help="no mixed precision (CUDA AMP, CPU bfloat16)")
+    t.add_argument("--reference", action="store_true",
+                   help="plain dense float32 training path (the speed yardstick; slower)")
     t.add_argument("--report", action="store_true",
                    help="also write report.png (class map beside ground truth, confusion, curve)")
     _device_options(t)
@@ -263,7 +266,8 @@ def _add_reproduce(sub) -> None:
                         "0: never; the reported model is the last one either way)")
     r.add_argument("--save-models", action="store_true", help="keep every seed's model")
     r.add_argument("--report", action="store_true", help="write seed_<s>/report.png")
-    r.add_argument("--no-amp", action="store_true", help="no mixed precision on CUDA")
+    r.add_argument("--no-amp", action="store_true",
+                   help="no mixed precision (CUDA AMP, CPU bfloat16)")
     _device_options(r)
     _output_options(r)
 

@@ -95,6 +95,7 @@ def train(args) -> int:
         model=args.model, preset=args.preset, iterations=args.iterations, lr=args.lr,
         power=args.power, per_class=args.per_class or None, seed=args.seed, device=args.device,
         amp=not args.no_amp, eval_every=max(0, args.eval_every), keep=args.keep,
+        reference=args.reference,
     )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

@@ -14,10 +14,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .tiling import predict_tiled
-from .training.device import resolve_device
+from .tiling import Prepare, logits, predict_tiled
+from .training.device import amp_dtype, autocast, resolve_device
 
 FALLBACK_TILE = 512
+ROW_BLOCK = 256  # rows per block when deriving labels/entropy/margin (bounds temporaries)
 
 
 @dataclass
@@ -32,21 +33,27 @@ class Prediction:
 
     @classmethod
     def from_probabilities(cls, probabilities: np.ndarray, class_values) -> Prediction:
+        """Labels, entropy and margin from (K, rows, cols) probabilities, in blocks of rows so
+        that the temporaries stay small next to the probabilities on a large scene."""
         probs = np.asarray(probabilities, dtype=np.float32)
         values = np.asarray(class_values)
-        labels = values[np.argmax(probs, axis=0)]
-        entropy = -(probs * np.log(np.clip(probs, 1e-12, None))).sum(axis=0)
-        if probs.shape[0] > 1:
-            top2 = np.partition(probs, probs.shape[0] - 2, axis=0)[-2:]
-            margin = top2[1] - top2[0]
-        else:
-            margin = np.ones(probs.shape[1:], dtype=np.float32)
-        return cls(labels, probs, entropy.astype(np.float32), margin.astype(np.float32), values)
+        k, rows = probs.shape[0], probs.shape[1]
+        labels = np.empty(probs.shape[1:], dtype=values.dtype)
+        entropy = np.empty(probs.shape[1:], dtype=np.float32)
+        margin = np.ones(probs.shape[1:], dtype=np.float32)
+        for r in range(0, rows, ROW_BLOCK):
+            p = probs[:, r : r + ROW_BLOCK]
+            labels[r : r + ROW_BLOCK] = values[np.argmax(p, axis=0)]
+            entropy[r : r + ROW_BLOCK] = -(p * np.log(np.clip(p, 1e-12, None))).sum(axis=0)
+            if k > 1:
+                top2 = np.partition(p, k - 2, axis=0)[-2:]
+                margin[r : r + ROW_BLOCK] = top2[1] - top2[0]
+        return cls(labels, probs, entropy, margin, values)
 
 
 def _run(model: torch.nn.Module, window: np.ndarray, device: torch.device) -> np.ndarray:
     x = torch.from_numpy(np.ascontiguousarray(window))[None].to(device)
-    return torch.softmax(model(x).float(), dim=1)[0].cpu().numpy()
+    return torch.softmax(logits(model, x).float(), dim=1)[0].cpu().numpy()
 
 
 def _is_oom(exc: BaseException) -> bool:
@@ -63,19 +70,31 @@ def predict_probabilities(
     overlap: int = 64,
     device: str | torch.device = "auto",
     scene_stats: bool = True,
+    prepare: Prepare | None = None,
+    amp: bool = False,
 ) -> np.ndarray:
     """(K, rows, cols) float32 softmax probabilities for a normalised (bands, rows, cols) cube.
 
     With ``tile_size`` None the scene goes through in one piece; if that runs out of memory the
     prediction is retried in tiles of ``FALLBACK_TILE`` (with a warning). ``tile_size`` and
     ``overlap`` are rounded up to multiples of 16; ``scene_stats`` see :mod:`.tiling`.
+    ``prepare`` (clean-up and normalisation of a raw ``x``) is applied per window when tiling,
+    so the raw scene is never copied whole; in one piece it is applied to the whole scene.
+    ``amp`` autocasts to bfloat16 on CUDA and on CPUs with native bf16 (~1.3x faster on an
+    AMX CPU; probabilities move by ~1e-2, a few uncertain pixels may change class).
     """
     dev = resolve_device(device)
     model = model.to(dev).eval()
-    with torch.inference_mode():
+    dtype = None
+    if amp:
+        from .training.trainer import cpu_has_native_bf16
+
+        dtype = amp_dtype(dev) if dev.type == "cuda" else (
+            torch.bfloat16 if dev.type == "cpu" and cpu_has_native_bf16() else None)
+    with torch.inference_mode(), autocast(dev, dtype):
         if tile_size is None:
             try:
-                return _run(model, x, dev)
+                return _run(model, x if prepare is None else prepare(x), dev)
             except (torch.cuda.OutOfMemoryError, MemoryError, RuntimeError) as exc:
                 if not _is_oom(exc):
                     raise
@@ -86,4 +105,4 @@ def predict_probabilities(
                     stacklevel=2,
                 )
                 tile_size = FALLBACK_TILE
-        return predict_tiled(model, x, int(tile_size), int(overlap), dev, scene_stats)
+        return predict_tiled(model, x, int(tile_size), int(overlap), dev, scene_stats, prepare)

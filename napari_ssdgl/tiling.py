@@ -15,10 +15,15 @@ left is the receptive field: with ``overlap`` >= 48 px the result matched whole-
 to < 0.01 in probability in our tests (see tests/test_inference.py). The price is one partial
 forward pass over all tiles per pooled layer (12 for SSDGL), so about 10x the compute of a
 single pass. ``scene_stats=False`` is the fast, approximate single pass.
+
+Memory: only one window is materialised at a time. Given ``prepare`` (e.g. clean-up and
+z-scoring), the raw scene is read window by window and never copied whole, so the peak beyond
+the scene is one window's activations plus the (K, rows, cols) output.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,6 +31,15 @@ import torch
 from torch import nn
 
 MULTIPLE = 16  # models pad to this; tiles on this grid need no internal padding
+
+Prepare = Callable[[np.ndarray], np.ndarray]  # raw (bands, r, c) window -> model input
+
+
+def logits(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Dense logits, through the model's folded head when it has one (same values, less work:
+    see ``EncoderDecoder.folded_logits``)."""
+    fast = getattr(model, "folded_logits", None)
+    return fast(x) if fast is not None else model(x)
 
 
 def _pooled_types() -> tuple[type, ...]:
@@ -82,11 +96,15 @@ def plan_windows(rows: int, cols: int, tile_size: int, overlap: int) -> list[Win
     return out
 
 
-def _window_data(x: np.ndarray, w: Window) -> torch.Tensor:
-    """The window of ``x`` (bands, rows, cols), zero-filled where it passes the scene edge."""
+def _window_data(x: np.ndarray, w: Window, prepare: Prepare | None = None) -> torch.Tensor:
+    """The window of ``x`` (bands, rows, cols), zero-filled where it passes the scene edge;
+    ``prepare`` maps the raw window to model input (the zero fill comes after it, like the
+    model's own padding of a normalised scene)."""
     (r0, r1), (c0, c1) = w.rows, w.cols
     part = np.zeros((x.shape[0], r1 - r0, c1 - c0), dtype=np.float32)
     src = x[:, r0 : min(r1, x.shape[1]), c0 : min(c1, x.shape[2])]
+    if prepare is not None:
+        src = prepare(src)
     part[:, : src.shape[1], : src.shape[2]] = src
     return torch.from_numpy(part)[None]
 
@@ -182,7 +200,7 @@ class _SceneStatistics:
     def measure(self, model: nn.Module, windows: list[Window], fetch) -> None:
         """Find the layers' execution order, then measure each layer over every window."""
         self.window = windows[0]
-        model(fetch(windows[0]))  # records the execution order (no statistics are frozen yet)
+        logits(model, fetch(windows[0]))  # records the execution order (nothing frozen yet)
         order, self.order = self.order, None
         if len(order) != len(self.layers):
             raise RuntimeError("a pooled layer was not used or used twice in one forward pass")
@@ -191,20 +209,22 @@ class _SceneStatistics:
             for w in windows:
                 self.window = w
                 try:
-                    model(fetch(w))
+                    logits(model, fetch(w))
                 except _StopPass:
                     pass
             self._freeze(layer)
         self.target = None
 
 
-def _stitch(model, x: np.ndarray, windows: list[Window], dev, stats: _SceneStatistics | None):
+def _stitch(model, x: np.ndarray, windows: list[Window], dev, stats: _SceneStatistics | None,
+            prepare: Prepare | None = None):
     rows, cols = x.shape[1:]
     out: np.ndarray | None = None
     for w in windows:
         if stats is not None:
             stats.window = w
-        probs = torch.softmax(model(_window_data(x, w).to(dev)).float(), dim=1)[0].cpu().numpy()
+        window = _window_data(x, w, prepare).to(dev)
+        probs = torch.softmax(logits(model, window).float(), dim=1)[0].cpu().numpy()
         if out is None:
             out = np.empty((probs.shape[0], _ceil(rows), _ceil(cols)), dtype=np.float32)
         rs, cs = w.core_in_window()
@@ -220,15 +240,20 @@ def predict_tiled(
     overlap: int,
     device: torch.device,
     scene_stats: bool = True,
+    prepare: Prepare | None = None,
 ) -> np.ndarray:
-    """(K, rows, cols) probabilities from overlapping windows (call under inference_mode)."""
+    """(K, rows, cols) probabilities from overlapping windows (call under inference_mode).
+
+    ``prepare`` (optional) turns each raw window of ``x`` into model input, so that ``x`` may
+    be the raw scene (even a memory map) and is never normalised as a whole.
+    """
     windows = plan_windows(x.shape[1], x.shape[2], tile_size, overlap)
     if not scene_stats:
-        return _stitch(model, x, windows, device, None)
+        return _stitch(model, x, windows, device, None, prepare)
     stats = _SceneStatistics(model)
     try:
-        stats.measure(model, windows, lambda w: _window_data(x, w).to(device))
-        return _stitch(model, x, windows, device, stats)
+        stats.measure(model, windows, lambda w: _window_data(x, w, prepare).to(device))
+        return _stitch(model, x, windows, device, stats, prepare)
     finally:
         stats.close()
 

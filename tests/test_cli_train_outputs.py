@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from napari_ssdgl.cli import main
@@ -42,3 +43,25 @@ def test_train_report_without_test_set_warns(tmp_path, capsys):
     assert rc == 0
     assert "--report needs test labels" in capsys.readouterr().err
     assert not (tmp_path / "m" / "report.png").exists()
+
+
+def test_train_reference_flag_reaches_the_trainer(monkeypatch, tmp_path):
+    """--reference selects the plain dense path (the speed yardstick)."""
+    from napari_ssdgl import training
+
+    seen = {}
+
+    def spy(cube, labels, config, **kw):
+        seen["reference"] = config.reference
+        raise SystemExit(0)
+
+    monkeypatch.setattr(training, "Trainer", spy)
+    cube = np.random.default_rng(0).normal(size=(4, 8, 8)).astype("float32")
+    gt = np.zeros((8, 8), int)
+    gt[:4], gt[4:] = 1, 2
+    np.save(tmp_path / "c.npy", cube)
+    np.save(tmp_path / "g.npy", gt)
+    with pytest.raises(SystemExit):
+        main(["train", str(tmp_path / "c.npy"), str(tmp_path / "g.npy"), "--out",
+              str(tmp_path / "o"), "--reference", "--quiet"])
+    assert seen == {"reference": True}

@@ -190,8 +190,13 @@ class EncoderDecoder(nn.Module):
     def lateral(self, i: int, f: Tensor) -> Tensor:
         return self.laterals[i](f)
 
-    def features(self, x: Tensor) -> Tensor:
-        """The decoder's ``bands``-channel map (N, B, H, W), before the classifier."""
+    def head_input(self, x: Tensor) -> Tensor:
+        """``l1 + up2(p2)`` on the padded grid (N, d, Hp, Wp): the input of the last fuse conv.
+
+        Everything up to here runs at most at full resolution on d channels; the last fuse conv
+        (d -> bands) and the classifier are left to the caller so that training can evaluate
+        them only at the sampled pixels (:meth:`sampled_logits`).
+        """
         h, w = x.shape[-2:]
         ph, pw = -h % PAD_MULTIPLE, -w % PAD_MULTIPLE
         if ph or pw:
@@ -203,9 +208,14 @@ class EncoderDecoder(nn.Module):
             feats.append(x)
         lat = [self.lateral(i, f) for i, f in enumerate(feats)]
         p = self.fuse[0](lat[3])
-        for fuse, l in zip(self.fuse[1:], lat[2::-1], strict=True):
+        for fuse, l in zip(self.fuse[1:3], lat[2:0:-1], strict=True):
             p = fuse(l + self._up(p, l))
-        return p[..., :h, :w]
+        return lat[0] + self._up(p, lat[0])
+
+    def features(self, x: Tensor) -> Tensor:
+        """The decoder's ``bands``-channel map (N, B, H, W), before the classifier."""
+        h, w = x.shape[-2:]
+        return self.fuse[3](self.head_input(x))[..., :h, :w]
 
     def forward(self, x: Tensor) -> Tensor:
         """Dense logits (N, K, H, W) for input (N, bands, H, W), any N, H, W."""
@@ -215,3 +225,50 @@ class EncoderDecoder(nn.Module):
         """Logits (N, P, K) at pixels (rows, cols) of a ``features`` map, skipping the dense map."""
         w = self.classifier.weight.flatten(1)
         return F.linear(features[:, :, rows, cols].transpose(1, 2), w, self.classifier.bias)
+
+    def folded_logits(self, x: Tensor) -> Tensor:
+        """Dense logits like :meth:`forward`, with the last fuse conv and the classifier folded
+        into ONE d -> K 3x3 conv (there is no nonlinearity between them).
+
+        For Indian Pines that replaces a 192 -> 200 channel conv plus a 200 -> 16 one at full
+        resolution by a 192 -> 16 conv: about a quarter of the forward FLOPs. Equal to
+        ``forward`` up to float rounding; falls back to it without a plain conv head.
+        """
+        if not self.supports_sampled_head:
+            return self(x)
+        h, w = x.shape[-2:]
+        conv, cls = self.fuse[3], self.classifier
+        wk = cls.weight.flatten(1)  # (K, B)
+        weight = torch.einsum("kb,bdij->kdij", wk, conv.weight)
+        bias = cls.bias if conv.bias is None else cls.bias + wk @ conv.bias
+        return F.conv2d(self.head_input(x), weight, bias, padding=1)[..., :h, :w]
+
+    @property
+    def supports_sampled_head(self) -> bool:
+        """True when the last fuse is a plain 3x3 conv (not the Houston variant's conv + ReLU)."""
+        last = self.fuse[3]
+        return isinstance(last, nn.Conv2d) and last.kernel_size == (3, 3) and \
+            last.padding == (1, 1) and last.stride == (1, 1)
+
+    def sampled_logits(self, x: Tensor, index: Tensor) -> Tensor:
+        """Logits (P, K) at the flat pixel ``index`` into the (N, H, W) grid of ``x``.
+
+        Equal to ``gather(forward(x), index)`` but the full-resolution d -> bands 3x3 conv and
+        the classifier (about a third of a dense training step for Indian Pines) run only at the
+        P pixels: their 3x3 neighbourhoods are gathered from the zero-padded head input and
+        multiplied with the conv weight. The backward pass scatters into those neighbourhoods
+        only. Needs :attr:`supports_sampled_head`.
+        """
+        if not self.supports_sampled_head:
+            raise NotImplementedError(f"{type(self).__name__} has no sampled-pixel head")
+        h, w = x.shape[-2:]
+        pre = F.pad(self.head_input(x), (1, 1, 1, 1))  # the conv's own zero padding
+        n, rc = index // (h * w), index % (h * w)
+        taps = torch.arange(3, device=index.device)
+        rows = (rc // w)[:, None, None] + taps[None, :, None]  # (P, 3, 1)
+        cols = (rc % w)[:, None, None] + taps[None, None, :]  # (P, 1, 3)
+        patches = pre.permute(0, 2, 3, 1)[n[:, None, None], rows, cols]  # (P, 3, 3, d)
+        conv = self.fuse[3]
+        weight = conv.weight.permute(0, 2, 3, 1).reshape(conv.out_channels, -1)
+        feats = F.linear(patches.reshape(patches.shape[0], -1), weight, conv.bias)
+        return F.linear(feats, self.classifier.weight.flatten(1), self.classifier.bias)

@@ -49,8 +49,19 @@ def weighted_cross_entropy(
     not drawn, e.g. -1); index: flat int64 indices of the drawn pixels. Computed in float32
     (AMP-safe). Reduction is PyTorch's weighted mean: sum(w_y * l) / sum(w_y).
     """
-    picked = gather_pixels(logits, index).float()
-    target = targets.reshape(-1).index_select(0, index)
+    picked = gather_pixels(logits, index)
+    return picked_cross_entropy(picked, targets.reshape(-1).index_select(0, index), weights)
+
+
+def picked_cross_entropy(
+    picked: torch.Tensor, target: torch.Tensor, weights: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Class-weighted cross-entropy of already gathered (M, K) logits, in float32.
+
+    The fast training path computes logits only at the drawn pixels and calls this directly;
+    :func:`weighted_cross_entropy` gathers from a dense map first. Same reduction in both.
+    """
+    picked = picked.float()
     if weights is not None:
         weights = weights.to(device=picked.device, dtype=torch.float32)
     return F.cross_entropy(picked, target, weight=weights)

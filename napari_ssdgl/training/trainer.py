@@ -13,6 +13,13 @@ Runs are reproducible for a seed on the CPU (seeded init, seeded H-B draws; two 
 identical losses). On CUDA, cuDNN and atomic adds make losses differ slightly between runs
 (seen: ~5e-4 after 5 iterations on an H200). AMP (``amp=True``) autocasts to bfloat16 where the
 GPU supports it, else float16 with loss scaling; the loss itself is computed in float32.
+
+Speed (issue 7): by default the full-resolution head (last 3x3 conv and classifier) runs only
+at the drawn pixels (``EncoderDecoder.sampled_logits``; same loss and gradients as the dense
+map up to rounding, measured -23 % CPU time per step on Indian Pines), and on CPUs with native
+bfloat16 the step is autocast to bf16 (a further ~-40 %). Evaluation uses the folded head.
+``TrainConfig(reference=True)`` is the plain dense float32 path that every speed-up is checked
+against. The Houston variant needs the dense map for its reconstruction loss and keeps it.
 """
 
 from __future__ import annotations
@@ -24,15 +31,22 @@ import time
 import warnings
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from ..metrics import classification_metrics
+from ..tiling import logits
 from .device import amp_dtype, autocast, resolve_device
 from .errors import TrainingError
-from .loss import effective_number_weights, weighted_cross_entropy
+from .loss import (
+    effective_number_weights,
+    gather_pixels,
+    picked_cross_entropy,
+    weighted_cross_entropy,
+)
 from .preprocess import band_statistics, normalize, replace_nonfinite
 from .sampling import HBSampler, LabelEncoder
 
@@ -58,11 +72,18 @@ class TrainConfig:
     beta: float = 0.9999
     seed: int = 2333
     device: str = "auto"
-    amp: bool = True  # autocast on CUDA only
+    amp: bool = True  # autocast on CUDA; on the CPU see cpu_bf16
     eval_every: int = 25  # 0 = only at the end
     preview_every: int = 0  # 0 = no previews
     keep: str = "best"  # "best" validation OA, or "last" (no model selection on the test set)
     model_kwargs: dict = field(default_factory=dict)
+    # speed (issue 7). The fast path computes the full-resolution head only at the drawn pixels
+    # (same loss and gradients as the dense path up to float rounding); ``reference=True`` is
+    # the plain dense float32 path, the yardstick for every speed-up.
+    reference: bool = False
+    # bfloat16 autocast on the CPU, fast path only; None = on with ``amp`` where the CPU has
+    # native bf16 (AMX / AVX512-BF16): ~1.6x faster steps there, emulated (slow) elsewhere
+    cpu_bf16: bool | None = None
 
 
 @dataclass
@@ -83,6 +104,18 @@ class TrainEvent:
 def poly_lr(base: float, it: int, max_it: int, power: float) -> float:
     """Polynomial decay ``base * (1 - it / max_it) ** power`` for 0-based ``it``."""
     return base * (1.0 - it / max_it) ** power
+
+
+def cpu_has_native_bf16() -> bool:
+    """True when oneDNN runs bfloat16 natively here (AMX or AVX512-BF16), where bf16 autocast
+    pays; elsewhere it is emulated and slower than float32."""
+    try:
+        return bool(torch.backends.mkldnn.is_available()
+                    and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+                    and (torch.cpu._is_amx_tile_supported()
+                         or torch.cpu._is_avx512_bf16_supported()))
+    except (AttributeError, RuntimeError):
+        return False
 
 
 def _check_config(cfg: TrainConfig) -> None:
@@ -205,8 +238,9 @@ class Trainer:
     # -- evaluation --------------------------------------------------------------------------
     def _predict_map(self, x: torch.Tensor) -> np.ndarray:
         self.model.eval()
+        forward = self.model if self.config.reference else partial(logits, self.model)
         with torch.inference_mode(), autocast(self.device, self._amp):
-            idx = self.model(x).argmax(dim=1)[0].cpu().numpy()
+            idx = forward(x).argmax(dim=1)[0].cpu().numpy()
         self.model.train()
         return self.encoder.decode(idx)
 
@@ -242,12 +276,18 @@ class Trainer:
     def _iterate(self, state: dict) -> Iterator[TrainEvent]:
         cfg, dev = self.config, self.device
         self._amp = amp_dtype(dev) if cfg.amp else None
+        if dev.type == "cpu" and not cfg.reference:
+            wanted = cfg.amp and cpu_has_native_bf16() if cfg.cpu_bf16 is None else cfg.cpu_bf16
+            self._amp = torch.bfloat16 if wanted else None
         scaler = torch.amp.GradScaler("cuda", enabled=self._amp == torch.float16)
         model = self.model.to(dev).train()
         x = torch.from_numpy(self._x)[None].to(dev)
         targets = self._targets.to(dev)
         weights = self.class_weights.to(dev)
         houston = getattr(model, "config", {}).get("variant") == "houston"
+        # Houston needs the dense B-channel map for its reconstruction loss: no sampled head
+        sampled = (not cfg.reference and not houston
+                   and getattr(model, "supports_sampled_head", False))
         opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
                               weight_decay=cfg.weight_decay)
         self._xt = x
@@ -261,12 +301,18 @@ class Trainer:
             index = torch.from_numpy(self.sampler.draw()).to(dev)
             opt.zero_grad(set_to_none=True)
             with autocast(dev, self._amp):
-                if houston:
+                if sampled:
+                    picked = model.sampled_logits(x, index)
+                elif houston:
                     feats = model.features(x)
                     logits = model.classifier(feats)
                 else:
                     logits = model(x)
-            loss = weighted_cross_entropy(logits, targets, index, weights)
+            if sampled:
+                loss = picked_cross_entropy(picked, targets.index_select(0, index), weights)
+            else:
+                loss = weighted_cross_entropy(logits, targets, index, weights)
+                picked = gather_pixels(logits, index)
             if houston:
                 loss = loss + RECONSTRUCTION_WEIGHT * torch.mean((feats.float() - x) ** 2)
             loss_value = float(loss.detach())
@@ -280,7 +326,6 @@ class Trainer:
             scaler.step(opt)
             scaler.update()
             with torch.no_grad():
-                picked = logits.detach().permute(0, 2, 3, 1).reshape(-1, logits.shape[1])[index]
                 acc = float((picked.argmax(1) == targets[index]).float().mean())
             self.iterations_done = done = it + 1
             last = done == cfg.iterations or self._stop.is_set()
