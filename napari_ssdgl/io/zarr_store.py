@@ -1,0 +1,188 @@
+"""Zarr cubes: the on-disk layout for scenes larger than memory, and atomic directory outputs.
+
+A cube is stored as a ``(bands, rows, cols)`` array with chunks of *all bands* x a spatial tile:
+prediction needs every band of a pixel and works tile by tile, so one chunk is exactly what one
+task reads. Wavelengths, units, name and GeoTIFF tags go in the array's attributes. The array may
+sit at the root of the ``.zarr`` directory (what :func:`write_zarr_cube` writes) or in a group
+under the name ``cube`` (or as the group's only 3-D array).
+
+Outputs are written under a temporary name next to the target and renamed only on success, with
+``complete: true`` set last: a crash or a dead worker leaves ``NAME.partial-*``, never a
+``NAME.zarr`` that looks finished.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+from .base import Cube, HSIReadError
+
+CUBE_NAME = "cube"
+DEFAULT_TILE = 256
+
+
+class IncompleteOutputError(ValueError):
+    """A zarr output lacks ``complete: true``: it was left by a run that did not finish."""
+
+
+@contextmanager
+def atomic_directory(target: str | Path, *, overwrite: bool = False) -> Iterator[Path]:
+    """Yield a temporary directory path; on success it replaces ``target``, on error it is
+    removed. The temporary name does not end in ``.zarr`` so no reader takes it for a result."""
+    target = Path(target)
+    if target.exists() and not overwrite:
+        raise FileExistsError(f"{target}: already exists (pass overwrite to replace it)")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f"{target.name}.partial-{uuid.uuid4().hex[:8]}")
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if target.exists():
+        shutil.rmtree(target) if target.is_dir() else target.unlink()
+    os.replace(tmp, target)
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | np.ndarray):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def write_zarr_cube(
+    cube: Cube,
+    path: str | Path,
+    *,
+    tile: int = DEFAULT_TILE,
+    overwrite: bool = False,
+    scheduler=None,
+) -> Path:
+    """Write ``cube`` (its data a numpy or dask array) to a ``.zarr`` directory, chunk by chunk.
+
+    Chunks are (bands, tile, tile); the data are rechunked to exactly these, so parallel writers
+    never share a zarr chunk. Returns the path.
+    """
+    import dask.array as da
+    import zarr
+
+    data = cube.data if isinstance(cube.data, da.Array) else da.from_array(cube.data)
+    bands, rows, cols = data.shape
+    chunks = (bands, min(tile, rows), min(tile, cols))
+    data = data.rechunk(chunks)
+    attrs = {
+        "wavelengths": None if cube.wavelengths is None else list(map(float, cube.wavelengths)),
+        "wavelength_units": cube.wavelength_units,
+        "name": cube.name,
+        "source": cube.source,
+        "geo": _jsonable(cube.geo) if cube.geo else None,
+    }
+    with atomic_directory(path, overwrite=overwrite) as tmp:
+        z = zarr.open_array(str(tmp), mode="w", shape=data.shape, chunks=chunks,
+                            dtype=data.dtype, fill_value=0)  # zarr 2 and 3 alike
+        z.attrs.update(attrs)
+        da.store(data, z, lock=False, scheduler=scheduler)
+        z.attrs["complete"] = True
+    return Path(path)
+
+
+def _find_cube_array(p: Path):
+    import zarr
+
+    node = zarr.open(str(p), mode="r")
+    if isinstance(node, zarr.Array):
+        return node
+    if CUBE_NAME in node and isinstance(node[CUBE_NAME], zarr.Array):
+        return node[CUBE_NAME]
+    arrays = [a for _, a in node.arrays() if a.ndim == 3]
+    if len(arrays) != 1:
+        raise HSIReadError(p, f"expected one 3-D array (or one named '{CUBE_NAME}') in the zarr "
+                              f"group, found {len(arrays)}")
+    return arrays[0]
+
+
+class ChunkReadError(OSError):
+    """Part of a cube could not be read (corrupt chunk, truncated file); the message names the
+    file and the region. Unlike HSIReadError it survives pickling, so a dask.distributed worker
+    can send it back to the client intact."""
+
+
+class _Checked:
+    """A zarr array whose read errors name the file and the region (a corrupt chunk otherwise
+    surfaces as a bare codec error such as 'Zstd decompression error')."""
+
+    def __init__(self, array, path: Path) -> None:
+        self.array, self.path = array, str(path)
+        self.shape, self.dtype, self.ndim = array.shape, array.dtype, array.ndim
+
+    def __getitem__(self, index):
+        try:
+            return self.array[index]
+        except Exception as exc:
+            where = ", ".join(f"{s.start}:{s.stop}" if isinstance(s, slice) else str(s)
+                              for s in (index if isinstance(index, tuple) else (index,)))
+            raise ChunkReadError(f"{self.path}: corrupt or unreadable chunk in [{where}] "
+                                 f"({type(exc).__name__}: {exc})") from exc
+
+
+def open_zarr_cube(path: str | Path) -> Cube:
+    """A :class:`Cube` whose data is a dask array over the zarr array (nothing is read)."""
+    import dask.array as da
+
+    p = Path(path)
+    try:
+        z = _find_cube_array(p)
+    except HSIReadError:
+        raise
+    except Exception as exc:  # zarr raises FileNotFoundError, KeyError, its own errors
+        raise HSIReadError(p, f"not a readable zarr cube ({type(exc).__name__}: {exc})") from exc
+    if z.ndim != 3:
+        raise HSIReadError(p, f"expected a 3-D (bands, rows, cols) array, got shape {z.shape}")
+    attrs = dict(z.attrs)
+    if attrs.get("complete") is False:
+        raise IncompleteOutputError(f"{p}: incomplete (written by a run that did not finish)")
+    wl = attrs.get("wavelengths")
+    wl = None if wl is None or len(wl) != z.shape[0] else np.asarray(wl, dtype=float)
+    geo = attrs.get("geo") or None
+    return Cube(
+        data=da.from_array(_Checked(z, p), chunks=z.chunks, name=f"zarr-cube-{_token(p)}"),
+        wavelengths=wl,
+        wavelength_units=attrs.get("wavelength_units"),
+        source=str(p),
+        name=attrs.get("name") or p.stem,
+        geo={int(k): v for k, v in geo.items()} if geo else None,
+    )
+
+
+def _token(p: Path) -> str:
+    """Dask key prefix: the path and its modification time (a rewritten cube gets new keys)."""
+    from dask.base import tokenize
+
+    return tokenize(str(p.resolve()), p.stat().st_mtime_ns)
+
+
+def convert(src: str | Path, dst: str | Path, *, tile: int = DEFAULT_TILE,
+            overwrite: bool = False, scheduler=None) -> Path:
+    """Copy any readable cube to a zarr cube. Lazy formats stream chunk by chunk; the others
+    (MATLAB v5, .npz) are read into memory first, as their formats allow nothing else."""
+    from ..lazy import can_open_lazy, open_lazy
+    from .registry import read_cube
+
+    try:
+        cube = open_lazy(src, tile=tile) if can_open_lazy(src) else read_cube(src)
+    except HSIReadError as exc:
+        if "v5 .mat" not in exc.reason and "no 3-D numeric dataset" not in exc.reason:
+            raise
+        cube = read_cube(src)
+    return write_zarr_cube(cube, dst, tile=tile, overwrite=overwrite, scheduler=scheduler)
