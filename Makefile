@@ -19,8 +19,14 @@ venv: $(VENV)/.installed
 $(VENV)/.installed: setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -c "import torch" 2>/dev/null || \
-		$(PY) -m pip install "$(TORCH)" $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX))
+	@$(PY) -c "import torch" 2>/dev/null || { \
+		idx="$(TORCH_INDEX)"; \
+		if [ -n "$$idx" ] && ! $(PY) -c "import sys, urllib.request as u; u.urlopen(sys.argv[1], timeout=10)" \
+			"$$idx/" >/dev/null 2>&1; then \
+			echo "note: $$idx is unreachable; taking $(TORCH) from pip's configured indexes"; idx=""; \
+		fi; \
+		echo "$(PY) -m pip install $(TORCH) $${idx:+--extra-index-url $$idx}"; \
+		$(PY) -m pip install "$(TORCH)" $${idx:+--extra-index-url $$idx}; }
 	$(PY) -m pip install -e ".[$(EXTRAS)]"
 	touch $@
 
