@@ -92,3 +92,14 @@ def test_open_cube_in_viewer(make_napari_viewer, tmp_path):
     both = _write_mat(tmp_path / "both.mat", gt=True)
     viewer.open(str(both), plugin="napari-ssdgl")
     assert isinstance(viewer.layers[-1], Labels) and viewer.layers[-1].data.shape == (7, 9)
+
+
+def test_auto_rgb_setting_adds_the_colour_view(tmp_path, monkeypatch):
+    path = _write_mat(tmp_path / "scene.mat")
+    assert [kind for *_, kind in get_reader(str(path))(str(path))] == ["image"]
+    monkeypatch.setenv("NAPARI_SSDGL_AUTO_RGB", "1")
+    layers = get_reader(str(path))(str(path))
+    (cube, _, _), (rgb, kwargs, kind) = layers
+    assert kind == "image" and kwargs["rgb"] and rgb.shape == (7, 9, 3)
+    # 5 bands 100 nm apart cannot give three distinct visible bands: evenly spaced ones instead
+    assert kwargs["metadata"]["rgb_bands"] == [[3], [2], [1]]

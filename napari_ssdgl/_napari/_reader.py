@@ -4,10 +4,14 @@
 parse gets None so napari can offer another reader. For formats only this plugin opens (.mat,
 ENVI, .npz) a parse failure is also reported as a warning, which napari shows as a notification,
 so a truncated or corrupt file is explained; a plain 2-D .tif/.png/.npy is left to napari quietly.
+
+With ``NAPARI_SSDGL_AUTO_RGB=1`` in the environment, each cube also opens with its RGB composite
+(bands nearest 640/545/460 nm, see ``_rgb.py``), the view most users make first.
 """
 
 from __future__ import annotations
 
+import os
 import warnings
 from pathlib import Path
 
@@ -16,6 +20,7 @@ import numpy as np
 from napari_ssdgl.io import Cube, HSIReadError, LabelMap, can_read, read_path
 
 _EXPLAIN = {".mat", ".hdr", ".npz"}  # suffixes napari has no other reader for
+AUTO_RGB_ENV = "NAPARI_SSDGL_AUTO_RGB"
 
 
 def get_reader(path):
@@ -28,7 +33,12 @@ def get_reader(path):
             return None
         layers = []
         for p in paths:
-            layers.extend(layer_data(item) for item in read_path(p))
+            for item in read_path(p):
+                layers.append(layer_data(item))
+                if isinstance(item, Cube) and os.environ.get(AUTO_RGB_ENV) == "1":
+                    from ._rgb import composite_layer_data
+
+                    layers.extend(composite_layer_data(item.data, item.metadata(), item.name))
     except Exception as exc:  # HSIReadError or anything unexpected: never raise into napari
         if any(Path(p).suffix.lower() in _EXPLAIN for p in paths):
             msg = str(exc) if isinstance(exc, HSIReadError) else f"{path}: {exc}"
