@@ -25,11 +25,11 @@ import time
 
 import torch
 
-from napari_ssdgl import __version__
 from napari_ssdgl.datasets import load_scene
 from napari_ssdgl.metrics import classification_metrics
 from napari_ssdgl.protocols import PROTOCOLS as ALL_PROTOCOLS
 from napari_ssdgl.training import Trainer
+from napari_ssdgl.training.device import runtime_info
 
 PROTOCOLS = ALL_PROTOCOLS["indian_pines"]  # the one definition: napari_ssdgl/protocols.py
 
@@ -113,16 +113,10 @@ def main(argv: list[str] | None = None) -> int:
     scene = load_scene("indian_pines") if args.cube is None else _scene_from_files(args)
     names = list(PROTOCOLS) if args.protocol == "both" else [args.protocol]
     results = [run_protocol(n, scene, args.iterations, args.device, args.seed) for n in names]
-    from napari_ssdgl.training.device import resolve_device
-
     report = {
         "scene": "indian_pines",
         "shape": list(scene.cube.data.shape),
-        "napari_ssdgl_version": __version__,
-        "torch_version": torch.__version__,
-        "device": str(resolve_device(args.device)),
-        "device_name": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
-        "threads": torch.get_num_threads(),
+        **runtime_info(args.device),
         "results": results,
         "peak_rss_mb": peak_rss_mb(),
     }

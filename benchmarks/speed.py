@@ -26,13 +26,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from napari_ssdgl import __version__
 from napari_ssdgl.datasets import load_scene
 from napari_ssdgl.inference import Prediction
 from napari_ssdgl.metrics import classification_metrics
 from napari_ssdgl.protocols import PROTOCOLS as ALL_PROTOCOLS
 from napari_ssdgl.training import Trainer
-from napari_ssdgl.training.device import resolve_device
+from napari_ssdgl.training.device import runtime_info
 
 PROTOCOLS = ALL_PROTOCOLS["indian_pines"]
 
@@ -185,11 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         "preset": args.preset or PROTOCOLS[args.protocol].preset,
         "cpu_bf16": args.cpu_bf16,
         "train_pixels": int((train > 0).sum()),
-        "napari_ssdgl_version": __version__,
-        "torch_version": torch.__version__,
-        "device": str(resolve_device(args.device)),
-        "device_name": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
-        "threads": torch.get_num_threads(),
+        **runtime_info(args.device),
         "results": results,
     }
     if len(paths) == 2:

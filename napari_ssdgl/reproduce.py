@@ -17,7 +17,6 @@ Standard deviations are population ones (numpy ``ddof=0``) over the seeds.
 from __future__ import annotations
 
 import json
-import platform
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +29,7 @@ from .io import Cube, LabelMap
 from .metrics import classification_metrics
 from .protocols import Protocol
 from .runs import History, train_with_progress
+from .training.device import device_name
 
 __all__ = ["ReproduceError", "SceneData", "SeedRun", "load_scene_data", "markdown_summary",
            "reproduce", "run_seed", "summarize"]
@@ -103,13 +103,6 @@ def _registry_classes(scene: str, gt: np.ndarray) -> tuple[dict, dict]:
         return {}, {}
     return ({i + 1: n for i, n in enumerate(names)}, {i + 1: c for i, c in enumerate(colors)})
 
-
-def device_name(device: torch.device) -> str:
-    """A human-readable name of the device a run used (GPU model, or CPU and thread count)."""
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    cpu = platform.processor() or platform.machine()
-    return f"{cpu} CPU, {torch.get_num_threads()} torch threads"
 
 
 def run_seed(data: SceneData, protocol: Protocol, seed: int, *, model: str = "ssdgl",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import platform
 
 import torch
 
@@ -45,3 +46,25 @@ def autocast(device: torch.device, dtype: torch.dtype | None):
     if dtype is None:
         return contextlib.nullcontext()
     return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def device_name(device: torch.device) -> str:
+    """A human-readable name of the device a run used (GPU model, or CPU and thread count)."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    cpu = platform.processor() or platform.machine()
+    return f"{cpu} CPU, {torch.get_num_threads()} torch threads"
+
+
+def runtime_info(device: str | torch.device) -> dict:
+    """What a benchmark or protocol run records about where it ran (for its JSON)."""
+    from .. import __version__
+
+    dev = resolve_device(device)
+    return {
+        "napari_ssdgl_version": __version__,
+        "torch_version": torch.__version__,
+        "device": str(dev),
+        "device_name": device_name(dev),
+        "threads": torch.get_num_threads(),
+    }
