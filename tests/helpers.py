@@ -6,11 +6,22 @@ import numpy as np
 TINY = {"widths": (16, 16, 16, 16), "decoder_width": 8, "groups": 4}
 
 
-def toy_scene(bands: int = 12, size: int = 20, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Three classes (values 1, 4, 9) with distinct spectra plus noise; a border left at 0."""
+# (row start, row stop, col start, col stop, value) of each class rectangle
+TOY_BOXES = ((2, 9, 2, 18, 1), (11, 18, 2, 9, 4), (11, 18, 11, 18, 9))
+
+
+def toy_scene(
+    bands: int = 12, size: int = 20, seed: int = 0, *, cols: int | None = None,
+    boxes=TOY_BOXES, dtype=np.int64,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rectangular classes (``boxes``) with distinct spectra plus noise; 0 between them.
+
+    ``size`` rows by ``cols`` (default ``size``) pixels; label values need not be contiguous.
+    """
     rng = np.random.default_rng(seed)
-    gt = np.zeros((size, size), dtype=np.int64)
-    gt[2:9, 2:18], gt[11:18, 2:9], gt[11:18, 11:18] = 1, 4, 9
-    spectra = rng.normal(size=(10, bands)) * 2
-    cube = spectra[gt].transpose(2, 0, 1) + rng.normal(size=(bands, size, size)) * 0.3
+    gt = np.zeros((size, cols or size), dtype=dtype)
+    for r0, r1, c0, c1, value in boxes:
+        gt[r0:r1, c0:c1] = value
+    spectra = rng.normal(size=(max(b[-1] for b in boxes) + 1, bands)) * 2
+    cube = spectra[gt].transpose(2, 0, 1) + rng.normal(size=(bands, *gt.shape)) * 0.3
     return cube.astype(np.float32), gt

@@ -7,6 +7,7 @@ import sys
 import numpy as np
 import pytest
 import torch
+from helpers import toy_scene
 
 from napari_ssdgl.cli import main
 
@@ -14,12 +15,8 @@ BANDS = 10
 
 
 def make_scene(rows=24, cols=24, bands=BANDS, seed=0):
-    rng = np.random.default_rng(seed)
-    gt = np.zeros((rows, cols), np.uint8)
-    gt[2:10, 2:22], gt[12:22, 2:10], gt[12:22, 13:22] = 1, 3, 7
-    spectra = rng.normal(size=(8, bands)) * 2
-    cube = spectra[gt].transpose(2, 0, 1) + rng.normal(size=(bands, rows, cols)) * 0.3
-    return cube.astype(np.float32), gt
+    boxes = ((2, 10, 2, 22, 1), (12, 22, 2, 10, 3), (12, 22, 13, 22, 7))
+    return toy_scene(bands, rows, seed, cols=cols, boxes=boxes, dtype=np.uint8)
 
 
 @pytest.fixture(scope="module")

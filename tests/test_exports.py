@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import tifffile
+from helpers import toy_scene
 from PIL import Image
 
 from napari_ssdgl.cli import main
@@ -30,12 +31,8 @@ COLORS = {1: "#00ff00", 2: "#0000ff", 4: "#808080"}
 
 
 def make_scene(rows=20, cols=24, bands=8, seed=0):
-    rng = np.random.default_rng(seed)
-    gt = np.zeros((rows, cols), np.uint8)
-    gt[1:9, 1:23], gt[11:19, 1:11], gt[11:19, 13:23] = 1, 2, 4
-    spectra = rng.normal(size=(5, bands)) * 2
-    cube = spectra[gt].transpose(2, 0, 1) + rng.normal(size=(bands, rows, cols)) * 0.3
-    return cube.astype(np.float32), gt
+    boxes = ((1, 9, 1, 23, 1), (11, 19, 1, 11, 2), (11, 19, 13, 23, 4))
+    return toy_scene(bands, rows, seed, cols=cols, boxes=boxes, dtype=np.uint8)
 
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+from helpers import toy_scene
 
 from napari_ssdgl.cli import main
 from napari_ssdgl.protocols import PROTOCOLS, ProtocolError, get_protocol
@@ -12,12 +13,8 @@ TINY = '{"widths": [16, 16, 16, 16], "decoder_width": 8, "groups": 4}'
 
 
 def make_scene(rows=20, cols=20, bands=8, seed=0):
-    rng = np.random.default_rng(seed)
-    gt = np.zeros((rows, cols), np.uint8)
-    gt[1:9, 1:19], gt[11:19, 1:9], gt[11:19, 11:19] = 1, 2, 4
-    spectra = rng.normal(size=(5, bands)) * 2
-    cube = spectra[gt].transpose(2, 0, 1) + rng.normal(size=(bands, rows, cols)) * 0.3
-    return cube.astype(np.float32), gt
+    boxes = ((1, 9, 1, 19, 1), (11, 19, 1, 9, 2), (11, 19, 11, 19, 4))
+    return toy_scene(bands, rows, seed, cols=cols, boxes=boxes, dtype=np.uint8)
 
 
 @pytest.fixture(scope="module")
