@@ -17,17 +17,10 @@ import numpy as np
 from napari._qt.dialogs.qt_notification import NapariQtNotification
 from qtpy.QtWidgets import QApplication
 
+from napari_ssdgl.training import split_per_class
+
 ITERATIONS = 200
 MODEL_KWARGS = dict(widths=[32, 32, 64, 64], decoder_width=32, groups=4, time_steps=2)
-
-
-def sparse_from(gt: np.ndarray, per_class: int = 10, seed: int = 0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    out = np.zeros(gt.shape, dtype=np.uint16)
-    for v in np.unique(gt[gt > 0]):
-        idx = np.flatnonzero(gt.ravel() == v)
-        out.ravel()[rng.choice(idx, min(per_class, idx.size), replace=False)] = v
-    return out
 
 
 def main(path: str = "docs/screenshot.png") -> None:
@@ -38,7 +31,7 @@ def main(path: str = "docs/screenshot.png") -> None:
     widget.setMinimumWidth(440)
     widget.gt_picker.value = gt
     labels = widget.new_labels_layer()
-    labels.data = sparse_from(np.asarray(gt.data))
+    labels.data = split_per_class(np.asarray(gt.data), 10, seed=0)[0].astype(np.uint16)
     gt.visible = False
     widget.config_overrides = dict(iterations=ITERATIONS, preview_every=25,
                                    model_kwargs=MODEL_KWARGS)

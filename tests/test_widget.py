@@ -19,6 +19,7 @@ from qtpy.QtCore import QTimer
 from napari_ssdgl._napari._sample_data import scene_layers
 from napari_ssdgl._napari._widget import SSDGLWidget
 from napari_ssdgl.datasets import make_synthetic_scene
+from napari_ssdgl.training import split_per_class
 
 pytestmark = pytest.mark.gui
 
@@ -77,12 +78,7 @@ def dock(make_napari_viewer, scene):
 
 def sparse_labels(gt: np.ndarray, per_class: int = 8, seed: int = 0) -> np.ndarray:
     """A few ground-truth pixels per class, as a user would paint them."""
-    rng = np.random.default_rng(seed)
-    out = np.zeros(gt.shape, dtype=np.uint16)
-    for v in np.unique(gt[gt > 0]):
-        idx = np.flatnonzero(gt.ravel() == v)
-        out.ravel()[rng.choice(idx, min(per_class, idx.size), replace=False)] = v
-    return out
+    return split_per_class(gt, per_class, seed=seed)[0].astype(np.uint16)
 
 
 def paint(widget, gt) -> Labels:
