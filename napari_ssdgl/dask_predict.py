@@ -84,12 +84,12 @@ def _model(payload: dict, device: str, torch_threads: int | None) -> tuple[nn.Mo
     return cache[1], cache[2]
 
 
-# -- statistics, through tiling's private machinery (the one place that touches it) ----------
+# -- statistics, through tiling's SceneStatistics ---------------------------------------------
 def _stats(model: nn.Module, frozen: dict, dev: torch.device):
-    """A tiling._SceneStatistics on ``model`` with ``frozen`` ({module name: numpy}) imposed."""
-    from .tiling import _SceneStatistics
+    """A tiling.SceneStatistics on ``model`` with ``frozen`` ({module name: numpy}) imposed."""
+    from .tiling import SceneStatistics
 
-    stats = _SceneStatistics(model)
+    stats = SceneStatistics(model)
     stats.order = None
     modules = dict(model.named_modules())
     for name, value in frozen.items():
@@ -118,7 +118,7 @@ def _window_input(raw: np.ndarray, window: Window, norm) -> torch.Tensor:
 
 def _partial(payload, frozen, layer, window, raw, norm, device, torch_threads):
     """One window's partial statistics of ``layer``: numpy (sum, sumsq-or-max, count)."""
-    from .tiling import _StopPass
+    from .tiling import StopPass
 
     model, dev = _model(payload, device, torch_threads)
     stats = _stats(model, frozen, dev)
@@ -126,7 +126,7 @@ def _partial(payload, frozen, layer, window, raw, norm, device, torch_threads):
     try:
         with torch.inference_mode():
             model(_window_input(raw, window, norm).to(dev))
-    except _StopPass:
+    except StopPass:
         pass
     finally:
         stats.close()
@@ -267,10 +267,10 @@ def _measure(clf, payload, windows: list[Window], blocks, norm, device, torch_th
     """Scene statistics of every pooled layer, one layer per dask computation."""
     import dask
 
-    from .tiling import _SceneStatistics
+    from .tiling import SceneStatistics
 
     model = clf.model.cpu().eval()
-    stats = _SceneStatistics(model)
+    stats = SceneStatistics(model)
     names = {m: n for n, m in model.named_modules()}
     try:
         with torch.inference_mode():
@@ -285,7 +285,7 @@ def _measure(clf, payload, windows: list[Window], blocks, norm, device, torch_th
                          for w in windows]
                 parts = client.gather(client.compute(tasks)) if client else dask.compute(*tasks)
                 stats.acc = _combine(list(parts), not isinstance(layer, nn.GroupNorm))
-                stats._freeze(layer)
+                stats.freeze(layer)
                 value = stats.frozen[layer]
                 frozen[names[layer]] = (tuple(v.numpy() for v in value) if isinstance(value, tuple)
                                         else value.numpy())

@@ -109,12 +109,22 @@ def _window_data(x: np.ndarray, w: Window, prepare: Prepare | None = None) -> to
     return torch.from_numpy(part)[None]
 
 
-class _StopPass(Exception):
-    """Raised inside a hook once the layer being measured has seen its input."""
+class StopPass(Exception):
+    """Raised inside a hook once the layer being measured (``target``) has seen its input: the
+    rest of that forward pass is not needed."""
 
 
-class _SceneStatistics:
-    """Forward hooks that accumulate and then impose scene-wide statistics, layer by layer."""
+class SceneStatistics:
+    """Forward hooks on a model's pooled layers (GroupNorm, channel attention) that accumulate
+    scene-wide statistics window by window, then impose them, one layer at a time.
+
+    Protocol, as :meth:`measure` runs it on one process and :mod:`napari_ssdgl.dask_predict`
+    across dask tasks: ``order`` records the layers' execution order on a first forward pass;
+    for each layer in that order set ``target``, run every ``window`` (each run ends in
+    :class:`StopPass` once the layer has added its core's sums to ``acc``), then :meth:`freeze`
+    it. Layers in ``frozen`` use the stored statistics from then on. :meth:`close` removes the
+    hooks.
+    """
 
     def __init__(self, model: nn.Module) -> None:
         self.pooled = _pooled_types()
@@ -153,7 +163,8 @@ class _SceneStatistics:
                 s, m, n = self.acc
                 self.acc = [s + part[0], torch.maximum(m, part[1]), n + part[2]]
 
-    def _freeze(self, module: nn.Module) -> None:
+    def freeze(self, module: nn.Module) -> None:
+        """Turn the sums in ``acc`` into ``module``'s fixed statistics; clears ``acc``."""
         s, t, n = self.acc
         mean = s / n
         if isinstance(module, nn.GroupNorm):
@@ -193,7 +204,7 @@ class _SceneStatistics:
             return self._apply(module, inputs[0])
         if module is self.target:
             self._accumulate(module, inputs[0])
-            raise _StopPass
+            raise StopPass
         return None
 
     # -- passes -----------------------------------------------------------------------------
@@ -210,13 +221,13 @@ class _SceneStatistics:
                 self.window = w
                 try:
                     logits(model, fetch(w))
-                except _StopPass:
+                except StopPass:
                     pass
-            self._freeze(layer)
+            self.freeze(layer)
         self.target = None
 
 
-def _stitch(model, x: np.ndarray, windows: list[Window], dev, stats: _SceneStatistics | None,
+def _stitch(model, x: np.ndarray, windows: list[Window], dev, stats: SceneStatistics | None,
             prepare: Prepare | None = None):
     rows, cols = x.shape[1:]
     out: np.ndarray | None = None
@@ -250,7 +261,7 @@ def predict_tiled(
     windows = plan_windows(x.shape[1], x.shape[2], tile_size, overlap)
     if not scene_stats:
         return _stitch(model, x, windows, device, None, prepare)
-    stats = _SceneStatistics(model)
+    stats = SceneStatistics(model)
     try:
         stats.measure(model, windows, lambda w: _window_data(x, w, prepare).to(device))
         return _stitch(model, x, windows, device, stats, prepare)

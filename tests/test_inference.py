@@ -17,7 +17,7 @@ from napari_ssdgl.classifier import BandMismatchError, Classifier, Prediction
 from napari_ssdgl.inference import predict_probabilities
 from napari_ssdgl.models import build_model
 from napari_ssdgl.models.blocks import ChannelAttention, SEBlock
-from napari_ssdgl.tiling import _SceneStatistics, _window_data, plan_windows
+from napari_ssdgl.tiling import SceneStatistics, _window_data, plan_windows
 from napari_ssdgl.training import TrainConfig, Trainer, split_by_fraction
 
 
@@ -98,7 +98,7 @@ def test_pooled_gate_probe_reproduces_the_module(module):
     """The tiled path reads a pooled module's gate off a 2-pixel probe; this must equal the
     module's own forward (guards against a change inside models/blocks.py)."""
     x = torch.randn(1, 24, 9, 7)
-    gate = _SceneStatistics._gate(module, x.mean((2, 3)), x.amax((2, 3)))
+    gate = SceneStatistics._gate(module, x.mean((2, 3)), x.amax((2, 3)))
     assert torch.allclose(module(x), x * gate, atol=1e-5)
 
 
@@ -120,7 +120,7 @@ def test_scene_statistics_equal_whole_scene_statistics(name):
         else:
             seen[mod] = a.mean((2, 3)).float()
 
-    stats = _SceneStatistics(model)
+    stats = SceneStatistics(model)
     stats.close()
     hooks = [m.register_forward_hook(record) for m in stats.layers]
     with torch.inference_mode():
@@ -129,7 +129,7 @@ def test_scene_statistics_equal_whole_scene_statistics(name):
         h.remove()
     windows = plan_windows(40, 45, tile_size=112, overlap=48)  # each window is the whole scene
     assert len(windows) == 9
-    stats = _SceneStatistics(model)
+    stats = SceneStatistics(model)
     with torch.inference_mode():
         stats.measure(model, windows, lambda w: _window_data(x, w))
     stats.close()
