@@ -1,8 +1,9 @@
 """Background work for the dock: training and prediction in napari thread workers.
 
-The functions here run in a worker thread and see only numpy copies taken on the main thread;
-they never touch a layer. Failures come back as an :class:`Outcome` (not as an exception) so
-the dock shows one readable notification instead of napari's generic traceback.
+The functions here run in a worker thread and see only numpy copies taken on the main thread
+(or, for a lazy cube, a dask array over it: see ``_lazy_apply.py``); they never touch a layer.
+Failures come back as an :class:`Outcome` (not as an exception) so the dock shows one readable
+notification instead of napari's generic traceback.
 """
 
 from __future__ import annotations
@@ -31,9 +32,9 @@ class Outcome:
 class Job:
     """One background run: where its outputs go and the handles that stop it from any thread."""
 
-    kind: str  # "train" or "apply"
+    kind: str  # "train", "apply" or "lazy" (apply to a dask cube, tile by tile)
     cube_name: str  # outputs are named after it
-    cube: np.ndarray  # cleaned float32 copy
+    cube: np.ndarray  # cleaned float32 copy; for "lazy" a dask array over the layer's data
     scale: tuple = (1.0, 1.0)
     translate: tuple = (0.0, 0.0)
     train_labels: np.ndarray | None = None
@@ -47,11 +48,26 @@ class Job:
     worker: object = None
     pbar: object = None
     outcome: Outcome | None = None  # set on the main thread when the worker returns
+    stopping: bool = False  # Stop on a job without a trainer ("lazy")
+    # "lazy" only (see _lazy_apply.py): predict_dask options, tile and pass counts, the output
+    # layer and its array (main thread only), its data and colormap before the run (or None)
+    options: dict = field(default_factory=dict)
+    blocks: int = 0
+    blocks_done: int = 0
+    passes: int = 0
+    refreshed: float = 0.0
+    layer: object = None
+    output: np.ndarray | None = None
+    restore: tuple | None = None
 
     def start(self, connect: dict) -> None:
         """Run this job in a napari worker; ``connect`` maps signal names to main-thread slots."""
         if self.kind == "train":
             worker = create_worker(_train_and_predict, self, _start_thread=False)
+        elif self.kind == "lazy":
+            from ._lazy_apply import predict_blocks
+
+            worker = create_worker(predict_blocks, self, _start_thread=False)
         else:
             worker = create_worker(_predict, self, _start_thread=False)
         # set from the worker thread itself, so cancel() can wait without an event loop
@@ -62,9 +78,11 @@ class Job:
         worker.start()
 
     def stop(self) -> None:
-        """End training after the current iteration; the best model so far is kept."""
+        """End training after the current iteration (the best model so far is kept), or a tiled
+        prediction after the tiles in progress."""
         if self.trainer is not None:
             self.trainer.stop()
+        self.stopping = True
 
     def cancel(self, wait_s: float = 30.0) -> bool:
         """Stop, drop the result and wait for the thread (closing the viewer). True when ended."""

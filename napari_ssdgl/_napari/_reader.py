@@ -3,10 +3,19 @@
 ``get_reader`` never raises: a path it does not recognise (extension, file signature) or cannot
 parse gets None so napari can offer another reader. For formats only this plugin opens (.mat,
 ENVI, .npz) a parse failure is also reported as a warning, which napari shows as a notification,
-so a truncated or corrupt file is explained; a plain 2-D .tif/.png/.npy is left to napari quietly.
+so a truncated or corrupt file is explained; a plain 2-D .tif/.png/.npy and a zarr directory that
+is not a cube are left to napari quietly (but a zarr left by an unfinished run is explained).
 
 With ``NAPARI_SSDGL_AUTO_RGB=1`` in the environment, each cube also opens with its RGB composite
 (bands nearest 640/545/460 nm, see ``_rgb.py``), the view most users make first.
+
+Big scenes open lazily (:func:`napari_ssdgl.lazy.open_lazy`): a ``.zarr`` directory always, and a
+cube file of more than :data:`LAZY_BYTES` (1 GiB; ``NAPARI_SSDGL_LAZY_BYTES`` in the environment
+overrides it). The layer's data is then a dask array that napari reads chunk by chunk as it
+displays it, its contrast limits come from a few sampled chunks, its metadata has ``lazy: True``,
+and no RGB composite is added (it would read three whole bands). A file that cannot be opened
+lazily (MATLAB v5, a label raster) is read into memory as before. A prediction written by
+``napari-ssdgl predict ... --out X.zarr`` opens as a lazy Labels layer of its class map.
 """
 
 from __future__ import annotations
@@ -18,9 +27,29 @@ from pathlib import Path
 import numpy as np
 
 from napari_ssdgl.io import Cube, HSIReadError, LabelMap, can_read, read_path
+from napari_ssdgl.io.zarr_store import IncompleteOutputError
 
 _EXPLAIN = {".mat", ".hdr", ".npz"}  # suffixes napari has no other reader for
 AUTO_RGB_ENV = "NAPARI_SSDGL_AUTO_RGB"
+LAZY_BYTES = 1 << 30  # cube files larger than this open as dask arrays
+LAZY_BYTES_ENV = "NAPARI_SSDGL_LAZY_BYTES"
+_ZARR_MARKERS = ("zarr.json", ".zarray", ".zgroup")
+# ENVI "data type" code -> bytes per value
+_ENVI_BYTES = {1: 1, 2: 2, 3: 4, 4: 4, 5: 8, 6: 16, 9: 16, 12: 2, 13: 4, 14: 8, 15: 8}
+
+
+def lazy_bytes() -> int:
+    """Size above which a cube opens lazily: ``NAPARI_SSDGL_LAZY_BYTES`` if set, else 1 GiB."""
+    try:
+        return int(os.environ.get(LAZY_BYTES_ENV, LAZY_BYTES))
+    except ValueError:
+        return LAZY_BYTES
+
+
+def is_zarr_dir(path) -> bool:
+    """A directory that holds a zarr array or group (v2 or v3)."""
+    p = Path(path)
+    return p.is_dir() and any((p / m).is_file() for m in _ZARR_MARKERS)
 
 
 def get_reader(path):
@@ -29,10 +58,14 @@ def get_reader(path):
     if not isinstance(paths, (list, tuple)) or not paths:
         return None
     try:
-        if not all(isinstance(p, (str, Path)) and can_read(p) for p in paths):
+        if not all(isinstance(p, (str, Path)) and (is_zarr_dir(p) or can_read(p)) for p in paths):
             return None
         layers = []
         for p in paths:
+            lazy = _lazy_layers(Path(p))
+            if lazy is not None:
+                layers.extend(lazy)
+                continue
             for item in read_path(p):
                 layers.append(layer_data(item))
                 if isinstance(item, Cube) and os.environ.get(AUTO_RGB_ENV) == "1":
@@ -40,8 +73,10 @@ def get_reader(path):
 
                     layers.extend(composite_layer_data(item.data, item.metadata(), item.name))
     except Exception as exc:  # HSIReadError or anything unexpected: never raise into napari
-        if any(Path(p).suffix.lower() in _EXPLAIN for p in paths):
-            msg = str(exc) if isinstance(exc, HSIReadError) else f"{path}: {exc}"
+        ours = isinstance(exc, IncompleteOutputError)  # a partial output of this plugin
+        if ours or any(Path(p).suffix.lower() in _EXPLAIN for p in paths):
+            named = isinstance(exc, (HSIReadError, IncompleteOutputError))  # name the file
+            msg = str(exc) if named else f"{path}: {exc}"
             warnings.warn(f"napari-ssdgl could not read {msg}", UserWarning, stacklevel=2)
         return None
 
@@ -69,6 +104,79 @@ def layer_data(item: Cube | LabelMap) -> tuple:
     if item.colors and present <= set(item.colors):
         kwargs["colormap"] = {**dict(item.colors), 0: "transparent", None: "transparent"}
     return item.data, kwargs, "labels"
+
+
+def _lazy_layers(p: Path) -> list[tuple] | None:
+    """Layers for a zarr directory or a cube file over :func:`lazy_bytes`, else None (read the
+    file into memory). Raises for a zarr directory that is neither a cube nor a prediction."""
+    from napari_ssdgl.lazy import can_open_lazy, open_lazy
+
+    if is_zarr_dir(p):
+        labels = _zarr_prediction(p)
+        return [labels] if labels is not None else [lazy_layer_data(open_lazy(p))]
+    if not can_open_lazy(p) or _data_bytes(p) <= lazy_bytes():
+        return None
+    try:
+        cube = open_lazy(p)
+    except (HSIReadError, ImportError):  # MATLAB v5, a 2-D raster, no dask: read into memory
+        return None
+    if cube.bands < 2:  # a one-band ENVI classification is a label map
+        return None
+    return [lazy_layer_data(cube)]
+
+
+def _data_bytes(p: Path) -> int:
+    """Size of the pixel data: the data file's for an ENVI header (from the header), else the
+    file's."""
+    if p.suffix.lower() == ".hdr":
+        try:
+            from spectral.io import envi
+
+            h = envi.read_envi_header(str(p))
+            return (int(h["samples"]) * int(h["lines"]) * int(h["bands"])
+                    * _ENVI_BYTES.get(int(h["data type"]), 1))
+        except Exception:  # a broken header: the in-memory reader explains it
+            return 0
+    return p.stat().st_size
+
+
+def lazy_layer_data(cube: Cube) -> tuple:
+    """The LayerData tuple for a cube whose data is a dask array: nothing is computed but a few
+    sampled chunks for the contrast limits."""
+    from napari_ssdgl.lazy import sample_contrast_limits
+
+    data = cube.data
+    metadata = {**cube.metadata(), "lazy": True,
+                "chunks": [int(c) for c in data.chunksize]}
+    kwargs = {"name": cube.name, "metadata": metadata, "rgb": False,
+              "axis_labels": ("band", "y", "x"),
+              "contrast_limits": list(sample_contrast_limits(data))}
+    return data, kwargs, "image"
+
+
+def _zarr_prediction(p: Path) -> tuple | None:
+    """A Labels tuple for the class map of a zarr prediction output (a group with a 2-D
+    integer ``labels`` array, as ``napari-ssdgl predict --out X.zarr`` writes), else None."""
+    import dask.array as da
+    import zarr
+
+    node = zarr.open(str(p), mode="r")
+    if not isinstance(node, zarr.Group) or "labels" not in node:
+        return None
+    arr = node["labels"]
+    if not isinstance(arr, zarr.Array) or arr.ndim != 2 or arr.dtype.kind not in "iu":
+        return None
+    attrs = dict(node.attrs)
+    if attrs.get("complete") is not True:
+        raise IncompleteOutputError(f"{p}: incomplete (written by a run that did not finish)")
+    names = {int(k): str(v) for k, v in (attrs.get("class_names") or {}).items()}
+    colors = {int(k): str(v) for k, v in (attrs.get("colors") or {}).items()}
+    kwargs: dict = {"name": f"{p.stem} prediction", "axis_labels": ("y", "x"),
+                    "metadata": {"source": str(p), "lazy": True, "class_names": names,
+                                 "class_colors": colors}}
+    if colors:
+        kwargs["colormap"] = {**colors, 0: "transparent", None: "transparent"}
+    return da.from_array(arr, chunks=arr.chunks), kwargs, "labels"
 
 
 def robust_limits(data: np.ndarray, max_samples: int = 1_000_000) -> list[float] | None:

@@ -36,6 +36,7 @@ from qtpy.QtWidgets import (
 from ..modelfile import load_classifier, save_classifier
 from ..training import Trainer
 from ..training.preprocess import replace_nonfinite
+from . import _lazy_apply
 from ._accuracy import AccuracyPanel
 from ._classes_table import ClassesTable, label_counts
 from ._jobs import CloseGuard, Job, Outcome
@@ -90,6 +91,7 @@ class SSDGLWidget(QWidget):
         self.last_output: tuple | None = None  # (job, prediction) of the latest map shown
         self.metrics: dict | None = None
         self.config_overrides: dict = {}  # extra TrainConfig fields (tests: tiny model widths)
+        self.lazy_options: dict = {}  # predict_dask options for lazy cubes (tile_size, overlap)
         self._jobs: list[Job] = []  # running background jobs (at most one)
         self._build()
         layers = self.viewer.layers
@@ -268,7 +270,8 @@ class SSDGLWidget(QWidget):
         for job in self._jobs:
             job.stop()
         if self._jobs:
-            self.status.setText("Stopping after this iteration…")
+            self.status.setText("Stopping after the tiles in progress…" if self._jobs[0].kind
+                                == "lazy" else "Stopping after this iteration…")
 
     def shutdown(self) -> None:
         """Stop background work and wait for its thread (the viewer is closing)."""
@@ -280,11 +283,13 @@ class SSDGLWidget(QWidget):
         self._jobs.append(job)
         self.train_button.setEnabled(False)
         self.apply_button.setEnabled(False)
-        self.stop_button.setEnabled(job.kind == "train")
+        self.stop_button.setEnabled(job.kind in ("train", "lazy"))
         slots = {"returned": partial(self._on_outcome, job),
                  "finished": partial(self._on_finished, job)}
         if job.kind == "train":
             slots["yielded"] = partial(self._on_event, job)
+        elif job.kind == "lazy":
+            slots["yielded"] = partial(self._on_lazy_event, job)
         job.start(slots)
 
     def _on_event(self, job: Job, event) -> None:
@@ -304,6 +309,9 @@ class SSDGLWidget(QWidget):
     def _on_outcome(self, job: Job, outcome: Outcome) -> None:
         job.outcome = outcome
         if job.cancelled or outcome.cancelled:
+            return
+        if job.kind == "lazy":
+            self._on_lazy_outcome(job, outcome)
             return
         if outcome.error is not None:
             what = "Training" if job.kind == "train" else "Prediction"
@@ -408,6 +416,8 @@ class SSDGLWidget(QWidget):
                        f"'{layer.name}' has {layer.data.shape[0]}. Apply it only to cubes from "
                        "the same sensor and band set.")
             return None
+        if _lazy_apply.is_lazy(layer.data):
+            return self._apply_lazy(layer, clf)
         cube = self._cube_copy(layer, fill=clf.mean)
         train_cube = self.cube_picker.value is layer
         labels = self.labels_picker.value if train_cube else None
@@ -421,6 +431,54 @@ class SSDGLWidget(QWidget):
         self.status.setText(f"Applying the model to '{layer.name}'…")
         self._start(job)
         return job
+
+    def _apply_lazy(self, layer: Image, clf) -> Job | None:
+        """Tiled prediction of a dask (or too big to copy) cube in the background; the class map
+        is made now, all 0, and filled in tile by tile as the tiles finish."""
+        shape = tuple(layer.data.shape[1:])
+        labels = self.labels_picker.value if self.cube_picker.value is layer else None
+        train_labels = None
+        if labels is not None and tuple(labels.data.shape) == shape:
+            train_labels = np.array(labels.data, copy=True)
+        try:
+            job = _lazy_apply.make_job(self.viewer, layer, clf,
+                                       device=self.settings.device.currentText(),
+                                       options=self.lazy_options, gt=self._gt_copy(shape),
+                                       train_labels=train_labels)
+        except (ImportError, ValueError) as exc:
+            show_error(f"Cannot apply the model to '{layer.name}': {exc}")
+            return None
+        job.pbar = progress(total=job.blocks, desc="SSDGL prediction")
+        self.status.setText(f"Applying the model to '{layer.name}' tile by tile "
+                            f"({job.blocks} tiles, after the scene statistics)…")
+        self._start(job)
+        return job
+
+    def _on_lazy_event(self, job: Job, event) -> None:
+        if job.cancelled or job.outcome is not None:
+            return
+        self.status.setText(_lazy_apply.on_event(job, event))
+
+    def _on_lazy_outcome(self, job: Job, outcome: Outcome) -> None:
+        error = _lazy_apply.finish(self.viewer, job, outcome)
+        name = f"'{job.cube_name} prediction'"
+        if error is not None:
+            show_error(f"Prediction failed: {error}")
+            self.status.setText(f"Prediction failed: {error}")
+        elif job.stopping:
+            self.status.setText(f"Stopped: {job.blocks_done} of {job.blocks} tiles of {name} "
+                                "done" + ("; the rest is 0 (unlabelled)." if job.blocks_done
+                                          else f"; {name} is as it was before."))
+        else:
+            clf = job.classifier
+            result = score(self.viewer, job, _Map(job.output), clf)
+            self.metrics = result if isinstance(result, dict) else None
+            if self.metrics is None:
+                self.accuracy.clear(result)
+            else:
+                self.accuracy.show_metrics(self.metrics, clf.class_names)
+            self.status.setText(f"Model applied: {name} ({clf.num_classes} classes)"
+                                + (f"; OA {self.metrics['oa']:.1%}" if self.metrics else "."))
 
     def _save_dialog(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Save model into folder")
@@ -449,6 +507,13 @@ class SSDGLWidget(QWidget):
                          f"{shape[0]}×{shape[1]}; accuracy is skipped.")
             return None
         return np.array(gt_layer.data, copy=True)
+
+
+class _Map:
+    """The part of a Prediction that scoring reads (a lazy apply has no probabilities)."""
+
+    def __init__(self, labels: np.ndarray) -> None:
+        self.labels = labels
 
 
 def _choices(viewer, predicate) -> list[tuple[str, Layer]]:

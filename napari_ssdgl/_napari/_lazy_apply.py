@@ -1,0 +1,195 @@
+"""Apply to cube on a lazy layer: tiled dask prediction off the main thread, the class map filled
+in tile by tile as the tiles finish.
+
+A layer whose data is a dask array (a ``.zarr`` or a big file opened lazily), or any array too big
+to copy (more than the reader's lazy threshold), is never copied into memory. The worker runs
+:func:`napari_ssdgl.dask_predict.predict_dask` (the scene statistics, several passes over the
+cube, then the tiles) and :func:`~napari_ssdgl.dask_predict.iter_label_blocks`, and yields
+``("pass", i, n)`` before each statistics pass and ``("block", (rows, cols), labels)`` for each
+finished tile. Only the main thread touches layers: :func:`on_event` writes each tile into the
+output Labels layer's array (made up front, all 0) and refreshes it.
+
+Stop: the worker reads the cube through :class:`_Guarded`, whose reads raise
+:class:`StopRequested` once the job is stopped, so the dask computations in flight end after the
+tasks already running (one window each) instead of running to the end of the pass.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import numpy as np
+
+from ..dask_predict import DEFAULT_OVERLAP, default_tile_size, iter_label_blocks, predict_dask
+from ..lazy import DEFAULT_TILE
+from ..tiling import plan_windows
+from ._jobs import Job, Outcome
+from ._layers import default_color, label_colormap, upsert_layer
+from ._reader import lazy_bytes
+
+REFRESH_S = 0.2  # at most ~5 redraws of the class map per second while tiles arrive
+
+
+class StopRequested(Exception):
+    """Raised by a guarded read once the job was stopped or cancelled."""
+
+
+def is_lazy(data) -> bool:
+    """True for layer data that Apply must not copy: a dask array, another lazy array-like
+    (zarr, HDF5), or a numpy array larger than the lazy threshold."""
+    if isinstance(data, np.ndarray):
+        return data.nbytes > lazy_bytes()
+    return True
+
+
+class _Guarded:
+    """Array-like over the layer's data (dask or not) for ``dask.array.from_array``: each read
+    first checks that the job still runs. A dask source is sliced before computing, so a read
+    touches only the chunks under the window."""
+
+    def __init__(self, data, job: Job) -> None:
+        self.data, self.job = data, job
+        self.shape = tuple(int(n) for n in data.shape)
+        self.dtype = np.dtype(data.dtype)
+        self.ndim = len(self.shape)
+
+    def __getitem__(self, index) -> np.ndarray:
+        if self.job.stopping or self.job.cancelled:
+            raise StopRequested
+        part = self.data[index]
+        if hasattr(part, "compute"):
+            part = part.compute(scheduler="sync")
+        return np.asarray(part)
+
+
+def guarded_cube(data, job: Job):
+    """A dask array over ``data`` that stops reading when ``job`` stops (same chunks as a dask
+    source; all bands x spatial tiles otherwise)."""
+    import dask.array as da
+
+    if isinstance(data, da.Array):
+        chunks = data.chunks
+    else:
+        bands, rows, cols = data.shape
+        chunks = (bands, min(DEFAULT_TILE, rows), min(DEFAULT_TILE, cols))
+    return da.from_array(_Guarded(data, job), chunks=chunks, name=f"ssdgl-apply-{uuid.uuid4().hex}",
+                         meta=np.empty((0, 0, 0), dtype=data.dtype))
+
+
+def make_job(viewer, layer, clf, *, device: str, options: dict, gt=None,
+             train_labels=None) -> Job:
+    """The job for ``layer`` and its output layer ``<cube> prediction`` (created or reused now,
+    all 0, in the model's colours). ``options`` go to :func:`predict_dask` (tile_size, overlap)."""
+    job = Job("lazy", layer.name, None, tuple(layer.scale[-2:]), tuple(layer.translate[-2:]),
+              train_labels=train_labels, gt=gt, classifier=clf, source_layers=(layer.name,),
+              device=device)
+    job.cube = guarded_cube(layer.data, job)
+    job.options = dict(options)
+    rows, cols = job.cube.shape[1:]
+    overlap = job.options.get("overlap", DEFAULT_OVERLAP)
+    tile = job.options.get("tile_size") or default_tile_size(job.cube, overlap)
+    job.blocks = len(plan_windows(rows, cols, tile, overlap))  # one label block per window
+    _output_layer(viewer, job, clf, (rows, cols))
+    return job
+
+
+def _output_layer(viewer, job: Job, clf, shape: tuple[int, int]) -> None:
+    from napari.layers import Labels
+
+    name = f"{job.cube_name} prediction"
+    old = viewer.layers[name] if name in viewer.layers else None
+    if isinstance(old, Labels) and old.ndim == 2:  # upsert_layer updates it in place
+        job.restore = (old.data, old.colormap)
+    dtype = np.min_scalar_type(int(clf.class_values.max()))
+    colors = {int(v): clf.colors.get(int(v), default_color(v)) for v in clf.class_values}
+    job.layer = upsert_layer(viewer, name, np.zeros(shape, dtype), "labels", "prediction",
+                             colormap=label_colormap(colors), scale=job.scale,
+                             translate=job.translate, on_create={"opacity": 0.7})
+    job.output = job.layer.data  # the array on screen: tiles are written into it
+
+
+def predict_blocks(job: Job):
+    """Worker: ``("pass", i, n)`` events (emitted while the statistics are measured) and
+    ``("block", where, labels)`` per tile; returns an :class:`Outcome`."""
+
+    def on_pass(i: int, n: int) -> None:
+        if job.stopping or job.cancelled:
+            raise StopRequested
+        job.worker.yielded.emit(("pass", i, n))  # from the worker thread, as `yield` does
+
+    blocks = None
+    try:
+        pred = predict_dask(job.classifier, job.cube, device=job.device, on_pass=on_pass,
+                            **job.options)
+        blocks = iter_label_blocks(pred)
+        for where, block in blocks:
+            yield ("block", where, block)
+            if job.stopping or job.cancelled:
+                break
+        return Outcome(job.classifier)
+    except StopRequested:
+        return Outcome(job.classifier)
+    except Exception as exc:  # shown to the user as a notification
+        return Outcome(error=exc)
+    finally:
+        if blocks is not None:
+            try:
+                blocks.close()  # waits for the tiles in flight (their reads now stop at once)
+            except StopRequested:
+                pass
+
+
+def on_event(job: Job, event) -> str:
+    """Main thread: apply one worker event; returns the status line."""
+    kind = event[0]
+    if kind == "pass":
+        i, n = event[1:]
+        job.passes = n - 1  # the last "pass" is the tiles themselves
+        if job.pbar.total != job.passes + job.blocks:
+            job.pbar.total = job.passes + job.blocks
+        job.pbar.update(min(i, job.passes) - job.pbar.n)
+        if i < job.passes:
+            return f"Scene statistics: pass {i + 1} of {job.passes} over '{job.cube_name}'…"
+        return f"Predicting the tiles of '{job.cube_name}': 0 of {job.blocks}…"
+    (rows, cols), block = event[1:]
+    job.output[rows, cols] = block
+    job.blocks_done += 1
+    job.pbar.update(1)
+    now = time.monotonic()
+    if now - job.refreshed >= REFRESH_S or job.blocks_done == job.blocks:
+        refresh(job)
+    return f"Predicting the tiles of '{job.cube_name}': {job.blocks_done} of {job.blocks}…"
+
+
+def refresh(job: Job) -> None:
+    job.refreshed = time.monotonic()
+    layer = job.layer
+    if layer is not None and layer.data is job.output:
+        layer.refresh()
+
+
+def finish(viewer, job: Job, outcome: Outcome) -> str | None:
+    """Main thread, the worker has returned: leave the map (complete or, after Stop, partial)
+    or, on an error, put the layers back as they were. Returns the error text, if any."""
+    if outcome.error is not None or (job.stopping and job.blocks_done == 0):
+        _undo_output(viewer, job)  # no tile to show: the layers as they were
+        return None if outcome.error is None else str(outcome.error)
+    layer = job.layer
+    if layer not in viewer.layers:  # removed by the user meanwhile: bring the map back
+        job.layer = upsert_layer(viewer, layer.name, job.output, "labels", "prediction",
+                                 colormap=layer.colormap, scale=job.scale,
+                                 translate=job.translate, on_create={"opacity": 0.7})
+        job.output = job.layer.data
+    refresh(job)
+    return None
+
+
+def _undo_output(viewer, job: Job) -> None:
+    layer = job.layer
+    if layer is None or layer not in viewer.layers:
+        return
+    if job.restore is None:
+        viewer.layers.remove(layer)
+    else:
+        layer.data, layer.colormap = job.restore
