@@ -80,8 +80,8 @@ def run_path(path: str, scene, train, test, args) -> dict:
     extra = {} if args.preset is None else {
         "preset": None if args.preset == "none" else args.preset}
     config = PROTOCOLS[args.protocol].train_config(
-        iterations=args.iterations, seed=args.seed, device=args.device, eval_every=0,
-        keep="last", reference=path == "reference",
+        args.paper_draw, iterations=args.iterations, seed=args.seed, device=args.device,
+        eval_every=0, keep="last", reference=path == "reference",
         cpu_bf16={"auto": None, "on": True, "off": False}[args.cpu_bf16], **extra)
     exact = _reset_peak_rss()
     # no test labels inside the trainer: we evaluate ourselves, off the clock
@@ -129,6 +129,7 @@ def run_path(path: str, scene, train, test, args) -> dict:
                                    class_values=clf.class_values)
     out = {
         "path": path,
+        "per_class_draw": config.per_class,
         "seconds_per_iteration_median": statistics.median(steps),
         "train_seconds": train_s,
         "seconds_to_oa": reached,
@@ -158,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--paths", default="reference,fast",
                         help="comma-separated, from: reference, fast")
     parser.add_argument("--eval-every", type=int, default=25)
+    parser.add_argument("--paper-draw", action="store_true",
+                        help="the paper's per-class draw (e.g. 10) instead of the default")
     parser.add_argument("--preset", default=None,
                         help="model preset (default: the protocol's); 'none' = the CLI default")
     parser.add_argument("--cpu-bf16", choices=("auto", "on", "off"), default="auto",
@@ -183,6 +186,7 @@ def main(argv: list[str] | None = None) -> int:
         "eval_every": args.eval_every,
         "preset": args.preset or PROTOCOLS[args.protocol].preset,
         "cpu_bf16": args.cpu_bf16,
+        "per_class_draw": results[paths[0]]["per_class_draw"],
         "train_pixels": int((train > 0).sum()),
         **runtime_info(args.device),
         "results": results,

@@ -92,8 +92,10 @@ def train(args) -> int:
 
     cube, gt, train_labels, test, split = _load_training_data(args)
     config = TrainConfig(
-        model=args.model, preset=args.preset, iterations=args.iterations, lr=args.lr,
-        power=args.power, per_class=args.per_class or None, seed=args.seed, device=args.device,
+        model=args.model, preset=None if args.preset == "none" else args.preset,
+        iterations=args.iterations, lr=args.lr,
+        power=args.power, per_class=args.per_class or None, augment=args.augment, seed=args.seed,
+        device=args.device,
         amp=not args.no_amp, eval_every=max(0, args.eval_every), keep=args.keep,
         reference=args.reference,
     )
@@ -288,7 +290,8 @@ def reproduce(args) -> int:
         summary = run(data, protocol, args.seeds, args.out, save_models=args.save_models,
                       report=args.report, quiet=args.quiet, model=args.model,
                       iterations=args.iterations, device=args.device, amp=not args.no_amp,
-                      eval_every=max(0, args.eval_every), model_kwargs=args.model_kwargs)
+                      eval_every=max(0, args.eval_every), model_kwargs=args.model_kwargs,
+                      paper_draw=args.paper_draw, augment=args.augment)
     for message in dict.fromkeys(str(w.message) for w in caught):
         _warn(message, args.quiet)
     if args.json:

@@ -299,7 +299,8 @@ def _measure(clf, payload, windows: list[Window], blocks, norm, device, torch_th
 def iter_label_blocks(pred: DaskPrediction, *, client=None, workers: int | None = None):
     """Yield ``((row slice, col slice), labels block)`` as each block finishes, in any order:
     what a viewer needs to show a class map filling in tile by tile. Blocks are computed on
-    ``client``, else on a pool of ``workers`` threads (default: CPU count)."""
+    ``client``, else on a pool of ``workers`` threads (default: CPU count). Closing the
+    generator early cancels the blocks not started (those running finish first)."""
     import itertools
     from concurrent.futures import ThreadPoolExecutor, as_completed
 
@@ -313,11 +314,17 @@ def iter_label_blocks(pred: DaskPrediction, *, client=None, workers: int | None 
         from distributed import as_completed as dist_completed
 
         futures = {client.compute(block): n for n, (_, block) in enumerate(places)}
-        for future in dist_completed(futures):
-            yield places[futures[future]][0], future.result()
+        try:
+            for future in dist_completed(futures):
+                yield places[futures[future]][0], future.result()
+        finally:
+            client.cancel(list(futures))
         return
-    with ThreadPoolExecutor(workers or os.cpu_count() or 1) as pool:
+    pool = ThreadPoolExecutor(workers or os.cpu_count() or 1)
+    try:
         futures = {pool.submit(block.compute, scheduler="sync"): n
                    for n, (_, block) in enumerate(places)}
         for future in as_completed(futures):
             yield places[futures[future]][0], future.result()
+    finally:  # closing the generator early drops the blocks not started yet
+        pool.shutdown(wait=True, cancel_futures=True)

@@ -34,7 +34,7 @@ class Protocol:
     preset: str | None
     lr: float
     power: float
-    per_class: int | None  # H-B draw per class and iteration; None = every training pixel
+    paper_draw: int | None  # the paper's H-B draw per class and iteration; None = all pixels
     iterations: int = 600
     min_per_class: int = 5
     description: str = ""
@@ -51,37 +51,40 @@ class Protocol:
             return split_by_fraction(gt, self.amount, self.min_per_class, seed=seed)
         return split_per_class(gt, int(self.amount), seed=seed)
 
-    def config_kwargs(self) -> dict:
-        """Keyword arguments of :class:`TrainConfig` that this protocol fixes."""
-        return {"preset": self.preset, "lr": self.lr, "power": self.power,
-                "per_class": self.per_class, "iterations": self.iterations,
-                "model_kwargs": dict(self.model_kwargs)}
+    def config_kwargs(self, paper_draw: bool = False) -> dict:
+        """Keyword arguments of :class:`TrainConfig` that this protocol fixes. The per-class draw
+        is the engine's default (every pixel of these splits) unless ``paper_draw``."""
+        kwargs = {"preset": self.preset, "lr": self.lr, "power": self.power,
+                  "iterations": self.iterations, "model_kwargs": dict(self.model_kwargs)}
+        if paper_draw:
+            kwargs["per_class"] = self.paper_draw
+        return kwargs
 
-    def train_config(self, **overrides) -> TrainConfig:
+    def train_config(self, paper_draw: bool = False, **overrides) -> TrainConfig:
         """The protocol's :class:`TrainConfig`; protocol runs keep the LAST model by default."""
-        kwargs = {"keep": "last", "eval_every": 0, **self.config_kwargs(), **overrides}
+        kwargs = {"keep": "last", "eval_every": 0, **self.config_kwargs(paper_draw), **overrides}
         return TrainConfig(**kwargs)
 
     def to_dict(self) -> dict:
         return {"key": self.key, **asdict(self)}
 
 
-def _p(scene, name, split, amount, preset, lr, power, per_class, description, **kw) -> Protocol:
-    return Protocol(scene, name, split, amount, preset, lr, power, per_class,
+def _p(scene, name, split, amount, preset, lr, power, paper_draw, description, **kw) -> Protocol:
+    return Protocol(scene, name, split, amount, preset, lr, power, paper_draw,
                     description=description, **kw)
 
 
 _ALL = [
     _p("indian_pines", "5pct", "fraction", 0.05, "indian_pines", 0.003, 0.8, 10,
-       "5 % per class, at least 5 (529 px); draw 10 per class and iteration"),
+       "5 % per class, at least 5 (529 px); the paper drew 10 per class and iteration"),
     _p("indian_pines", "10-per-class", "per_class", 10, "few_samples", 0.001, 0.9, None,
-       "10 px per class (few samples); every training pixel, every iteration"),
+       "10 px per class (few samples)"),
     _p("pavia_university", "1pct", "fraction", 0.01, "pavia_university", 0.001, 0.9, 20,
-       "1 % per class, at least 5 (432 px); draw 20 per class and iteration"),
+       "1 % per class, at least 5 (432 px); the paper drew 20 per class and iteration"),
     _p("salinas", "1pct", "fraction", 0.01, "salinas", 0.005, 0.8, 10,
-       "1 % per class, at least 5 (549 px); draw 10 per class and iteration"),
+       "1 % per class, at least 5 (549 px); the paper drew 10 per class and iteration"),
     _p("houston2013", "10-per-class", "per_class", 10, "houston2013", 0.005, 0.6, None,
-       "10 px per class; every training pixel, every iteration"),
+       "10 px per class"),
     _p("synthetic", "5pct", "fraction", 0.05, None, 0.01, 0.8, 20,
        "demo, not a paper protocol: 5 % per class, a tiny SSDGL",
        iterations=150, paper=False,

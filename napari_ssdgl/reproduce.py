@@ -108,18 +108,20 @@ def _registry_classes(scene: str, gt: np.ndarray) -> tuple[dict, dict]:
 def run_seed(data: SceneData, protocol: Protocol, seed: int, *, model: str = "ssdgl",
              iterations: int | None = None, device: str = "auto", amp: bool = True,
              eval_every: int = 0, model_kwargs: dict | None = None, quiet: bool = False,
-             position: int | None = None) -> SeedRun:
-    """Split, train (keeping the last model), predict and score one seed of ``protocol``."""
+             position: int | None = None, paper_draw: bool = False,
+             augment: bool = False) -> SeedRun:
+    """Split, train (keeping the last model), predict and score one seed of ``protocol``
+    (``paper_draw``: the paper's per-class draw instead of the engine's default)."""
     from .training import Trainer
 
     gt = data.gt.data
     train, test = protocol.split_labels(gt, seed)
     overrides = {"model": model, "seed": seed, "device": device, "amp": amp,
-                 "eval_every": eval_every,
+                 "eval_every": eval_every, "augment": augment,
                  "model_kwargs": {**protocol.model_kwargs, **(model_kwargs or {})}}
     if iterations is not None:
         overrides["iterations"] = iterations
-    config = protocol.train_config(**overrides)
+    config = protocol.train_config(paper_draw, **overrides)
     trainer = Trainer(data.cube.data, train, config, test_labels=test if eval_every else None,
                       class_names=data.gt.class_names, colors=data.gt.colors,
                       wavelengths=data.cube.wavelengths)
@@ -139,7 +141,7 @@ def run_seed(data: SceneData, protocol: Protocol, seed: int, *, model: str = "ss
         "train_seconds": train_s, "inference_seconds": infer_s,
         "model": clf.model_name, "model_config": clf.model_config, "preset": config.preset,
         "lr": config.lr, "power": config.power, "per_class_draw": config.per_class,
-        "keep": "last", "device": str(trainer.device),
+        "augment": config.augment, "keep": "last", "device": str(trainer.device),
         "device_name": device_name(trainer.device), "torch_version": torch.__version__,
         "napari_ssdgl_version": __version__,
     })
@@ -162,6 +164,7 @@ def summarize(runs: list[dict], protocol: Protocol, *, title: str,
     return {
         "scene": first["scene"], "title": title, "protocol": protocol.to_dict(),
         "model": first["model"], "preset": first["preset"],
+        "per_class_draw": first.get("per_class_draw"), "augment": first.get("augment", False),
         "iterations": first["iterations_requested"], "seeds": [r["seed"] for r in runs],
         "n_runs": len(runs), "model_selection": "last model (no checkpoint chosen on test data)",
         "std": f"population standard deviation over seeds (ddof={STD_DDOF})",
@@ -177,6 +180,10 @@ def summarize(runs: list[dict], protocol: Protocol, *, title: str,
         "device_name": first["device_name"], "torch_version": first["torch_version"],
         "napari_ssdgl_version": first["napari_ssdgl_version"],
     }
+
+
+def _draw(per_class: int | None) -> str:
+    return "every training pixel" if not per_class else f"up to {per_class} pixels per class"
 
 
 def _pm(stat: dict, scale: float = 100.0, digits: int = 2) -> str:
@@ -205,7 +212,8 @@ def markdown_summary(s: dict) -> str:
         f"{'s' if len(seeds) != 1 else ''})",
         "",
         f"{p['description']}. Preset {s['preset'] or 'none'}, lr {p['lr']}, power {p['power']}, "
-        f"draw {p['per_class'] or 'all'} per class, {s['iterations']} iterations. "
+        f"draw {_draw(s['per_class_draw'])}{', flips' if s['augment'] else ''}, "
+        f"{s['iterations']} iterations. "
         f"Reported: the {s['model_selection']}; ± is the {s['std']}.",
         "",
         head, rule, *rows,

@@ -11,6 +11,9 @@ from helpers import toy_scene
 
 from napari_ssdgl.cli import main
 
+# the constructor's small widths: the CLI default is the paper's 3.5 M-parameter preset
+TRAIN = ["train", "--preset", "none"]
+
 BANDS = 10
 
 
@@ -32,7 +35,7 @@ def files(tmp_path_factory):
 def trained(files):
     torch.set_num_threads(1)
     out = files / "model"
-    rc = main(["train", str(files / "cube.npy"), str(files / "gt.npy"), "--out", str(out),
+    rc = main([*TRAIN, str(files / "cube.npy"), str(files / "gt.npy"), "--out", str(out),
                "--split-per-class", "5", "--iterations", "5", "--eval-every", "2", "--quiet",
                "--device", "cpu"])
     assert rc == 0
@@ -66,7 +69,7 @@ def test_train_writes_model_metrics_and_prediction(trained):
 
 
 def test_train_progress_bar_and_summary(files, tmp_path, capsys):
-    rc = main(["train", str(files / "cube.npy"), str(files / "gt.npy"), "--out", str(tmp_path),
+    rc = main([*TRAIN, str(files / "cube.npy"), str(files / "gt.npy"), "--out", str(tmp_path),
                "--split-fraction", "0.1", "--iterations", "2", "--device", "cpu", "--model",
                "freenet", "--per-class", "0"])
     assert rc == 0
@@ -83,7 +86,7 @@ def test_train_without_test_set(files, tmp_path):
     sparse = np.zeros_like(gt)
     sparse[3, 3], sparse[4, 4], sparse[15, 5], sparse[15, 15] = 1, 1, 3, 7
     np.save(tmp_path / "sparse.npy", sparse)
-    rc = main(["train", str(files / "cube.npy"), str(tmp_path / "sparse.npy"), "--out",
+    rc = main([*TRAIN, str(files / "cube.npy"), str(tmp_path / "sparse.npy"), "--out",
                str(tmp_path / "m"), "--iterations", "2", "--quiet", "--device", "cpu",
                "--model", "freenet"])
     assert rc == 0
@@ -105,7 +108,7 @@ def test_predict_npy_and_tif(trained, files, tmp_path):
 
 
 def test_error_missing_file(files, tmp_path, capsys):
-    rc = main(["train", str(tmp_path / "nope.npy"), str(files / "gt.npy"), "--out",
+    rc = main([*TRAIN, str(tmp_path / "nope.npy"), str(files / "gt.npy"), "--out",
                str(tmp_path / "m")])
     assert rc == 2
     assert "nope.npy" in one_error_line(capsys)
@@ -113,7 +116,7 @@ def test_error_missing_file(files, tmp_path, capsys):
 
 def test_error_unreadable_cube(files, tmp_path, capsys):
     (tmp_path / "bad.npy").write_bytes(b"this is not numpy")
-    rc = main(["train", str(tmp_path / "bad.npy"), str(files / "gt.npy"), "--out",
+    rc = main([*TRAIN, str(tmp_path / "bad.npy"), str(files / "gt.npy"), "--out",
                str(tmp_path / "m")])
     assert rc == 2
     assert "bad.npy" in one_error_line(capsys)
@@ -122,7 +125,7 @@ def test_error_unreadable_cube(files, tmp_path, capsys):
 def test_error_shape_mismatch(files, tmp_path, capsys):
     _, gt = make_scene(rows=20)
     np.save(tmp_path / "gt20.npy", gt)
-    rc = main(["train", str(files / "cube.npy"), str(tmp_path / "gt20.npy"), "--out",
+    rc = main([*TRAIN, str(files / "cube.npy"), str(tmp_path / "gt20.npy"), "--out",
                str(tmp_path / "m"), "--device", "cpu"])
     assert rc == 2
     assert "spatial shape" in one_error_line(capsys)
@@ -132,7 +135,7 @@ def test_error_no_labels(files, tmp_path, capsys):
     np.save(tmp_path / "zeros.npy", np.zeros((24, 24), np.uint8))
     for extra, expected in (([], "no training labels"), (["--split-per-class", "3"],
                                                           "no labelled pixels")):
-        rc = main(["train", str(files / "cube.npy"), str(tmp_path / "zeros.npy"), "--out",
+        rc = main([*TRAIN, str(files / "cube.npy"), str(tmp_path / "zeros.npy"), "--out",
                    str(tmp_path / "m"), "--device", "cpu", *extra])
         assert rc == 2
         assert expected in one_error_line(capsys)
@@ -142,7 +145,7 @@ def test_error_class_with_one_pixel(files, tmp_path, capsys):
     _, gt = make_scene()
     gt[0, 0] = 9  # class 9: a single pixel
     np.save(tmp_path / "gt1.npy", gt)
-    rc = main(["train", str(files / "cube.npy"), str(tmp_path / "gt1.npy"), "--out",
+    rc = main([*TRAIN, str(files / "cube.npy"), str(tmp_path / "gt1.npy"), "--out",
                str(tmp_path / "m"), "--split-fraction", "0.05"])
     assert rc == 2
     assert "class 9 has only 1 labelled pixel" in one_error_line(capsys)
@@ -186,3 +189,12 @@ def test_python_dash_m_entry_point(tmp_path):
     )
     assert proc.returncode == 2
     assert proc.stderr.startswith("napari-ssdgl: error: ") and "Traceback" not in proc.stderr
+
+
+def test_cli_defaults_are_the_engine_defaults():
+    """The CLI keeps its own copies (parsing must not import torch); they must agree."""
+    from napari_ssdgl import cli
+    from napari_ssdgl.training import DEFAULT_DRAW, TrainConfig
+
+    assert cli.DEFAULT_DRAW == DEFAULT_DRAW == TrainConfig().per_class
+    assert cli.DEFAULT_PRESET == TrainConfig().preset

@@ -8,6 +8,9 @@ from PIL import Image
 
 from napari_ssdgl.cli import main
 
+# the constructor's small widths: the CLI default is the paper's 3.5 M-parameter preset
+TRAIN = ["train", "--preset", "none"]
+
 
 def test_train_report_and_json(tmp_path, capsys):
     rng = np.random.default_rng(0)
@@ -17,7 +20,7 @@ def test_train_report_and_json(tmp_path, capsys):
     np.save(tmp_path / "cube.npy", cube.astype(np.float32))
     np.save(tmp_path / "gt.npy", gt)
     out = tmp_path / "m"
-    rc = main(["train", str(tmp_path / "cube.npy"), str(tmp_path / "gt.npy"), "--out", str(out),
+    rc = main([*TRAIN, str(tmp_path / "cube.npy"), str(tmp_path / "gt.npy"), "--out", str(out),
                "--split-per-class", "4", "--iterations", "3", "--eval-every", "1", "--model",
                "freenet", "--device", "cpu", "--report", "--json", "--quiet"])
     assert rc == 0
@@ -37,7 +40,7 @@ def test_train_report_without_test_set_warns(tmp_path, capsys):
     gt[2, 2], gt[12, 12] = 1, 2
     np.save(tmp_path / "cube.npy", np.random.default_rng(1).normal(size=(4, 16, 16)))
     np.save(tmp_path / "labels.npy", gt)
-    rc = main(["train", str(tmp_path / "cube.npy"), str(tmp_path / "labels.npy"), "--out",
+    rc = main([*TRAIN, str(tmp_path / "cube.npy"), str(tmp_path / "labels.npy"), "--out",
                str(tmp_path / "m"), "--iterations", "1", "--model", "freenet", "--device",
                "cpu", "--report"])
     assert rc == 0
@@ -62,6 +65,6 @@ def test_train_reference_flag_reaches_the_trainer(monkeypatch, tmp_path):
     np.save(tmp_path / "c.npy", cube)
     np.save(tmp_path / "g.npy", gt)
     with pytest.raises(SystemExit):
-        main(["train", str(tmp_path / "c.npy"), str(tmp_path / "g.npy"), "--out",
+        main([*TRAIN, str(tmp_path / "c.npy"), str(tmp_path / "g.npy"), "--out",
               str(tmp_path / "o"), "--reference", "--quiet"])
     assert seen == {"reference": True}

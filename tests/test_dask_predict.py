@@ -189,3 +189,25 @@ def test_label_blocks_arrive_one_by_one_and_fill_the_map(clf):
         canvas[where] = block
         seen += 1
     assert seen == 4 and np.array_equal(canvas, pred.labels.compute(scheduler="sync"))
+
+
+def test_closing_the_block_stream_cancels_the_blocks_not_started(clf, monkeypatch):
+    import threading
+
+    import napari_ssdgl.dask_predict as dp
+
+    calls, lock = [], threading.Lock()
+    original = dp._predict_window
+
+    def counting(*args, **kwargs):
+        with lock:
+            calls.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(dp, "_predict_window", counting)
+    cube = da.from_array(_scene(64, 48, seed=3), chunks=(BANDS, 32, 32))
+    pred = predict_dask(clf, cube, tile_size=64, overlap=16, device="cpu")
+    stream = iter_label_blocks(pred, workers=1)
+    next(stream)
+    stream.close()
+    assert 1 <= len(calls) <= 2 < 4  # one block done, at most one more running; 2+ dropped

@@ -29,15 +29,15 @@ def pair(tmp_path_factory):
 def test_paper_protocols_match_ssdgl_md():
     ip5 = get_protocol("5pct", scene="indian_pines")
     assert (ip5.split, ip5.amount, ip5.min_per_class) == ("fraction", 0.05, 5)
-    assert (ip5.lr, ip5.power, ip5.per_class, ip5.iterations) == (0.003, 0.8, 10, 600)
+    assert (ip5.lr, ip5.power, ip5.paper_draw, ip5.iterations) == (0.003, 0.8, 10, 600)
     few = get_protocol("indian_pines/10-per-class")
-    assert (few.split, few.amount, few.preset, few.lr, few.power, few.per_class) == (
+    assert (few.split, few.amount, few.preset, few.lr, few.power, few.paper_draw) == (
         "per_class", 10, "few_samples", 0.001, 0.9, None)
     pu, sa = get_protocol("1pct", "pavia_university"), get_protocol("salinas/1pct")
-    assert (pu.amount, pu.lr, pu.power, pu.per_class) == (0.01, 0.001, 0.9, 20)
-    assert (sa.amount, sa.lr, sa.power, sa.per_class) == (0.01, 0.005, 0.8, 10)
+    assert (pu.amount, pu.lr, pu.power, pu.paper_draw) == (0.01, 0.001, 0.9, 20)
+    assert (sa.amount, sa.lr, sa.power, sa.paper_draw) == (0.01, 0.005, 0.8, 10)
     ho = get_protocol("10-per-class", "houston2013")
-    assert (ho.lr, ho.power, ho.per_class) == (0.005, 0.6, None)
+    assert (ho.lr, ho.power, ho.paper_draw) == (0.005, 0.6, None)
     cfg = ip5.train_config(seed=3)
     assert cfg.keep == "last" and cfg.preset == "indian_pines" and cfg.seed == 3
     assert set(PROTOCOLS) >= {"indian_pines", "pavia_university", "salinas", "houston2013"}

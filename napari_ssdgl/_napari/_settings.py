@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from qtpy.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
@@ -28,7 +29,7 @@ def _spin(lo: int, hi: int, value: int, tip: str) -> QSpinBox:
 
 
 class SettingsBox(QGroupBox):
-    """Model, iterations, learning rate, per-class draw, seed, device, preview interval.
+    """Model, iterations, learning rate, per-class draw, augmentation, seed, device, previews.
 
     Checking the box title unfolds it. ``config(**overrides)`` builds the ``TrainConfig``;
     overrides (e.g. tiny ``model_kwargs`` in tests) win over the widgets.
@@ -48,6 +49,7 @@ class SettingsBox(QGroupBox):
         self.preset.addItem("model defaults", None)
         for name in PRESETS:
             self.preset.addItem(name, name)
+        self.preset.setCurrentIndex(max(0, self.preset.findData(d.preset)))
         self.preset.setToolTip("Layer widths from the paper's per-dataset settings")
         self.iterations = _spin(1, 100_000, d.iterations, "Training iterations (SGD steps)")
         self.lr = QDoubleSpinBox()
@@ -58,6 +60,10 @@ class SettingsBox(QGroupBox):
         self.lr.setToolTip("Initial learning rate (polynomial decay)")
         self.per_class = _spin(0, 100_000, d.per_class or 0,
                                "Pixels drawn per class and iteration (H-B sampling); 0 = all")
+        self.augment = QCheckBox()
+        self.augment.setChecked(d.augment)
+        self.augment.setToolTip("Train on randomly flipped/transposed copies of the scene; may "
+                                "help with very few labels, slows convergence otherwise")
         self.seed = _spin(0, 2**31 - 1, d.seed, "Random seed: same seed, same result")
         self.device = QComboBox()
         self.device.addItems(DEVICES)
@@ -67,7 +73,8 @@ class SettingsBox(QGroupBox):
                                 "Score on the ground-truth layer every N iterations (0 = at end)")
         for label, w in [("Model", self.model), ("Preset", self.preset),
                          ("Iterations", self.iterations), ("Learning rate", self.lr),
-                         ("Per-class draw", self.per_class), ("Seed", self.seed),
+                         ("Per-class draw", self.per_class), ("Flip augmentation", self.augment),
+                         ("Seed", self.seed),
                          ("Device", self.device), ("Preview every", self.preview_every),
                          ("Validate every", self.eval_every)]:
             form.addRow(label, w)
@@ -84,6 +91,7 @@ class SettingsBox(QGroupBox):
             iterations=self.iterations.value(),
             lr=self.lr.value(),
             per_class=self.per_class.value() or None,
+            augment=self.augment.isChecked(),
             seed=self.seed.value(),
             device=self.device.currentText(),
             preview_every=self.preview_every.value(),

@@ -2,10 +2,17 @@
 
 from .errors import TrainingError
 from .loss import effective_number_weights, weighted_cross_entropy
-from .sampling import HBSampler, LabelEncoder, split_by_fraction, split_per_class
+from .sampling import (
+    DEFAULT_DRAW,
+    HBSampler,
+    LabelEncoder,
+    split_by_fraction,
+    split_per_class,
+)
 from .trainer import TrainConfig, Trainer, TrainEvent
 
 __all__ = [
+    "DEFAULT_DRAW",
     "HBSampler",
     "LabelEncoder",
     "TrainConfig",
