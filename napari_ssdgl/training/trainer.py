@@ -1,14 +1,14 @@
 """Global (patch-free) SSDGL training on one scene, as a generator of progress events.
 
-The whole z-scored scene is a single 1 x B x H x W batch. Each iteration draws an H-B sample of
-training pixels (by default every training pixel up to 256 per class, see
+The whole z-scored scene is a single 1 x B x H x W batch. Each iteration draws an H-B sample
+of training pixels (by default every training pixel up to 256 per class, see
 ``sampling.DEFAULT_DRAW``), optionally flips/transposes the scene (``augment``), computes the
-class-weighted cross-entropy at those pixels only, and takes one SGD step (momentum, weight decay, grad-norm clip, polynomial LR). Every ``eval_every``
-iterations (and at the end) the model is scored on the test labels; the best state by
-validation OA is kept (the last one when there is no test set or with ``keep="last"``: choosing
-a model by its test score makes that score optimistic, so protocol runs report the last model).
-``stop()`` may be called from any thread; training ends after the current iteration and the
-kept model stays usable.
+class-weighted cross-entropy at those pixels only, and takes one SGD step (momentum, weight
+decay, grad-norm clip, polynomial LR). Every ``eval_every`` iterations (and at the end) the
+model is scored on the test labels; the best state by validation OA is kept (the last one when
+there is no test set or with ``keep="last"``: choosing a model by its test score makes that
+score optimistic, so protocol runs report the last model). ``stop()`` may be called from any
+thread; training ends after the current iteration and the kept model stays usable.
 
 Runs are reproducible for a seed on the CPU (seeded init, seeded H-B draws; two runs give
 identical losses). On CUDA, cuDNN and atomic adds make losses differ slightly between runs
