@@ -15,8 +15,10 @@ import argparse
 import json
 import sys
 
-DEFAULT_DRAW = 256  # = training.DEFAULT_DRAW; the CLI must not import torch to parse
-DEFAULT_PRESET = "indian_pines"  # = TrainConfig().preset
+from .training import DEFAULT_DRAW, TrainConfig  # the parser imports torch anyway (devices)
+
+DEFAULT_PRESET = TrainConfig.preset
+
 PROG = "napari-ssdgl"
 RAW = argparse.RawDescriptionHelpFormatter
 
@@ -161,6 +163,13 @@ def _output_options(p: argparse.ArgumentParser) -> None:
                    help="print the result as one JSON document on stdout (nothing else there)")
 
 
+def _training_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--augment", action="store_true",
+                   help="random flips/transposes of the scene while training")
+    p.add_argument("--no-amp", action="store_true",
+                   help="no mixed precision (CUDA AMP, CPU bfloat16)")
+
+
 def _device_options(p: argparse.ArgumentParser) -> None:
     from .training.device import DEVICES
 
@@ -197,14 +206,11 @@ def _add_train(sub) -> None:
     t.add_argument("--per-class", type=int, default=DEFAULT_DRAW,
                    help="pixels drawn per class and iteration (H-B sampling); 0 = all "
                         f"(default {DEFAULT_DRAW}; the paper drew 10)")
-    t.add_argument("--augment", action="store_true",
-                   help="random flips/transposes of the scene while training")
     t.add_argument("--eval-every", type=int, default=25)
     t.add_argument("--keep", choices=("last", "best"), default="last",
                    help="model to save: the last one (default; its test score is unbiased) or "
                         "the one with the best test OA (an optimistic score)")
-    t.add_argument("--no-amp", action="store_true",
-                   help="no mixed precision (CUDA AMP, CPU bfloat16)")
+    _training_options(t)
     t.add_argument("--reference", action="store_true",
                    help="plain dense float32 training path (the speed yardstick; slower)")
     t.add_argument("--report", action="store_true",
@@ -275,10 +281,7 @@ def _add_reproduce(sub) -> None:
     r.add_argument("--paper-draw", action="store_true",
                    help="draw the paper's pixels per class and iteration (e.g. 10) instead of "
                         "every training pixel up to 256 per class (the default)")
-    r.add_argument("--augment", action="store_true",
-                   help="random flips/transposes of the scene while training")
-    r.add_argument("--no-amp", action="store_true",
-                   help="no mixed precision (CUDA AMP, CPU bfloat16)")
+    _training_options(r)
     _device_options(r)
     _output_options(r)
 

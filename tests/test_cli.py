@@ -192,7 +192,7 @@ def test_python_dash_m_entry_point(tmp_path):
 
 
 def test_cli_defaults_are_the_engine_defaults():
-    """The CLI keeps its own copies (parsing must not import torch); they must agree."""
+    """The CLI's help and defaults show the engine's defaults."""
     from napari_ssdgl import cli
     from napari_ssdgl.training import DEFAULT_DRAW, TrainConfig
 
