@@ -1,10 +1,11 @@
 """Lazy cubes: dask arrays over files that may be larger than memory.
 
 A flight line or a drill-core scan can exceed RAM, so these readers never load the whole array:
-ENVI and .npy are memory-mapped, zarr is read chunk by chunk, TIFF through tifffile's zarr store
-(tiles or strips on demand), HDF5 / MATLAB v7.3 one hyperslab at a time. Every cube is
-``(bands, rows, cols)`` with all bands in one chunk and spatial tiles as chunks: prediction needs
-every band of a pixel, and a tile is what one task processes.
+ENVI, .npy and contiguous TIFF are memory-mapped, zarr is read chunk by chunk, tiled or
+compressed TIFF through tifffile's zarr store (tiles or strips on demand), HDF5 / MATLAB v7.3
+one hyperslab at a time. Every cube is ``(bands, rows, cols)`` with all bands in one chunk and
+spatial tiles as chunks: prediction needs every band of a pixel, and a tile is what one task
+processes.
 
 Backends are reached through :class:`LazySource`, a picklable object holding a *path*, not data
 or an open handle, that opens its file once per process; so a graph sent to dask.distributed
@@ -55,7 +56,14 @@ def _open_h5(path: str, key: str):
 
 
 def _open_tiff(path: str, key: str):
+    """Contiguous (untiled, uncompressed) TIFFs are memory-mapped; the others are read through
+    tifffile's zarr store, tile by tile (recent tifffile needs zarr >= 3 for that store)."""
     import tifffile
+
+    try:
+        return tifffile.memmap(path, series=0, mode="r")
+    except ValueError:  # "not memory-mappable": tiled, compressed or strided
+        pass
     import zarr
 
     z = zarr.open(tifffile.imread(path, aszarr=True, series=0), mode="r")
@@ -132,7 +140,13 @@ def open_lazy(path: str | Path, *, tile: int = DEFAULT_TILE) -> Cube:
 def can_open_lazy(path: str | Path) -> bool:
     """True when :func:`open_lazy` has a reader for the path (by extension only)."""
     p = Path(path)
-    return p.suffix.lower() in LAZY_SUFFIXES or (p.is_dir() and (p / "zarr.json").exists())
+    return p.suffix.lower() in LAZY_SUFFIXES or is_zarr_dir(p)
+
+
+def is_zarr_dir(path: str | Path) -> bool:
+    """A directory that holds a zarr array or group (format 3 or 2), whatever its name."""
+    p = Path(path)
+    return p.is_dir() and any((p / m).is_file() for m in ("zarr.json", ".zarray", ".zgroup"))
 
 
 def _cube(data, path: Path, **kw) -> Cube:

@@ -28,12 +28,12 @@ import numpy as np
 
 from napari_ssdgl.io import Cube, HSIReadError, LabelMap, can_read, read_path
 from napari_ssdgl.io.zarr_store import IncompleteOutputError
+from napari_ssdgl.lazy import is_zarr_dir
 
 _EXPLAIN = {".mat", ".hdr", ".npz"}  # suffixes napari has no other reader for
 AUTO_RGB_ENV = "NAPARI_SSDGL_AUTO_RGB"
 LAZY_BYTES = 1 << 30  # cube files larger than this open as dask arrays
 LAZY_BYTES_ENV = "NAPARI_SSDGL_LAZY_BYTES"
-_ZARR_MARKERS = ("zarr.json", ".zarray", ".zgroup")
 # ENVI "data type" code -> bytes per value
 _ENVI_BYTES = {1: 1, 2: 2, 3: 4, 4: 4, 5: 8, 6: 16, 9: 16, 12: 2, 13: 4, 14: 8, 15: 8}
 
@@ -44,12 +44,6 @@ def lazy_bytes() -> int:
         return int(os.environ.get(LAZY_BYTES_ENV, LAZY_BYTES))
     except ValueError:
         return LAZY_BYTES
-
-
-def is_zarr_dir(path) -> bool:
-    """A directory that holds a zarr array or group (v2 or v3)."""
-    p = Path(path)
-    return p.is_dir() and any((p / m).is_file() for m in _ZARR_MARKERS)
 
 
 def get_reader(path):
