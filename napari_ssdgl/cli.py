@@ -213,6 +213,9 @@ def _add_train(sub) -> None:
     _training_options(t)
     t.add_argument("--reference", action="store_true",
                    help="plain dense float32 training path (the speed yardstick; slower)")
+    t.add_argument("--compile", nargs="?", const="inductor", default=None, metavar="BACKEND",
+                   help="torch.compile the training step (backend default inductor; falls back "
+                        "to eager with a warning where it cannot compile)")
     t.add_argument("--report", action="store_true",
                    help="also write report.png (class map beside ground truth, confusion, curve)")
     _device_options(t)

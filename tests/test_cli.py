@@ -81,6 +81,25 @@ def test_train_progress_bar_and_summary(files, tmp_path, capsys):
     assert m["per_class_draw"] is None
 
 
+def test_train_compile_option_reaches_the_trainer(files, tmp_path, monkeypatch):
+    """``--compile`` asks for Inductor; where it cannot compile, training warns and runs."""
+    def broken(fn, **kw):
+        assert kw["backend"] == "inductor"
+
+        def run(*a, **k):
+            raise RuntimeError("no working C++ compiler")
+        return run
+
+    monkeypatch.setattr(torch, "compile", broken)
+    with pytest.warns(UserWarning, match="torch.compile failed"):
+        rc = main([*TRAIN, str(files / "cube.npy"), str(files / "gt.npy"), "--out",
+                   str(tmp_path), "--split-per-class", "5", "--iterations", "2", "--quiet",
+                   "--device", "cpu", "--compile"])
+    assert rc == 0
+    assert json.loads((tmp_path / "model.json").read_text())["train_config"]["compile"] == \
+        "inductor"
+
+
 def test_train_without_test_set(files, tmp_path):
     cube, gt = make_scene()
     sparse = np.zeros_like(gt)

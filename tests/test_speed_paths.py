@@ -2,8 +2,11 @@
 
 Tolerances: float32 on the CPU. The sampled-pixel head does the same sums as the dense 3x3 conv
 in another order, so logits agree to ~1e-7 and the loss and every parameter gradient to ~1e-6
-relative; we assert 1e-5 (absolute and relative). Nothing here uses torch.compile.
+relative; we assert 1e-5 (absolute and relative). Only the two compile tests use torch.compile
+(its "aot_eager" backend: dynamo and AOT autograd without a C++ compiler, so CI can run it).
 """
+
+import warnings
 
 import numpy as np
 import pytest
@@ -107,6 +110,27 @@ def test_trainer_bf16_fast_path_stays_close(scene):
     ref = _losses(scene, reference=True)
     fast = _losses(scene, cpu_bf16=True)
     np.testing.assert_allclose(fast, ref, rtol=0.05)
+
+
+def test_compiled_step_tracks_eager(scene):
+    eager = _losses(scene, cpu_bf16=False)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        compiled = _losses(scene, cpu_bf16=False, compile="aot_eager")
+    assert not [w for w in caught if "torch.compile failed" in str(w.message)]  # no fallback
+    np.testing.assert_allclose(compiled, eager, rtol=1e-4, atol=1e-5)
+
+
+def test_compile_failure_falls_back_to_eager(scene, monkeypatch):
+    def broken(fn, **kw):
+        def run(*a, **k):
+            raise RuntimeError("no C++ compiler found")
+        return run
+
+    monkeypatch.setattr(torch, "compile", broken)
+    with pytest.warns(UserWarning, match="torch.compile failed.*no C\\+\\+ compiler"):
+        losses = _losses(scene, cpu_bf16=False, compile="inductor")
+    np.testing.assert_array_equal(losses, _losses(scene, cpu_bf16=False))
 
 
 def test_houston_variant_trains_on_the_fast_path(scene):

@@ -42,6 +42,7 @@ import torch
 from ..metrics import classification_metrics
 from ..tiling import logits
 from .augment import dihedral, dihedral_index
+from .compiling import compiled_or_eager
 from .device import amp_dtype, autocast, resolve_device
 from .errors import TrainingError
 from .loss import (
@@ -91,6 +92,9 @@ class TrainConfig:
     # a random flip/transpose of the scene each iteration (see augment.py). Off by default: on
     # Indian Pines it slowed convergence at 5 % and helped only within noise at 10 px/class
     augment: bool = False
+    # torch.compile backend for the training forward pass ("inductor"), None = eager; falls back
+    # to eager with a warning where compiling fails (see compiling.py). Fast path only
+    compile: str | None = None
 
 
 @dataclass
@@ -302,7 +306,10 @@ class Trainer:
         self._xt = x
         flips = np.random.default_rng([cfg.seed, 1])  # its own stream: draws stay as they were
         h, w = x.shape[-2:]
-        start = time.perf_counter()
+        start = time.perf_counter()  # compiling counts as training time
+        forward = model.sampled_logits if sampled else None
+        if sampled and cfg.compile:
+            forward = self._compiled(forward, x)
         for it in range(cfg.iterations):
             if self._stop.is_set():
                 break
@@ -315,7 +322,7 @@ class Trainer:
             opt.zero_grad(set_to_none=True)
             with autocast(dev, self._amp):
                 if sampled:
-                    picked = model.sampled_logits(xk, where)
+                    picked = forward(xk, where)
                 elif houston:
                     feats = model.features(xk)
                     picked = gather_pixels(model.classifier(feats), where)
@@ -354,6 +361,23 @@ class Trainer:
             state["last_validation"] = event.validation
             self.seconds_per_iteration = event.elapsed_s / done
             yield event
+
+    def _compiled(self, fn, x: torch.Tensor):
+        """``fn`` compiled with the configured backend, tried once on the real scene (forward
+        and backward, no optimiser step, gradients cleared), else ``fn`` with a warning."""
+        size = len(copy.deepcopy(self.sampler).draw())  # same shape as the draws, RNG untouched
+        index = torch.zeros(size, dtype=torch.long, device=x.device)
+
+        def probe(compiled) -> None:
+            with autocast(self.device, self._amp):
+                out = compiled(x, index)
+            out.float().sum().backward()
+            self.model.zero_grad(set_to_none=True)
+
+        fn, reason = compiled_or_eager(fn, probe, backend=self.config.compile)
+        if reason:
+            warnings.warn(f"torch.compile failed, training without it: {reason}", stacklevel=3)
+        return fn
 
     def _finish(self, last_validation: dict | None) -> None:
         """Settle the kept model: score the final state if that was not done (stop between
