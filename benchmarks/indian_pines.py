@@ -25,9 +25,9 @@ import time
 
 import torch
 
-from napari_ssdgl.datasets import load_scene
 from napari_ssdgl.metrics import classification_metrics
 from napari_ssdgl.protocols import PROTOCOLS as ALL_PROTOCOLS
+from napari_ssdgl.reproduce import load_scene_data
 from napari_ssdgl.training import Trainer
 from napari_ssdgl.training.device import runtime_info
 
@@ -42,14 +42,6 @@ def peak_rss_mb() -> float:
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize()
-
-
-def _scene_from_files(args):
-    from types import SimpleNamespace
-
-    from napari_ssdgl.io import read_cube, read_labels
-
-    return SimpleNamespace(cube=read_cube(args.cube), gt=read_labels(args.labels))
 
 
 def run_protocol(name: str, scene, iterations: int, device: str, seed: int,
@@ -113,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if (args.cube is None) != (args.labels is None):
         parser.error("--cube and --labels go together")
-    scene = load_scene("indian_pines") if args.cube is None else _scene_from_files(args)
+    scene = load_scene_data(args.cube or "indian_pines", args.labels)
     names = list(PROTOCOLS) if args.protocol == "both" else [args.protocol]
     results = [run_protocol(n, scene, args.iterations, args.device, args.seed, args.paper_draw)
                for n in names]

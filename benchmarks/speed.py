@@ -5,6 +5,7 @@
                                [--paths reference,fast[,compiled]]
                                [--eval-every 25] [--preset NAME|none]
                                [--cpu-bf16 auto|on|off] [--threads N] [--out FILE]
+                               [--cube FILE --labels FILE]
 
 Both paths run in this one process, one after the other, on the same split and seed
 (``TrainConfig(reference=True)`` is the plain dense float32 path, the yardstick). For each:
@@ -29,10 +30,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from napari_ssdgl.datasets import load_scene
 from napari_ssdgl.inference import Prediction
 from napari_ssdgl.metrics import classification_metrics
 from napari_ssdgl.protocols import PROTOCOLS as ALL_PROTOCOLS
+from napari_ssdgl.reproduce import load_scene_data
 from napari_ssdgl.training import Trainer
 from napari_ssdgl.training.device import runtime_info
 
@@ -173,14 +174,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=None,
                         help="torch CPU threads (default: torch's); on a loaded 2-core box 1 "
                              "thread avoids OpenMP spin-waiting (2 threads measured >10x slower)")
+    parser.add_argument("--cube", help="read Indian Pines from this file (e.g. the tensorly "
+                                       "wheel's .npy) instead of the sample-data registry")
+    parser.add_argument("--labels", help="ground truth file to go with --cube")
     parser.add_argument("--out", help="also write the JSON here")
     args = parser.parse_args(argv)
+    if (args.cube is None) != (args.labels is None):
+        parser.error("--cube and --labels go together")
     if args.threads:
         torch.set_num_threads(args.threads)
     paths = [p.strip() for p in args.paths.split(",") if p.strip()]
     if not paths or set(paths) - {"reference", "fast", "compiled"}:
         parser.error("--paths takes reference, fast and/or compiled")
-    scene = load_scene("indian_pines")
+    scene = load_scene_data(args.cube or "indian_pines", args.labels)
     train, test = PROTOCOLS[args.protocol].split_labels(scene.gt.data, args.seed)
     results = {p: run_path(p, scene, train, test, args) for p in paths}
     report = {
