@@ -113,6 +113,7 @@ def test_hb_sampler_draw_counts_and_membership():
     assert idx.dtype == np.int64
     assert len(np.unique(idx)) == idx.size  # no pixel twice within a draw
     assert np.bincount(encoded[idx], minlength=3).tolist() == [10, 3, 10]
+    assert sampler.draw_size == idx.size == 23
     assert np.all(encoded[idx] >= 0)  # only training pixels
 
 
@@ -133,6 +134,7 @@ def test_hb_sampler_all_pixels(per_class):
     d1, d2 = sampler.draw(), sampler.draw()
     assert sorted(d1.tolist()) == [1, 2, 3, 4, 5, 7]
     assert sorted(d2.tolist()) == sorted(d1.tolist())
+    assert sampler.draw_size == d1.size == 6
 
 
 @pytest.mark.parametrize("bad", [-1, 2.5])

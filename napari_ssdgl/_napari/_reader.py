@@ -28,7 +28,7 @@ import numpy as np
 
 from napari_ssdgl.io import Cube, HSIReadError, LabelMap, can_read, read_path
 from napari_ssdgl.io.zarr_store import IncompleteOutputError
-from napari_ssdgl.lazy import is_zarr_dir
+from napari_ssdgl.lazy import can_open_lazy, is_zarr_dir, open_lazy, sample_contrast_limits
 
 _EXPLAIN = {".mat", ".hdr", ".npz"}  # suffixes napari has no other reader for
 AUTO_RGB_ENV = "NAPARI_SSDGL_AUTO_RGB"
@@ -103,8 +103,6 @@ def layer_data(item: Cube | LabelMap) -> tuple:
 def _lazy_layers(p: Path) -> list[tuple] | None:
     """Layers for a zarr directory or a cube file over :func:`lazy_bytes`, else None (read the
     file into memory). Raises for a zarr directory that is neither a cube nor a prediction."""
-    from napari_ssdgl.lazy import can_open_lazy, open_lazy
-
     if is_zarr_dir(p):
         labels = _zarr_prediction(p)
         return [labels] if labels is not None else [lazy_layer_data(open_lazy(p))]
@@ -137,8 +135,6 @@ def _data_bytes(p: Path) -> int:
 def lazy_layer_data(cube: Cube) -> tuple:
     """The LayerData tuple for a cube whose data is a dask array: nothing is computed but a few
     sampled chunks for the contrast limits."""
-    from napari_ssdgl.lazy import sample_contrast_limits
-
     data = cube.data
     metadata = {**cube.metadata(), "lazy": True,
                 "chunks": [int(c) for c in data.chunksize]}

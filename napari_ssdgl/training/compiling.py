@@ -19,8 +19,6 @@ def compiled_or_eager(fn: Callable, probe: Callable[[Callable], None], backend: 
     """``(torch.compile(fn), None)`` when ``probe(compiled)`` runs without error, else
     ``(fn, reason)``. ``probe`` should run a forward and a backward pass, which is where
     compilation happens."""
-    if not hasattr(torch, "compile"):
-        return fn, f"torch {torch.__version__} has no torch.compile"
     try:
         compiled = torch.compile(fn, backend=backend)
         probe(compiled)

@@ -136,6 +136,13 @@ class HBSampler:
         """Training pixels per class (the n_c of the class weights)."""
         return np.array([p.size for p in self.pixels], dtype=np.int64)
 
+    @property
+    def draw_size(self) -> int:
+        """Pixels in every draw: the sum over classes of ``min(per_class, n_c)``."""
+        counts = self.counts
+        return int(counts.sum() if self.per_class is None
+                   else np.minimum(counts, self.per_class).sum())
+
     def draw(self) -> np.ndarray:
         """Flat indices (int64) of this iteration's training pixels."""
         parts = []

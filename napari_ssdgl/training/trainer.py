@@ -365,8 +365,7 @@ class Trainer:
     def _compiled(self, fn, x: torch.Tensor):
         """``fn`` compiled with the configured backend, tried once on the real scene (forward
         and backward, no optimiser step, gradients cleared), else ``fn`` with a warning."""
-        size = len(copy.deepcopy(self.sampler).draw())  # same shape as the draws, RNG untouched
-        index = torch.zeros(size, dtype=torch.long, device=x.device)
+        index = torch.zeros(self.sampler.draw_size, dtype=torch.long, device=x.device)
 
         def probe(compiled) -> None:
             with autocast(self.device, self._amp):
