@@ -256,6 +256,25 @@ def test_apply_to_lazy_cube_fills_the_map_tile_by_tile(lazy_dock, scene, clf, qt
 
 
 @pytest.mark.gui
+def test_result_arriving_inside_the_last_tile_is_not_overwritten(lazy_dock, qtbot, monkeypatch):
+    """napari's progress bar processes pending Qt events when it moves, so the worker's
+    returned/finished signals can run inside the last tile's slot: the final status must win."""
+    viewer, w, layer = lazy_dock
+    original = _lazy_apply.on_event
+
+    def last_tile_after_the_worker_ended(job, event):
+        if event[0] == "block" and job.blocks_done == job.blocks - 1:
+            assert job.done.wait(60)  # returned and finished are queued behind this slot now
+        return original(job, event)
+
+    monkeypatch.setattr(_lazy_apply, "on_event", last_tile_after_the_worker_ended)
+    job = w.apply_to_cube(layer)
+    wait_idle(qtbot, w, job)
+    assert job.blocks_done == job.blocks and "Model applied" in w.status.text()
+    assert w.apply_button.isEnabled() and not w.stop_button.isEnabled()
+
+
+@pytest.mark.gui
 def test_numpy_layer_over_the_threshold_is_not_copied(lazy_dock, scene, clf, qtbot, monkeypatch):
     viewer, w, _ = lazy_dock
     big = viewer.add_image(scene[0], name="in memory")

@@ -178,6 +178,27 @@ def test_train_outputs_accuracy_and_responsive_gui(dock, scene, qtbot, tmp_path,
     assert scene.cube.name in viewer.layers and labels in viewer.layers
 
 
+def test_result_arriving_inside_the_last_iteration_is_not_overwritten(dock, scene, qtbot,
+                                                                     monkeypatch, notes):
+    """napari's progress bar processes pending Qt events when it moves, so the worker's
+    returned/finished signals can run inside the last iteration's slot: the result must win."""
+    viewer, w = dock
+    paint(w, scene.gt.data)
+    w.config_overrides = dict(FREENET_TINY, iterations=5, preview_every=5)
+    original = w._on_event
+
+    def last_iteration_after_the_worker_ended(job, event):
+        if event.iteration == event.iterations:
+            assert job.done.wait(60)  # returned and finished are queued behind this slot now
+        original(job, event)
+
+    monkeypatch.setattr(w, "_on_event", last_iteration_after_the_worker_ended)
+    wait_idle(qtbot, w, w.train())
+    assert not notes.errors, notes.errors
+    assert w.status.text().startswith("Model trained") and w.classifier is not None
+    assert len(w.plot.iters) == 5 and w.train_button.isEnabled()
+
+
 def test_stop_keeps_best_and_second_run_reuses_layers(dock, scene, qtbot, notes):
     viewer, w = dock
     paint(w, scene.gt.data)

@@ -55,6 +55,7 @@ class Job:
     blocks: int = 0
     blocks_done: int = 0
     passes: int = 0
+    passes_done: int = 0
     refreshed: float = 0.0
     layer: object = None
     output: np.ndarray | None = None

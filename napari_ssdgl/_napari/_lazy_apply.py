@@ -141,25 +141,33 @@ def predict_blocks(job: Job):
 
 
 def on_event(job: Job, event) -> str:
-    """Main thread: apply one worker event; returns the status line."""
+    """Main thread: apply one worker event; returns the status line. The progress bar moves
+    apart, in :func:`show_progress`."""
     kind = event[0]
     if kind == "pass":
         i, n = event[1:]
         job.passes = n - 1  # the last "pass" is the tiles themselves
-        if job.pbar.total != job.passes + job.blocks:
-            job.pbar.total = job.passes + job.blocks
-        job.pbar.update(min(i, job.passes) - job.pbar.n)
+        job.passes_done = min(i, job.passes)
         if i < job.passes:
             return f"Scene statistics: pass {i + 1} of {job.passes} over '{job.cube_name}'…"
         return f"Predicting the tiles of '{job.cube_name}': 0 of {job.blocks}…"
     (rows, cols), block = event[1:]
     job.output[rows, cols] = block
     job.blocks_done += 1
-    job.pbar.update(1)
     now = time.monotonic()
     if now - job.refreshed >= REFRESH_S or job.blocks_done == job.blocks:
         refresh(job)
     return f"Predicting the tiles of '{job.cube_name}': {job.blocks_done} of {job.blocks}…"
+
+
+def show_progress(job: Job) -> None:
+    """Main thread: move the progress bar to the passes and tiles done. Call it last in a slot:
+    napari's progress bar processes pending Qt events when it moves, so the worker's result may
+    be handled inside this call."""
+    total = job.passes + job.blocks
+    if job.pbar.total != total:
+        job.pbar.total = total
+    job.pbar.update(job.passes_done + job.blocks_done - job.pbar.n)
 
 
 def refresh(job: Job) -> None:

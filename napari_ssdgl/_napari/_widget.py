@@ -295,7 +295,6 @@ class SSDGLWidget(QWidget):
     def _on_event(self, job: Job, event) -> None:
         if job.cancelled or job.outcome is not None:
             return
-        job.pbar.update(event.iteration - job.pbar.n)
         eta = event.elapsed_s / event.iteration * (event.iterations - event.iteration)
         text = (f"Iteration {event.iteration}/{event.iterations}   loss {event.loss:.3f}   "
                 f"ETA {_duration(eta)}")
@@ -305,6 +304,9 @@ class SSDGLWidget(QWidget):
         self.plot.add(event)
         if event.preview is not None:
             show_class_map(self.viewer, job, event.preview, job.trainer.colors)
+        # last: moving napari's progress bar processes pending Qt events, so the worker's result
+        # (and its end) may be handled inside this call; nothing here may come after it
+        job.pbar.update(event.iteration - job.pbar.n)
 
     def _on_outcome(self, job: Job, outcome: Outcome) -> None:
         job.outcome = outcome
@@ -458,6 +460,7 @@ class SSDGLWidget(QWidget):
         if job.cancelled or job.outcome is not None:
             return
         self.status.setText(_lazy_apply.on_event(job, event))
+        _lazy_apply.show_progress(job)  # last, as in _on_event: it may handle the result
 
     def _on_lazy_outcome(self, job: Job, outcome: Outcome) -> None:
         error = _lazy_apply.finish(self.viewer, job, outcome)
