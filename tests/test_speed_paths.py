@@ -93,8 +93,8 @@ def _losses(scene, variant="standard", **kw):
     cube, train, test = scene
     model_kwargs = {"widths": (16, 16, 16, 16), "decoder_width": 8, "groups": 4,
                     "variant": variant}
-    cfg = TrainConfig(iterations=4, lr=0.01, eval_every=0, device="cpu",
-                      model_kwargs=model_kwargs, **kw)
+    cfg = TrainConfig(**{"iterations": 4, "lr": 0.01, "eval_every": 0, "device": "cpu",
+                         "model_kwargs": model_kwargs, **kw})
     return [e.loss for e in Trainer(cube, train, cfg, test_labels=test).run()]
 
 
@@ -112,11 +112,20 @@ def test_trainer_bf16_fast_path_stays_close(scene):
     np.testing.assert_allclose(fast, ref, rtol=0.05)
 
 
-def test_compiled_step_tracks_eager(scene):
-    eager = _losses(scene, cpu_bf16=False)
+@pytest.fixture(scope="module")
+def oblong(scene):
+    """A 32 x 24 scene: with augment, transposing it changes the input shape."""
+    cube, train, test = scene
+    return cube[:, :, :24], train[:, :24], test[:, :24]
+
+
+def test_compiled_step_tracks_eager(oblong):
+    """Also with augment on a non-square scene, whose transposed shape compiles anew."""
+    eager = _losses(oblong, cpu_bf16=False, augment=True, iterations=8)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        compiled = _losses(scene, cpu_bf16=False, compile="aot_eager")
+        compiled = _losses(oblong, cpu_bf16=False, augment=True, iterations=8,
+                           compile="aot_eager")
     assert not [w for w in caught if "torch.compile failed" in str(w.message)]  # no fallback
     np.testing.assert_allclose(compiled, eager, rtol=1e-4, atol=1e-5)
 
@@ -131,6 +140,27 @@ def test_compile_failure_falls_back_to_eager(scene, monkeypatch):
     with pytest.warns(UserWarning, match="torch.compile failed.*no C\\+\\+ compiler"):
         losses = _losses(scene, cpu_bf16=False, compile="inductor")
     np.testing.assert_array_equal(losses, _losses(scene, cpu_bf16=False))
+
+
+def test_compile_failing_on_the_transposed_scene_falls_back_before_training(oblong, monkeypatch):
+    """That second compile is tried up front too, so its failure means eager training, not a
+    crash in the middle of the run."""
+    shapes = []
+
+    def fails_on_a_new_shape(fn, **kw):
+        def run(x, index):
+            shapes.append(tuple(x.shape[-2:]))
+            if x.shape[-2:] != (32, 24):
+                raise RuntimeError("recompile failed")
+            return fn(x, index)
+        return run
+
+    monkeypatch.setattr(torch, "compile", fails_on_a_new_shape)
+    with pytest.warns(UserWarning, match="torch.compile failed.*recompile failed"):
+        losses = _losses(oblong, cpu_bf16=False, compile="inductor", augment=True)
+    assert shapes == [(32, 24), (24, 32)]  # both tried before the first iteration, then eager
+    monkeypatch.undo()
+    np.testing.assert_array_equal(losses, _losses(oblong, cpu_bf16=False, augment=True))
 
 
 def test_houston_variant_trains_on_the_fast_path(scene):

@@ -20,7 +20,9 @@ def compiled_or_eager(fn: Callable, probe: Callable[[Callable], None], backend: 
     ``(fn, reason)``. ``probe`` should run a forward and a backward pass, which is where
     compilation happens."""
     try:
-        compiled = torch.compile(fn, backend=backend)
+        # static shapes: training sees one or two fixed shapes (the scene, and transposed with
+        # augment), and torch's dynamic-shape recompile failed on the second one (torch 2.13)
+        compiled = torch.compile(fn, backend=backend, dynamic=False)
         probe(compiled)
     except Exception as exc:  # backends raise many types (BackendCompilerFailed, OSError, ...)
         torch._dynamo.reset()

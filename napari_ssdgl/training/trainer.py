@@ -41,7 +41,7 @@ import torch
 
 from ..metrics import classification_metrics
 from ..tiling import logits
-from .augment import dihedral, dihedral_index
+from .augment import TRANSPOSE, dihedral, dihedral_index
 from .compiling import compiled_or_eager
 from .device import amp_dtype, autocast, resolve_device
 from .errors import TrainingError
@@ -363,14 +363,19 @@ class Trainer:
             yield event
 
     def _compiled(self, fn, x: torch.Tensor):
-        """``fn`` compiled with the configured backend, tried once on the real scene (forward
-        and backward, no optimiser step, gradients cleared), else ``fn`` with a warning."""
+        """``fn`` compiled with the configured backend, tried on every input shape training
+        will see (forward and backward, no optimiser step, gradients cleared), else ``fn`` with
+        a warning. A new shape means a new compilation, so ``augment`` on a non-square scene
+        tries the transposed scene too: a compile that fails there must not end the run later."""
         index = torch.zeros(self.sampler.draw_size, dtype=torch.long, device=x.device)
+        h, w = x.shape[-2:]
+        inputs = [x] + ([dihedral(x, TRANSPOSE)] if self.config.augment and h != w else [])
 
         def probe(compiled) -> None:
-            with autocast(self.device, self._amp):
-                out = compiled(x, index)
-            out.float().sum().backward()
+            for xk in inputs:
+                with autocast(self.device, self._amp):
+                    out = compiled(xk, index)
+                out.float().sum().backward()
             self.model.zero_grad(set_to_none=True)
 
         fn, reason = compiled_or_eager(fn, probe, backend=self.config.compile)
