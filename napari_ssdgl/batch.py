@@ -83,7 +83,7 @@ def _check_not_input(source: str, out_dir: Path, stem: str, formats) -> None:
 def predict_many(clf, patterns: list[str], out_dir: str | Path, *, formats=("tif",),
                  probabilities: bool = False, uncertainty: bool = False,
                  tile_size: int | None = None, overlap: int = 64, device: str = "auto",
-                 quiet: bool = False) -> list[BatchItem]:
+                 tta: bool = False, quiet: bool = False) -> list[BatchItem]:
     """Predict every cube and export it into ``out_dir``; returns one item per input."""
     from tqdm import tqdm
 
@@ -106,7 +106,7 @@ def predict_many(clf, patterns: list[str], out_dir: str | Path, *, formats=("tif
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 pred = clf.predict(cube.data, tile_size=tile_size, overlap=overlap,
-                                   device=device)
+                                   device=device, tta=tta)
             item.warnings.extend(str(w.message) for w in caught)
             item.shape = tuple(pred.labels.shape)
             written = export_prediction(

@@ -83,6 +83,7 @@ class Classifier:
         device: str | torch.device = "auto",
         scene_stats: bool = True,
         amp: bool = False,
+        tta: bool = False,
     ) -> Prediction:
         """Class map, probabilities, entropy and margin for a (bands, rows, cols) cube.
 
@@ -92,10 +93,13 @@ class Classifier:
         the cube is normalised window by window and never copied whole (it may be a memory
         map), so the memory beyond the cube is one window's work plus the outputs. ``amp``:
         bfloat16 where the hardware has it (faster, slightly different probabilities).
+        ``tta``: average over the 8 flips/transposes of the scene, for a model trained with
+        ``augment`` (see :func:`~napari_ssdgl.inference.predict_probabilities`).
         """
         if tile_size is None:
             probs = predict_probabilities(self.model, self.prepare(cube), overlap=overlap,
-                                          device=device, scene_stats=scene_stats, amp=amp)
+                                          device=device, scene_stats=scene_stats, amp=amp,
+                                          tta=tta)
             return Prediction.from_probabilities(probs, self.class_values)
         replaced: list[str] = []
 
@@ -106,7 +110,7 @@ class Classifier:
 
         probs = predict_probabilities(
             self.model, self._check(cube), tile_size=tile_size, overlap=overlap, device=device,
-            scene_stats=scene_stats, prepare=window, amp=amp,
+            scene_stats=scene_stats, prepare=window, amp=amp, tta=tta,
         )
         if replaced:
             warnings.warn("NaN/inf values in the cube were replaced by the band mean",

@@ -168,6 +168,13 @@ def _training_options(p: argparse.ArgumentParser) -> None:
                    help="random flips/transposes of the scene while training")
     p.add_argument("--no-amp", action="store_true",
                    help="no mixed precision (CUDA AMP, CPU bfloat16)")
+    _tta_option(p)
+
+
+def _tta_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--tta", action="store_true",
+                   help="predict the mean over the 8 flips/transposes of the scene (8x the "
+                        "inference; for a model trained with --augment)")
 
 
 def _device_options(p: argparse.ArgumentParser) -> None:
@@ -239,6 +246,7 @@ def _add_predict(sub) -> None:
     p.add_argument("--tile-size", type=_positive_int, default=None,
                    help="predict in overlapping tiles of this size (bounded memory)")
     p.add_argument("--overlap", type=int, default=64)
+    _tta_option(p)
     if _dask_cli() is not None:  # the lazy/dask path for scenes larger than memory
         p.add_argument("--scheduler", default=None,
                        help="predict ONE cube with dask: threads, processes, local:N or "

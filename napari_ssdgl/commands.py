@@ -109,7 +109,8 @@ def train(args) -> int:
     with stop_on_ctrl_c(trainer, PROG):
         history, seconds = train_with_progress(trainer, quiet=args.quiet)
     clf = trainer.result()
-    pred = clf.predict(cube.data, device=trainer.device).labels.astype(gt.data.dtype)
+    pred = clf.predict(cube.data, device=trainer.device, tta=args.tta).labels.astype(
+        gt.data.dtype)
     test_mask = None if trainer.test_labels is None else trainer._test_mask()
     metrics: dict = {"oa": None, "aa": None, "kappa": None, "per_class": {}, "confusion": []}
     if test_mask is not None:
@@ -125,6 +126,7 @@ def train(args) -> int:
         "seed": config.seed, "device": str(trainer.device), "split": split,
         "model": clf.model_name, "preset": config.preset, "lr": config.lr,
         "power": config.power, "per_class_draw": config.per_class, "keep": config.keep,
+        "augment": config.augment, "tta": args.tta,
         "torch_version": torch.__version__, "napari_ssdgl_version": __version__,
     })
     clf.metrics = metrics
@@ -174,7 +176,7 @@ def _predict_one(args, clf) -> int:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         pred = clf.predict(cube.data, tile_size=args.tile_size, overlap=args.overlap,
-                           device=args.device)
+                           device=args.device, tta=args.tta)
     for w in caught:
         _warn(str(w.message), args.quiet)
     written = [export_class_map(out, pred.labels, geo=cube.geo, class_names=clf.class_names,
@@ -206,6 +208,9 @@ def predict(args) -> int:
     from .modelfile import load_classifier
 
     if getattr(args, "scheduler", None) or str(args.out or "").lower().endswith(".zarr"):
+        if args.tta:
+            raise CLIError("--tta is not available on the dask path (.zarr output or "
+                           "--scheduler) yet; predict in memory or in tiles (--tile-size)")
         return _predict_dask(args)
     clf = load_classifier(args.model_dir)
     if args.out is not None:
@@ -213,7 +218,7 @@ def predict(args) -> int:
     items = predict_many(clf, args.cube, args.out_dir, formats=args.format,
                          probabilities=args.probabilities, uncertainty=args.uncertainty,
                          tile_size=args.tile_size, overlap=args.overlap, device=args.device,
-                         quiet=args.quiet)
+                         tta=args.tta, quiet=args.quiet)
     failed = [it for it in items if not it.ok]
     for it in items:
         for message in it.warnings:
@@ -291,7 +296,7 @@ def reproduce(args) -> int:
                       report=args.report, quiet=args.quiet, model=args.model,
                       iterations=args.iterations, device=args.device, amp=not args.no_amp,
                       eval_every=max(0, args.eval_every), model_kwargs=args.model_kwargs,
-                      paper_draw=args.paper_draw, augment=args.augment)
+                      paper_draw=args.paper_draw, augment=args.augment, tta=args.tta)
     for message in dict.fromkeys(str(w.message) for w in caught):
         _warn(message, args.quiet)
     if args.json:

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from .tiling import Prepare, logits, predict_tiled
+from .training.augment import FLIP_COLS, FLIP_ROWS, TRANSPOSE
 from .training.device import amp_dtype, autocast, resolve_device
 
 FALLBACK_TILE = 512
@@ -62,6 +63,29 @@ def _is_oom(exc: BaseException) -> bool:
     )
 
 
+def dihedral_view(a: np.ndarray, k: int) -> np.ndarray:
+    """``a`` (..., rows, cols) under dihedral element ``k`` of :mod:`.training.augment` (a view,
+    no copy: a memory-mapped cube stays on disk)."""
+    if k & TRANSPOSE:
+        a = np.swapaxes(a, -1, -2)
+    if k & FLIP_ROWS:
+        a = a[..., ::-1, :]
+    if k & FLIP_COLS:
+        a = a[..., ::-1]
+    return a
+
+
+def undo_dihedral_view(a: np.ndarray, k: int) -> np.ndarray:
+    """The inverse of :func:`dihedral_view`."""
+    if k & FLIP_COLS:
+        a = a[..., ::-1]
+    if k & FLIP_ROWS:
+        a = a[..., ::-1, :]
+    if k & TRANSPOSE:
+        a = np.swapaxes(a, -1, -2)
+    return a
+
+
 def predict_probabilities(
     model: torch.nn.Module,
     x: np.ndarray,
@@ -72,8 +96,14 @@ def predict_probabilities(
     scene_stats: bool = True,
     prepare: Prepare | None = None,
     amp: bool = False,
+    tta: bool = False,
 ) -> np.ndarray:
     """(K, rows, cols) float32 softmax probabilities for a normalised (bands, rows, cols) cube.
+
+    ``tta`` (test-time augmentation): the mean of the probabilities over the 8 flips and
+    transposes of the scene, 8 times the work. It pays for a model trained with ``augment``
+    (one that has seen every orientation); a model trained without it is not orientation-
+    invariant and gets worse.
 
     With ``tile_size`` None the scene goes through in one piece; if that runs out of memory the
     prediction is retried in tiles of ``FALLBACK_TILE`` (with a warning). ``tile_size`` and
@@ -83,6 +113,14 @@ def predict_probabilities(
     ``amp`` autocasts to bfloat16 on CUDA and on CPUs with native bf16 (~1.3x faster on an
     AMX CPU; probabilities move by ~1e-2, a few uncertain pixels may change class).
     """
+    kw = {"tile_size": tile_size, "overlap": overlap, "device": device,
+          "scene_stats": scene_stats, "prepare": prepare, "amp": amp}
+    if tta:
+        mean = None
+        for k in range(8):
+            p = undo_dihedral_view(predict_probabilities(model, dihedral_view(x, k), **kw), k)
+            mean = p.copy() if mean is None else np.add(mean, p, out=mean)
+        return mean / np.float32(8)
     dev = resolve_device(device)
     model = model.to(dev).eval()
     dtype = None

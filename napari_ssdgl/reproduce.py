@@ -109,9 +109,10 @@ def run_seed(data: SceneData, protocol: Protocol, seed: int, *, model: str = "ss
              iterations: int | None = None, device: str = "auto", amp: bool = True,
              eval_every: int = 0, model_kwargs: dict | None = None, quiet: bool = False,
              position: int | None = None, paper_draw: bool = False,
-             augment: bool = False) -> SeedRun:
+             augment: bool = False, tta: bool = False) -> SeedRun:
     """Split, train (keeping the last model), predict and score one seed of ``protocol``
-    (``paper_draw``: the paper's per-class draw instead of the engine's default)."""
+    (``paper_draw``: the paper's per-class draw instead of the engine's default; ``tta``:
+    the final map is the mean over the 8 flips/transposes)."""
     from .training import Trainer
 
     gt = data.gt.data
@@ -129,7 +130,7 @@ def run_seed(data: SceneData, protocol: Protocol, seed: int, *, model: str = "ss
                                            leave=position is None, position=position)
     clf = trainer.result()
     start = time.perf_counter()
-    pred = clf.predict(data.cube.data, device=trainer.device).labels.astype(gt.dtype)
+    pred = clf.predict(data.cube.data, device=trainer.device, tta=tta).labels.astype(gt.dtype)
     infer_s = time.perf_counter() - start
     m = classification_metrics(pred, test, exclude=train > 0, class_values=clf.class_values)
     m["per_class"] = {str(k): v for k, v in m["per_class"].items()}
@@ -141,7 +142,7 @@ def run_seed(data: SceneData, protocol: Protocol, seed: int, *, model: str = "ss
         "train_seconds": train_s, "inference_seconds": infer_s,
         "model": clf.model_name, "model_config": clf.model_config, "preset": config.preset,
         "lr": config.lr, "power": config.power, "per_class_draw": config.per_class,
-        "augment": config.augment, "keep": "last", "device": str(trainer.device),
+        "augment": config.augment, "tta": tta, "keep": "last", "device": str(trainer.device),
         "device_name": device_name(trainer.device), "torch_version": torch.__version__,
         "napari_ssdgl_version": __version__,
     })
@@ -165,6 +166,7 @@ def summarize(runs: list[dict], protocol: Protocol, *, title: str,
         "scene": first["scene"], "title": title, "protocol": protocol.to_dict(),
         "model": first["model"], "preset": first["preset"],
         "per_class_draw": first.get("per_class_draw"), "augment": first.get("augment", False),
+        "tta": first.get("tta", False),
         "iterations": first["iterations_requested"], "seeds": [r["seed"] for r in runs],
         "n_runs": len(runs), "model_selection": "last model (no checkpoint chosen on test data)",
         "std": f"population standard deviation over seeds (ddof={STD_DDOF})",
@@ -213,6 +215,7 @@ def markdown_summary(s: dict) -> str:
         "",
         f"{p['description']}. Preset {s['preset'] or 'none'}, lr {p['lr']}, power {p['power']}, "
         f"draw {_draw(s['per_class_draw'])}{', flips' if s['augment'] else ''}, "
+        f"{'predicted over the 8 flips/transposes, ' if s.get('tta') else ''}"
         f"{s['iterations']} iterations. "
         f"Reported: the {s['model_selection']}; ± is the {s['std']}.",
         "",

@@ -126,6 +126,24 @@ def test_predict_npy_and_tif(trained, files, tmp_path):
     assert tifffile.imread(tmp_path / "map.tif").shape == (24, 24)
 
 
+def test_predict_tta_is_the_engines_flip_mean(trained, files, tmp_path, capsys):
+    from napari_ssdgl.modelfile import load_classifier
+
+    cube = np.load(files / "cube.npy")
+    assert main(["predict", str(trained), str(files / "cube.npy"), "--out",
+                 str(tmp_path / "map.npy"), "--tta", "--quiet", "--device", "cpu"]) == 0
+    expected = load_classifier(trained).predict(cube, device="cpu", tta=True).labels
+    np.testing.assert_array_equal(np.load(tmp_path / "map.npy"), expected)
+    assert main(["predict", str(trained), str(files / "cube.npy"), "--out-dir",
+                 str(tmp_path / "many"), "--format", "npy", "--tta", "--quiet",
+                 "--device", "cpu"]) == 0  # the batch path
+    np.testing.assert_array_equal(np.load(tmp_path / "many" / "cube.npy"), expected)
+    # the dask path has no TTA: said, not ignored
+    assert main(["predict", str(trained), str(files / "cube.npy"), "--out",
+                 str(tmp_path / "map.zarr"), "--tta", "--device", "cpu"]) == 2
+    assert "--tta is not available on the dask path" in one_error_line(capsys)
+
+
 def test_error_missing_file(files, tmp_path, capsys):
     rc = main([*TRAIN, str(tmp_path / "nope.npy"), str(files / "gt.npy"), "--out",
                str(tmp_path / "m")])

@@ -168,3 +168,42 @@ def test_out_of_memory_falls_back_to_tiles(trained, monkeypatch):
     with pytest.warns(UserWarning, match="out of memory"):
         probs = inference.predict_probabilities(trained.model, x, device="cpu")
     assert probs.shape == (trained.num_classes, 20, 20)
+
+
+def test_tta_is_the_mean_over_the_flips_and_transposes(trained):
+    from napari_ssdgl.datasets import make_synthetic_scene
+
+    cube = make_synthetic_scene(seed=3, size=48).cube.data[:, :, :32]  # not square
+    x = trained.prepare(cube)
+    views = []
+    for transpose in (False, True):
+        for dims in ((), (1,), (2,), (1, 2)):  # torch ops, apart from the code under test
+            t = torch.from_numpy(x)
+            t = t.transpose(1, 2) if transpose else t
+            t = t.flip(dims) if dims else t
+            p = torch.from_numpy(predict_probabilities(trained.model, t.numpy().copy(),
+                                                       device="cpu"))
+            p = p.flip(dims) if dims else p
+            views.append((p.transpose(1, 2) if transpose else p).numpy())
+    expected = np.mean(views, axis=0)
+    tta = trained.predict(cube, device="cpu", tta=True)
+    np.testing.assert_allclose(tta.probabilities, expected, atol=1e-6)
+    assert tta.probabilities.shape == (trained.num_classes, 48, 32)
+    assert not np.allclose(tta.probabilities, views[0], atol=1e-3)  # it did change something
+    # the mean over a group of views does not depend on the scene's orientation
+    turned = trained.predict(np.ascontiguousarray(cube.transpose(0, 2, 1)[:, ::-1]),
+                             device="cpu", tta=True)
+    np.testing.assert_allclose(turned.probabilities.transpose(0, 2, 1)[:, :, ::-1],
+                               tta.probabilities, atol=1e-5)
+
+
+def test_tiled_tta_on_a_memory_map_matches_whole_scene_tta(trained, tmp_path):
+    from napari_ssdgl.datasets import make_synthetic_scene
+
+    path = tmp_path / "cube.npy"
+    np.save(path, make_synthetic_scene(seed=1, size=128).cube.data[:, :, :112])
+    cube = np.load(path, mmap_mode="r")  # tiled, the views stay views of the file
+    whole = trained.predict(np.asarray(cube), device="cpu", tta=True)
+    tiled = trained.predict(cube, tile_size=160, overlap=48, device="cpu", tta=True)
+    assert (tiled.labels == whole.labels).mean() >= 0.999
+    assert np.abs(tiled.probabilities - whole.probabilities).max() < 0.1

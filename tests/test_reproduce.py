@@ -114,6 +114,29 @@ def test_reproduce_sample_scene_with_report_and_model(tmp_path, capsys):
     assert json.loads((seed_dir / "history.json").read_text())["eval_iteration"] == [1, 2]
 
 
+def test_reproduce_augment_and_tta_are_recorded(pair, tmp_path, capsys):
+    from napari_ssdgl.metrics import classification_metrics
+    from napari_ssdgl.modelfile import load_classifier
+
+    out = tmp_path / "run"
+    assert main(["reproduce", str(pair / "cube.npy"), str(pair / "gt.npy"), "--protocol",
+                 "indian_pines/10-per-class", "--seeds", "3", "--iterations", "3",
+                 "--model-kwargs", TINY, "--out", str(out), "--device", "cpu", "--quiet",
+                 "--augment", "--tta", "--save-models"]) == 0
+    m = json.loads((out / "seed_3" / "metrics.json").read_text())
+    assert m["augment"] is True and m["tta"] is True
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["tta"] is True and "8 flips/transposes" in (out / "summary.md").read_text()
+    # the reported map is the saved model's flip mean, scored without the training pixels
+    clf = load_classifier(out / "seed_3" / "model")
+    tta = clf.predict(np.load(pair / "cube.npy"), device="cpu", tta=True).labels
+    np.testing.assert_array_equal(np.load(out / "seed_3" / "class_map.npy"), tta)
+    gt = np.load(pair / "gt.npy")
+    train, test = get_protocol("indian_pines/10-per-class").split_labels(gt, 3)
+    expected = classification_metrics(tta, test, exclude=train > 0, class_values=clf.class_values)
+    assert m["oa"] == pytest.approx(expected["oa"])
+
+
 def test_reproduce_errors(pair, tmp_path, capsys):
     def error(*argv):
         assert main(["reproduce", *argv, "--out", str(tmp_path / "o")]) == 2
