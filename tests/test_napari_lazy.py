@@ -268,7 +268,10 @@ def test_result_arriving_inside_the_last_tile_is_not_overwritten(lazy_dock, qtbo
         return original(job, event)
 
     monkeypatch.setattr(_lazy_apply, "on_event", last_tile_after_the_worker_ended)
+    w.settings.tta.setChecked(True)  # not for lazy cubes: said, and the map is made anyway
+    notes = Notes()
     job = w.apply_to_cube(layer)
+    assert any("one orientation" in str(n.message) for n in notes.manager.records[notes.start:])
     wait_idle(qtbot, w, job)
     assert job.blocks_done == job.blocks and "Model applied" in w.status.text()
     assert w.apply_button.isEnabled() and not w.stop_button.isEnabled()

@@ -248,6 +248,29 @@ def test_save_load_apply_to_second_cube(dock, scene, qtbot, tmp_path, notes):
     assert any("Could not load the model" in m for m in notes.errors)
 
 
+def test_predict_over_flips_setting(dock, scene, qtbot, notes):
+    viewer, w = dock
+    paint(w, scene.gt.data)
+    w.settings.augment.setChecked(True)
+    w.settings.tta.setChecked(True)
+    w.config_overrides = dict(FREENET_TINY, iterations=10, preview_every=0)
+    job = w.train()
+    assert job.tta and job.trainer.config.augment
+    wait_idle(qtbot, w, job)
+    assert not notes.errors, notes.errors
+    cube = scene.cube.data
+    expected = w.classifier.predict(cube, device="cpu", tta=True)
+    np.testing.assert_array_equal(viewer.layers["Synthetic scene prediction"].data,
+                                  expected.labels)
+    np.testing.assert_allclose(viewer.layers["Synthetic scene probabilities"].data,
+                               expected.probabilities, atol=1e-5)
+    other = viewer.add_image(make_synthetic_scene(seed=1, size=40, bands=16).cube.data,
+                             name="second cube")
+    wait_idle(qtbot, w, w.apply_to_cube(other))
+    np.testing.assert_array_equal(viewer.layers["second cube prediction"].data,
+                                  w.classifier.predict(other.data, device="cpu", tta=True).labels)
+
+
 @pytest.mark.parametrize("case", ["no_labels", "no_layer", "one_class", "wrong_shape"])
 def test_bad_training_input_gives_a_message(dock, scene, case, notes):
     viewer, w = dock

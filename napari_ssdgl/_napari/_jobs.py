@@ -43,6 +43,7 @@ class Job:
     trainer: Trainer | None = None
     classifier: Classifier | None = None
     device: str = "auto"
+    tta: bool = False  # final map: mean over the 8 flips/transposes (not for "lazy")
     cancelled: bool = False
     done: threading.Event = field(default_factory=threading.Event)
     worker: object = None
@@ -112,14 +113,15 @@ def _train_and_predict(job: Job):
         if trainer.iterations_done == 0:
             raise RuntimeError("training stopped before the first iteration; no model was made")
         clf = trainer.result()
-        return Outcome(clf, clf.predict(job.cube, device=job.device))
+        return Outcome(clf, clf.predict(job.cube, device=job.device, tta=job.tta))
     except Exception as exc:  # shown to the user as a notification
         return Outcome(error=exc)
 
 
 def _predict(job: Job) -> Outcome:
     try:
-        return Outcome(job.classifier, job.classifier.predict(job.cube, device=job.device))
+        return Outcome(job.classifier, job.classifier.predict(job.cube, device=job.device,
+                                                              tta=job.tta))
     except Exception as exc:
         return Outcome(error=exc)
 

@@ -29,7 +29,8 @@ def _spin(lo: int, hi: int, value: int, tip: str) -> QSpinBox:
 
 
 class SettingsBox(QGroupBox):
-    """Model, iterations, learning rate, per-class draw, augmentation, seed, device, previews.
+    """Model, iterations, learning rate, per-class draw, augmentation, test-time augmentation,
+    seed, device, previews.
 
     Checking the box title unfolds it. ``config(**overrides)`` builds the ``TrainConfig``;
     overrides (e.g. tiny ``model_kwargs`` in tests) win over the widgets.
@@ -64,6 +65,10 @@ class SettingsBox(QGroupBox):
         self.augment.setChecked(d.augment)
         self.augment.setToolTip("Train on randomly flipped/transposed copies of the scene; may "
                                 "help with very few labels, slows convergence otherwise")
+        self.tta = QCheckBox()
+        self.tta.setToolTip("Predict the final class map as the mean over the 8 flips/transposes "
+                            "of the cube (8x the prediction time); for a model trained with flip "
+                            "augmentation. Not for lazy cubes")
         self.seed = _spin(0, 2**31 - 1, d.seed, "Random seed: same seed, same result")
         self.device = QComboBox()
         self.device.addItems(DEVICES)
@@ -74,7 +79,7 @@ class SettingsBox(QGroupBox):
         for label, w in [("Model", self.model), ("Preset", self.preset),
                          ("Iterations", self.iterations), ("Learning rate", self.lr),
                          ("Per-class draw", self.per_class), ("Flip augmentation", self.augment),
-                         ("Seed", self.seed),
+                         ("Predict over flips", self.tta), ("Seed", self.seed),
                          ("Device", self.device), ("Preview every", self.preview_every),
                          ("Validate every", self.eval_every)]:
             form.addRow(label, w)

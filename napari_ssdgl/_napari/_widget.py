@@ -257,7 +257,8 @@ class SSDGLWidget(QWidget):
             show_warning(str(w.message))
         job = Job("train", cube_layer.name, cube, tuple(cube_layer.scale[-2:]),
                   tuple(cube_layer.translate[-2:]), train_labels=labels, gt=gt, trainer=trainer,
-                  source_layers=(cube_layer.name, labels_layer.name), device=trainer.config.device)
+                  source_layers=(cube_layer.name, labels_layer.name), device=trainer.config.device,
+                  tta=self.settings.tta.isChecked())
         job.pbar = progress(total=trainer.config.iterations, desc="SSDGL training")
         self.plot.reset()
         self.status.setText(f"Training {trainer.config.model} on {int((labels > 0).sum())} "
@@ -428,7 +429,8 @@ class SSDGLWidget(QWidget):
             train_labels = np.array(labels.data, copy=True)
         job = Job("apply", layer.name, cube, tuple(layer.scale[-2:]), tuple(layer.translate[-2:]),
                   train_labels=train_labels, gt=self._gt_copy(cube.shape[1:]), classifier=clf,
-                  source_layers=(layer.name,), device=self.settings.device.currentText())
+                  source_layers=(layer.name,), device=self.settings.device.currentText(),
+                  tta=self.settings.tta.isChecked())
         job.pbar = progress(total=0, desc="SSDGL prediction")
         self.status.setText(f"Applying the model to '{layer.name}'…")
         self._start(job)
@@ -438,6 +440,9 @@ class SSDGLWidget(QWidget):
         """Tiled prediction of a dask (or too big to copy) cube in the background; the class map
         is made now, all 0, and filled in tile by tile as the tiles finish."""
         shape = tuple(layer.data.shape[1:])
+        if self.settings.tta.isChecked():
+            show_warning(f"'{layer.name}' is a lazy cube: it is predicted tile by tile in one "
+                         "orientation ('Predict over flips' is for cubes in memory).")
         labels = self.labels_picker.value if self.cube_picker.value is layer else None
         train_labels = None
         if labels is not None and tuple(labels.data.shape) == shape:
