@@ -120,7 +120,8 @@ def predict_probabilities(
         for k in range(8):
             p = undo_dihedral_view(predict_probabilities(model, dihedral_view(x, k), **kw), k)
             mean = p.copy() if mean is None else np.add(mean, p, out=mean)
-        return mean / np.float32(8)
+        mean /= 8  # in place: on a tiled scene the probabilities are the big array
+        return mean
     dev = resolve_device(device)
     model = model.to(dev).eval()
     dtype = None
