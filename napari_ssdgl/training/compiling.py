@@ -13,6 +13,8 @@ from collections.abc import Callable
 
 import torch
 
+from .errors import short_reason
+
 
 def compiled_or_eager(fn: Callable, probe: Callable[[Callable], None], backend: str = "inductor"
                       ) -> tuple[Callable, str | None]:
@@ -26,6 +28,5 @@ def compiled_or_eager(fn: Callable, probe: Callable[[Callable], None], backend: 
         probe(compiled)
     except Exception as exc:  # backends raise many types (BackendCompilerFailed, OSError, ...)
         torch._dynamo.reset()
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        return fn, f"{type(exc).__name__}: {first}"[:300]
+        return fn, short_reason(exc)
     return compiled, None

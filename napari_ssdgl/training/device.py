@@ -41,11 +41,12 @@ def amp_dtype(device: torch.device) -> torch.dtype | None:
     return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
 
 
-def autocast(device: torch.device, dtype: torch.dtype | None):
-    """torch.autocast on CUDA when a dtype is given; a no-op context otherwise."""
+def autocast(device: torch.device, dtype: torch.dtype | None, cache: bool = True):
+    """torch.autocast when a dtype is given; a no-op context otherwise. ``cache=False`` for
+    CUDA graph capture (a cached cast would not be recomputed on replay)."""
     if dtype is None:
         return contextlib.nullcontext()
-    return torch.autocast(device_type=device.type, dtype=dtype)
+    return torch.autocast(device_type=device.type, dtype=dtype, cache_enabled=cache)
 
 
 def device_name(device: torch.device) -> str:

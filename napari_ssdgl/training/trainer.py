@@ -22,6 +22,8 @@ bfloat16 the step is autocast to bf16 (a further ~-40 %). Evaluation uses the fo
 float32, like ``Classifier.predict``, so the kept metrics are the saved model's.
 ``TrainConfig(reference=True)`` is the plain dense float32 path that every speed-up is checked
 against. The Houston variant needs the dense map for its reconstruction loss and keeps it.
+On CUDA the fast path's forward, loss and backward are replayed as a CUDA graph
+(``cuda_graph``, see cuda_graph.py): a small scene is launch-bound there.
 """
 
 from __future__ import annotations
@@ -43,8 +45,9 @@ from ..metrics import classification_metrics
 from ..tiling import logits
 from .augment import TRANSPOSE, dihedral, dihedral_index
 from .compiling import compiled_or_eager
+from .cuda_graph import GraphedIteration
 from .device import amp_dtype, autocast, resolve_device
-from .errors import TrainingError
+from .errors import TrainingError, short_reason
 from .loss import (
     effective_number_weights,
     gather_pixels,
@@ -95,6 +98,10 @@ class TrainConfig:
     # torch.compile backend for the training forward pass ("inductor"), None = eager; falls back
     # to eager with a warning where compiling fails (see compiling.py). Fast path only
     compile: str | None = None
+    # on CUDA, replay each iteration's forward/loss/backward as a CUDA graph (see cuda_graph.py):
+    # small scenes are launch-bound there. Fast path, bf16 or float32, not with ``compile``;
+    # falls back to eager with a warning where capturing fails
+    cuda_graph: bool = True
 
 
 @dataclass
@@ -310,6 +317,10 @@ class Trainer:
         forward = model.sampled_logits if sampled else None
         if sampled and cfg.compile:
             forward = self._compiled(forward, x)
+        graphed = None
+        if (sampled and cfg.cuda_graph and not cfg.compile and dev.type == "cuda"
+                and not scaler.is_enabled()):  # float16's changing loss scale stays eager
+            graphed = self._graphed(forward, x, targets, weights)
         for it in range(cfg.iterations):
             if self._stop.is_set():
                 break
@@ -318,32 +329,38 @@ class Trainer:
                 group["lr"] = lr
             index = torch.from_numpy(self.sampler.draw()).to(dev)
             k = int(flips.integers(8)) if cfg.augment else 0
-            xk, where = dihedral(x, k), dihedral_index(index, k, h, w)
-            opt.zero_grad(set_to_none=True)
-            with autocast(dev, self._amp):
-                if sampled:
-                    picked = forward(xk, where)
-                elif houston:
-                    feats = model.features(xk)
-                    picked = gather_pixels(model.classifier(feats), where)
-                else:
-                    picked = gather_pixels(model(xk), where)
-            # the drawn pixels' labels, wherever the flip moved them: nothing else is in the loss
-            loss = picked_cross_entropy(picked, targets.index_select(0, index), weights)
-            if houston:
-                loss = loss + RECONSTRUCTION_WEIGHT * torch.mean((feats.float() - xk) ** 2)
+            if graphed is not None:  # forward, loss and backward in one replay
+                loss, hits = graphed(index, k)
+            else:
+                xk, where = dihedral(x, k), dihedral_index(index, k, h, w)
+                opt.zero_grad(set_to_none=True)
+                with autocast(dev, self._amp):
+                    if sampled:
+                        picked = forward(xk, where)
+                    elif houston:
+                        feats = model.features(xk)
+                        picked = gather_pixels(model.classifier(feats), where)
+                    else:
+                        picked = gather_pixels(model(xk), where)
+                # the drawn pixels' labels, wherever the flip moved them: nothing else is in
+                # the loss
+                loss = picked_cross_entropy(picked, targets.index_select(0, index), weights)
+                if houston:
+                    loss = loss + RECONSTRUCTION_WEIGHT * torch.mean((feats.float() - xk) ** 2)
             loss_value = float(loss.detach())
             if not np.isfinite(loss_value):
                 raise TrainingError(
                     f"the loss became {loss_value} at iteration {it + 1}; lower the learning rate"
                 )
-            scaler.scale(loss).backward()
+            if graphed is None:
+                scaler.scale(loss).backward()
+                with torch.no_grad():
+                    hits = (picked.argmax(1) == targets[index]).float().mean()
             scaler.unscale_(opt)
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
             scaler.step(opt)
             scaler.update()
-            with torch.no_grad():
-                acc = float((picked.argmax(1) == targets[index]).float().mean())
+            acc = float(hits)
             self.iterations_done = done = it + 1
             last = done == cfg.iterations or self._stop.is_set()
             event = TrainEvent(done, cfg.iterations, loss_value, lr, acc,
@@ -383,6 +400,25 @@ class Trainer:
             warnings.warn(f"torch.compile failed, training without it: {reason}", stacklevel=3)
         return fn
 
+    def _graphed(self, forward, x: torch.Tensor, targets: torch.Tensor,
+                 weights: torch.Tensor) -> GraphedIteration | None:
+        """The iteration captured as CUDA graphs for every view training will draw, or None
+        (eager) with a warning when capturing fails."""
+        views = list(range(8)) if self.config.augment else [0]
+        try:
+            labelled = np.flatnonzero(self._targets.numpy() >= 0)
+            warmup = torch.from_numpy(np.resize(labelled, self.sampler.draw_size))
+            graphed = GraphedIteration(self.model, forward, x, targets, weights, warmup,
+                                       self._amp)
+            graphed.capture(views)
+        except Exception as exc:  # capture rejects some ops/allocations; train eagerly then
+            torch.cuda.synchronize(x.device)
+            self.model.zero_grad(set_to_none=True)
+            warnings.warn(f"CUDA graph capture failed, training without it: "
+                          f"{short_reason(exc)}", stacklevel=3)
+            return None
+        return graphed
+
     def _finish(self, last_validation: dict | None) -> None:
         """Settle the kept model: score the final state if that was not done (stop between
         iterations) and keep it when it is better, or always with ``keep="last"``/no test set."""
@@ -393,6 +429,7 @@ class Trainer:
             last = self.config.keep == "last" or self.test_labels is None
             self._keep(metrics, force=last)
         self._xt = None  # free the device copy of the scene
+        self.model.zero_grad(set_to_none=True)  # and the gradients (fixed ones with CUDA graphs)
 
     def fit(self) -> Classifier:
         """Run to the end (or until stopped) and return :meth:`result`."""
