@@ -1,8 +1,7 @@
 """Training variants on Indian Pines over several seeds; one JSON line per run.
 
     python benchmarks/variants.py --protocol 5pct --seeds 0-4 [--per-class N | --paper-draw]
-        [--augment] [--ema DECAY] [--lr LR] [--iterations N] [--groups G] [--kernel K]
-        [--parallel J]
+        [--augment] [--lr LR] [--iterations N] [--groups G] [--kernel K] [--parallel J]
         [--device auto|cpu|cuda] [--cube FILE --labels FILE] [--name NAME]
 
 Each run splits with its seed, trains with the protocol's settings plus the given changes,
@@ -39,7 +38,6 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     draw.add_argument("--per-class", type=int, default=None, help="per-class draw; 0 = all")
     draw.add_argument("--paper-draw", action="store_true", help="the paper's per-class draw")
     p.add_argument("--augment", action="store_true", help="random flips/transposes")
-    p.add_argument("--ema", type=float, default=None, help="weight moving-average decay")
     p.add_argument("--groups", type=int, default=None, help="GroupNorm groups")
     p.add_argument("--kernel", type=int, default=None, help="ConvLSTM kernel")
     p.add_argument("--device", default="auto")
@@ -73,8 +71,6 @@ def run_one(args: argparse.Namespace, seed: int) -> dict:
         over["iterations"] = args.iterations
     if args.lr:
         over["lr"] = args.lr
-    if args.ema is not None:
-        over["ema"] = args.ema
     if args.per_class is not None:
         over["per_class"] = args.per_class or None
     config = spec.train_config(args.paper_draw, **over)
@@ -90,7 +86,7 @@ def run_one(args: argparse.Namespace, seed: int) -> dict:
             hist.append([event.iteration, round(event.elapsed_s, 2), round(100 * last["oa"], 3)])
     return {"name": args.name, "protocol": args.protocol, "seed": seed, "lr": config.lr,
             "iterations": config.iterations, "per_class_draw": config.per_class,
-            "augment": config.augment, "ema": config.ema, "model_kwargs": config.model_kwargs,
+            "augment": config.augment, "model_kwargs": config.model_kwargs,
             "oa": last["oa"], "aa": last["aa"], "kappa": last["kappa"], "hist": hist,
             "wall_s": time.perf_counter() - start, "device": str(trainer.device),
             "torch": torch.__version__}

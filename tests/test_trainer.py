@@ -219,30 +219,3 @@ def test_learns_the_synthetic_scene():
     pred = clf.predict(s.cube.data, device="cpu").labels
     oa = classification_metrics(pred, test)["oa"]
     assert oa >= 0.95, oa
-
-
-def test_moving_average_of_the_weights_is_what_is_kept(split):
-    """With ``ema`` the kept model is the running average of the weights after each step, with
-    decay ``min(ema, (1 + it) / (10 + it))``; evaluation scores that average."""
-    cube, train, test = split
-    trainer = Trainer(cube, train, config(ema=0.5, eval_every=0, iterations=4), test_labels=test)
-    average = [p.detach().clone() for p in trainer.model.parameters()]
-    for event in trainer.run():
-        decay = min(0.5, event.iteration / (9 + event.iteration))
-        for a, p in zip(average, trainer.model.parameters(), strict=True):
-            a.mul_(decay).add_(p.detach(), alpha=1 - decay)
-    kept = list(trainer.result().model.parameters())
-    for a, k in zip(average, kept, strict=True):
-        torch.testing.assert_close(k, a, rtol=1e-5, atol=1e-6)
-    last = list(trainer.model.parameters())
-    assert any(not torch.equal(k, p.detach()) for k, p in zip(kept, last, strict=True))
-    pred = trainer.result().predict(cube).labels
-    assert trainer.best_metrics["oa"] == pytest.approx(
-        classification_metrics(pred, test, exclude=train > 0)["oa"])
-
-
-@pytest.mark.parametrize("bad", [-0.1, 1.0, 2.0])
-def test_moving_average_decay_must_be_below_one(split, bad):
-    cube, train, _ = split
-    with pytest.raises(TrainingError, match="ema must be in"):
-        Trainer(cube, train, config(ema=bad))

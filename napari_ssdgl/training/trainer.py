@@ -102,9 +102,6 @@ class TrainConfig:
     # small scenes are launch-bound there. Fast path, bf16 or float32, not with ``compile``;
     # falls back to eager with a warning where capturing fails
     cuda_graph: bool = True
-    # exponential moving average of the weights (Polyak averaging), e.g. 0.99; 0 = off. When on,
-    # the averaged weights are the ones scored, previewed, kept and saved
-    ema: float = 0.0
 
 
 @dataclass
@@ -148,8 +145,6 @@ def _check_config(cfg: TrainConfig) -> None:
         raise TrainingError(f"per-class draw must be empty or an integer >= 0, got {cfg.per_class}")
     if cfg.eval_every < 0 or cfg.preview_every < 0:
         raise TrainingError("eval_every and preview_every must be >= 0")
-    if not 0 <= cfg.ema < 1:
-        raise TrainingError(f"ema must be in [0, 1) (0 = off), got {cfg.ema}")
     if cfg.keep not in ("best", "last"):
         raise TrainingError(f"keep must be 'best' or 'last', got {cfg.keep!r}")
 
@@ -229,7 +224,6 @@ class Trainer:
         self.seconds_per_iteration: float | None = None
         self._amp: torch.dtype | None = None
         self._xt: torch.Tensor | None = None
-        self._ema: torch.nn.Module | None = None
 
     # -- setup -------------------------------------------------------------------------------
     def _build_model(self, bands: int) -> torch.nn.Module:
@@ -263,18 +257,12 @@ class Trainer:
     def _predict_map(self, x: torch.Tensor) -> np.ndarray:
         """Class map in float32, as ``Classifier.predict`` makes it by default: the metrics kept
         with a model are the ones its saved weights reproduce (bf16 would flip close calls)."""
-        model = self._scored
-        model.eval()
-        forward = model if self.config.reference else partial(logits, model)
+        self.model.eval()
+        forward = self.model if self.config.reference else partial(logits, self.model)
         with torch.inference_mode():
             idx = forward(x).argmax(dim=1)[0].cpu().numpy()
         self.model.train()
         return self.encoder.decode(idx)
-
-    @property
-    def _scored(self) -> torch.nn.Module:
-        """The weights that are evaluated, kept and saved: the moving average with ``ema``."""
-        return self._ema if self._ema is not None else self.model
 
     def _evaluate(self, pred: np.ndarray) -> dict:
         return classification_metrics(
@@ -287,8 +275,7 @@ class Trainer:
         better = not self.best_metrics or metrics is None or metrics["oa"] > self.best_metrics["oa"]
         if not (force or better):
             return False
-        self.best_state = {k: v.detach().cpu().clone()
-                           for k, v in self._scored.state_dict().items()}
+        self.best_state = {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()}
         self.best_metrics = dict(metrics or {}, iteration=self.iterations_done)
         return True
 
@@ -324,8 +311,6 @@ class Trainer:
         opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
                               weight_decay=cfg.weight_decay)
         self._xt = x
-        if cfg.ema:
-            self._ema = copy.deepcopy(model).requires_grad_(False)
         flips = np.random.default_rng([cfg.seed, 1])  # its own stream: draws stay as they were
         h, w = x.shape[-2:]
         start = time.perf_counter()  # compiling counts as training time
@@ -375,8 +360,6 @@ class Trainer:
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
             scaler.step(opt)
             scaler.update()
-            if self._ema is not None:
-                self._update_ema(it)
             acc = float(hits)
             self.iterations_done = done = it + 1
             last = done == cfg.iterations or self._stop.is_set()
@@ -417,14 +400,6 @@ class Trainer:
             warnings.warn(f"torch.compile failed, training without it: {reason}", stacklevel=3)
         return fn
 
-    @torch.no_grad()
-    def _update_ema(self, it: int) -> None:
-        """``ema <- d * ema + (1 - d) * weights``, with ``d`` ramped up from 0.1 early on
-        (``(1 + it) / (10 + it)``) so the average does not hold on to the random start."""
-        decay = min(self.config.ema, (1 + it) / (10 + it))
-        torch._foreach_lerp_(list(self._ema.parameters()), list(self.model.parameters()),
-                             1.0 - decay)
-
     def _graphed(self, forward, x: torch.Tensor, targets: torch.Tensor,
                  weights: torch.Tensor) -> GraphedIteration | None:
         """The iteration captured as CUDA graphs for every view training will draw, or None
@@ -453,7 +428,7 @@ class Trainer:
                 metrics = self._evaluate(self._predict_map(self._xt))
             last = self.config.keep == "last" or self.test_labels is None
             self._keep(metrics, force=last)
-        self._xt = self._ema = None  # free the device copies of the scene and the average
+        self._xt = None  # free the device copy of the scene
         self.model.zero_grad(set_to_none=True)  # and the gradients (fixed ones with CUDA graphs)
 
     def fit(self) -> Classifier:
