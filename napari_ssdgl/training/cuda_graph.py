@@ -31,7 +31,7 @@ WARMUP = 2  # eager runs on a side stream before a capture (cuDNN/cuBLAS set-up,
 
 
 class GraphedIteration:
-    """``step(index, k) -> (loss, accuracy)`` of the drawn pixels, gradients in ``p.grad``."""
+    """``graphed(index, k) -> (loss, accuracy)`` at the drawn pixels; gradients in ``p.grad``."""
 
     def __init__(self, model: torch.nn.Module, forward: Callable[[Tensor, Tensor], Tensor],
                  x: Tensor, targets: Tensor, weights: Tensor, index: Tensor,

@@ -414,6 +414,7 @@ class Trainer:
         except Exception as exc:  # capture rejects some ops/allocations; train eagerly then
             torch.cuda.synchronize(x.device)
             self.model.zero_grad(set_to_none=True)
+            torch.cuda.empty_cache()  # the failed capture's pool (e.g. after running out)
             warnings.warn(f"CUDA graph capture failed, training without it: "
                           f"{short_reason(exc)}", stacklevel=3)
             return None
