@@ -223,6 +223,9 @@ def _add_train(sub) -> None:
     t.add_argument("--compile", nargs="?", const="inductor", default=None, metavar="BACKEND",
                    help="torch.compile the training step (backend default inductor; falls back "
                         "to eager with a warning where it cannot compile)")
+    t.add_argument("--no-cuda-graph", action="store_true",
+                   help="on CUDA, launch each training iteration op by op instead of replaying "
+                        "it as a CUDA graph (slower on small scenes; for debugging)")
     t.add_argument("--report", action="store_true",
                    help="also write report.png (class map beside ground truth, confusion, curve)")
     _device_options(t)

@@ -97,7 +97,7 @@ def train(args) -> int:
         power=args.power, per_class=args.per_class or None, augment=args.augment, seed=args.seed,
         device=args.device,
         amp=not args.no_amp, eval_every=max(0, args.eval_every), keep=args.keep,
-        reference=args.reference, compile=args.compile,
+        reference=args.reference, compile=args.compile, cuda_graph=not args.no_cuda_graph,
     )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

@@ -81,6 +81,15 @@ def test_train_progress_bar_and_summary(files, tmp_path, capsys):
     assert m["per_class_draw"] is None
 
 
+@pytest.mark.parametrize(("flag", "graph"), [([], True), (["--no-cuda-graph"], False)])
+def test_train_cuda_graph_switch_is_recorded(files, tmp_path, flag, graph):
+    rc = main([*TRAIN, str(files / "cube.npy"), str(files / "gt.npy"), "--out", str(tmp_path),
+               "--split-per-class", "5", "--iterations", "1", "--quiet", "--device", "cpu",
+               *flag])
+    assert rc == 0
+    assert json.loads((tmp_path / "model.json").read_text())["train_config"]["cuda_graph"] is graph
+
+
 def test_train_compile_option_reaches_the_trainer(files, tmp_path, monkeypatch):
     """``--compile`` asks for Inductor; where it cannot compile, training warns and runs."""
     def broken(fn, **kw):
