@@ -16,7 +16,7 @@ import torch
 
 from .tiling import Prepare, logits, predict_tiled
 from .training.augment import FLIP_COLS, FLIP_ROWS, TRANSPOSE
-from .training.device import amp_dtype, autocast, resolve_device
+from .training.device import amp_dtype, autocast, is_out_of_memory, resolve_device
 
 FALLBACK_TILE = 512
 ROW_BLOCK = 256  # rows per block when deriving labels/entropy/margin (bounds temporaries)
@@ -55,12 +55,6 @@ class Prediction:
 def _run(model: torch.nn.Module, window: np.ndarray, device: torch.device) -> np.ndarray:
     x = torch.from_numpy(np.ascontiguousarray(window))[None].to(device)
     return torch.softmax(logits(model, x).float(), dim=1)[0].cpu().numpy()
-
-
-def _is_oom(exc: BaseException) -> bool:
-    return isinstance(exc, torch.cuda.OutOfMemoryError | MemoryError) or (
-        "out of memory" in str(exc) or "can't allocate memory" in str(exc)
-    )
 
 
 def dihedral_view(a: np.ndarray, k: int) -> np.ndarray:
@@ -135,7 +129,7 @@ def predict_probabilities(
             try:
                 return _run(model, x if prepare is None else prepare(x), dev)
             except (torch.cuda.OutOfMemoryError, MemoryError, RuntimeError) as exc:
-                if not _is_oom(exc):
+                if not is_out_of_memory(exc):
                     raise
                 if dev.type == "cuda":
                     torch.cuda.empty_cache()

@@ -153,6 +153,21 @@ def test_predict_tta_is_the_engines_flip_mean(trained, files, tmp_path, capsys):
     assert "--tta is not available on the dask path" in one_error_line(capsys)
 
 
+def test_train_out_of_memory_is_one_clear_line(files, tmp_path, capsys, monkeypatch):
+    from napari_ssdgl.models.blocks import EncoderDecoder
+
+    def oom(*args, **kwargs):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 9.00 GiB")
+
+    monkeypatch.setattr(EncoderDecoder, "sampled_logits", oom)
+    rc = main([*TRAIN, str(files / "cube.npy"), str(files / "gt.npy"), "--out",
+               str(tmp_path / "m"), "--split-per-class", "5", "--iterations", "2", "--quiet",
+               "--device", "cpu"])
+    assert rc == 2
+    assert "out of memory training on CPU" in one_error_line(capsys)
+    assert not (tmp_path / "m" / "model.json").exists()
+
+
 def test_error_missing_file(files, tmp_path, capsys):
     rc = main([*TRAIN, str(tmp_path / "nope.npy"), str(files / "gt.npy"), "--out",
                str(tmp_path / "m")])

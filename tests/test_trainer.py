@@ -219,3 +219,33 @@ def test_learns_the_synthetic_scene():
     pred = clf.predict(s.cube.data, device="cpu").labels
     oa = classification_metrics(pred, test)["oa"]
     assert oa >= 0.95, oa
+
+
+@pytest.mark.parametrize("error", [torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to "
+                                                                "allocate 9.00 GiB"),
+                                   MemoryError()])
+def test_running_out_of_memory_is_a_clear_training_error(split, monkeypatch, error):
+    cube, train, _ = split
+    trainer = Trainer(cube, train, config())
+
+    def oom(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(trainer.model, "sampled_logits", oom)
+    with pytest.raises(TrainingError, match="out of memory training on CPU with the 20 x 20 x 12 "
+                                            "scene.*Free memory, crop") as info:
+        list(trainer.run())
+    assert info.value.__cause__ is error
+    assert trainer._xt is None  # the device copy of the scene is let go
+
+
+def test_other_runtime_errors_are_not_reworded(split, monkeypatch):
+    cube, train, _ = split
+    trainer = Trainer(cube, train, config())
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("shape mismatch")
+
+    monkeypatch.setattr(trainer.model, "sampled_logits", broken)
+    with pytest.raises(RuntimeError, match="shape mismatch"):
+        list(trainer.run())

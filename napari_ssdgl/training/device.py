@@ -49,6 +49,13 @@ def autocast(device: torch.device, dtype: torch.dtype | None, cache: bool = True
     return torch.autocast(device_type=device.type, dtype=dtype, cache_enabled=cache)
 
 
+def is_out_of_memory(exc: BaseException) -> bool:
+    """True for a GPU or CPU allocation failure (torch raises several types for it)."""
+    return isinstance(exc, torch.cuda.OutOfMemoryError | MemoryError) or (
+        "out of memory" in str(exc) or "can't allocate memory" in str(exc)
+    )
+
+
 def device_name(device: torch.device) -> str:
     """A human-readable name of the device a run used (GPU model, or CPU and thread count)."""
     if device.type == "cuda":

@@ -46,7 +46,7 @@ from ..tiling import logits
 from .augment import TRANSPOSE, dihedral, dihedral_index
 from .compiling import compiled_or_eager
 from .cuda_graph import GraphedIteration
-from .device import amp_dtype, autocast, resolve_device
+from .device import amp_dtype, autocast, is_out_of_memory, resolve_device
 from .errors import TrainingError, short_reason
 from .loss import (
     effective_number_weights,
@@ -291,6 +291,20 @@ class Trainer:
         except GeneratorExit:
             self._finish(state["last_validation"])
             raise
+        except (RuntimeError, MemoryError) as exc:
+            if not is_out_of_memory(exc):
+                raise
+            self._xt = None
+            if self.device.type == "cuda":
+                torch.cuda.empty_cache()
+            bands, rows, cols = self._x.shape
+            first = "train on the CPU" if self.device.type != "cpu" else "free memory"
+            raise TrainingError(
+                f"out of memory training on {self.device.type.upper()} with the {rows} x {cols} "
+                f"x {bands} scene: the whole scene goes through the network at once, so its "
+                f"activations must fit. {first.capitalize()}, crop or spatially bin the scene, "
+                f"or use the smaller model defaults (preset 'none')."
+            ) from exc
         self._finish(state["last_validation"])
 
     def _iterate(self, state: dict) -> Iterator[TrainEvent]:
