@@ -358,7 +358,8 @@ class Trainer:
                         picked = gather_pixels(model(xk), where)
                 # the drawn pixels' labels, wherever the flip moved them: nothing else is in
                 # the loss
-                loss = picked_cross_entropy(picked, targets.index_select(0, index), weights)
+                target = targets.index_select(0, index)
+                loss = picked_cross_entropy(picked, target, weights)
                 if houston:
                     loss = loss + RECONSTRUCTION_WEIGHT * torch.mean((feats.float() - xk) ** 2)
             loss_value = float(loss.detach())
@@ -369,7 +370,7 @@ class Trainer:
             if graphed is None:
                 scaler.scale(loss).backward()
                 with torch.no_grad():
-                    hits = (picked.argmax(1) == targets[index]).float().mean()
+                    hits = (picked.argmax(1) == target).float().mean()
             scaler.unscale_(opt)
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
             scaler.step(opt)
