@@ -1,14 +1,15 @@
 """Training variants on Indian Pines over several seeds; one JSON line per run.
 
     python benchmarks/variants.py --protocol 5pct --seeds 0-4 [--per-class N | --paper-draw]
-        [--augment] [--lr LR] [--iterations N] [--groups G] [--kernel K] [--parallel J]
+        [--augment] [--tta] [--lr LR] [--iterations N] [--groups G] [--kernel K] [--parallel J]
         [--device auto|cpu|cuda] [--cube FILE --labels FILE] [--name NAME]
 
 Each run splits with its seed, trains with the protocol's settings plus the given changes,
 scores the test pixels every 25 iterations (the curve; the model is always the LAST one) and
 prints ``{"name", "seed", "oa", "aa", "kappa", "hist": [[iteration, seconds, OA %], ...]}``.
-``--parallel J`` runs J seeds at once in child processes (one torch thread each): how the
-draw/augmentation comparison in README.md was run on one GPU.
+``--tta`` also scores the last model over the 8 flips/transposes (``oa_tta``, ``aa_tta``,
+``kappa_tta``). ``--parallel J`` runs J seeds at once in child processes (one torch thread
+each): how the draw/augmentation comparison in README.md was run on one GPU.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     draw.add_argument("--per-class", type=int, default=None, help="per-class draw; 0 = all")
     draw.add_argument("--paper-draw", action="store_true", help="the paper's per-class draw")
     p.add_argument("--augment", action="store_true", help="random flips/transposes")
+    p.add_argument("--tta", action="store_true",
+                   help="also score the last model over the 8 flips/transposes")
     p.add_argument("--groups", type=int, default=None, help="GroupNorm groups")
     p.add_argument("--kernel", type=int, default=None, help="ConvLSTM kernel")
     p.add_argument("--device", default="auto")
@@ -84,12 +87,20 @@ def run_one(args: argparse.Namespace, seed: int) -> dict:
         if event.validation:
             last = event.validation
             hist.append([event.iteration, round(event.elapsed_s, 2), round(100 * last["oa"], 3)])
-    return {"name": args.name, "protocol": args.protocol, "seed": seed, "lr": config.lr,
-            "iterations": config.iterations, "per_class_draw": config.per_class,
-            "augment": config.augment, "model_kwargs": config.model_kwargs,
-            "oa": last["oa"], "aa": last["aa"], "kappa": last["kappa"], "hist": hist,
-            "wall_s": time.perf_counter() - start, "device": str(trainer.device),
-            "torch": torch.__version__}
+    out = {"name": args.name, "protocol": args.protocol, "seed": seed, "lr": config.lr,
+           "iterations": config.iterations, "per_class_draw": config.per_class,
+           "augment": config.augment, "model_kwargs": config.model_kwargs,
+           "oa": last["oa"], "aa": last["aa"], "kappa": last["kappa"], "hist": hist,
+           "wall_s": time.perf_counter() - start, "device": str(trainer.device),
+           "torch": torch.__version__}
+    if args.tta:
+        from napari_ssdgl.metrics import classification_metrics
+
+        clf = trainer.result()
+        pred = clf.predict(cube, device=trainer.device, tta=True).labels.astype(gt.dtype)
+        m = classification_metrics(pred, test, exclude=train > 0, class_values=clf.class_values)
+        out.update({"oa_tta": m["oa"], "aa_tta": m["aa"], "kappa_tta": m["kappa"]})
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
