@@ -60,7 +60,7 @@ def run_predict(args) -> int:
     written = predict_to_file(clf, cube, out, tile_size=args.tile_size, overlap=args.overlap,
                               scheduler=args.scheduler or "threads", outputs=outputs,
                               device=args.device, progress=not args.quiet,
-                              overwrite=args.overwrite)
+                              overwrite=args.overwrite, tta=args.tta)
     rows, cols = cube.spatial_shape
     if getattr(args, "json", False):
         import json

@@ -208,9 +208,6 @@ def predict(args) -> int:
     from .modelfile import load_classifier
 
     if getattr(args, "scheduler", None) or str(args.out or "").lower().endswith(".zarr"):
-        if args.tta:
-            raise CLIError("--tta is not available on the dask path (.zarr output or "
-                           "--scheduler) yet; predict in memory or in tiles (--tile-size)")
         return _predict_dask(args)
     clf = load_classifier(args.model_dir)
     if args.out is not None:

@@ -225,20 +225,45 @@ def predict_dask(
     client=None,
     torch_threads: int | None = 1,
     on_pass: Callable[[int, int], None] | None = None,
+    tta: bool = False,
 ) -> DaskPrediction:
     """Measure the scene statistics now (a few dask computations over the cube, on the current
     scheduler or ``client``), and return the prediction as lazy dask arrays.
 
     ``tile_size`` is the model's input window (as in :mod:`.tiling`; default: the cube's chunk
-    plus ``2 * overlap``); ``on_pass(i, n)`` reports the statistics passes.
+    plus ``2 * overlap``); ``on_pass(i, n)`` reports the statistics passes. ``tta``: the mean
+    of the probabilities over the 8 flips/transposes of the scene, as in
+    :func:`napari_ssdgl.inference.predict_probabilities` (each view is a lazy flipped view of the
+    cube with its own statistics passes, so 8 times the passes and the work).
     """
+    from .inference import dihedral_view, undo_dihedral_view
+
+    data = check_cube(clf, data)
+    tile_size = tile_size or default_tile_size(data, overlap)
+    kw = {"tile_size": tile_size, "overlap": overlap, "device": device, "client": client,
+          "torch_threads": torch_threads}
+    if not tta:
+        return DaskPrediction(_probabilities(clf, data, on_pass=on_pass, **kw),
+                              np.asarray(clf.class_values))
+    views = []
+    for k in range(8):  # k = 0: the scene as it is
+        say = None if on_pass is None else (lambda i, n, k=k: on_pass(k * n + i, 8 * n))
+        views.append(undo_dihedral_view(
+            _probabilities(clf, dihedral_view(data, k), on_pass=say, **kw), k))
+    total = sum(views[1:], views[0])
+    # back to one block per window core of the scene as it is (the sum has the flipped views'
+    # reversed chunking mixed in): what iter_label_blocks and the viewer count
+    return DaskPrediction((total / 8).rechunk(views[0].chunks), np.asarray(clf.class_values))
+
+
+def _probabilities(clf, data, *, tile_size: int, overlap: int, device: str, client,
+                   torch_threads: int | None, on_pass) -> object:
+    """Lazy (K, rows, cols) probabilities of ``data`` (checked) in one orientation."""
     import dask
     import dask.array as da
 
-    data = check_cube(clf, data)
     rows, cols = data.shape[1:]
     norm = (clf.mean, clf.std)
-    tile_size = tile_size or default_tile_size(data, overlap)
     windows = plan_windows(rows, cols, tile_size, overlap)
     payload = model_payload(clf)
     if client is not None:  # sent to every worker once, referenced by every task
@@ -258,8 +283,7 @@ def predict_dask(
         task = dask.delayed(_predict_window, pure=True)(payload, frozen, w, blocks[w], norm,
                                                          device, torch_threads)
         grid.setdefault(w.core_rows[0], []).append(da.from_delayed(task, shape, np.float32))
-    probs = da.block([grid[r] for r in sorted(grid)])[:, :rows, :cols]
-    return DaskPrediction(probs, np.asarray(clf.class_values))
+    return da.block([grid[r] for r in sorted(grid)])[:, :rows, :cols]
 
 
 def _measure(clf, payload, windows: list[Window], blocks, norm, device, torch_threads,

@@ -169,11 +169,13 @@ def predict_to_file(
     device: str = "auto",
     progress: bool = False,
     overwrite: bool = False,
+    tta: bool = False,
 ) -> Path:
     """Predict a (lazy) cube (or a path for :func:`~napari_ssdgl.lazy.open_lazy`) with a
     Classifier (or a model directory) to ``out`` (``.zarr`` directory, or ``.tif`` for the class map
     only) on ``scheduler`` (see :func:`open_scheduler`). Any failure during the computation is
-    a :class:`DaskPredictionError` naming the cause, and leaves no ``out`` behind."""
+    a :class:`DaskPredictionError` naming the cause, and leaves no ``out`` behind. ``tta``: the
+    mean over the 8 flips/transposes (:func:`~napari_ssdgl.dask_predict.predict_dask`)."""
     out = Path(out)
     if out.suffix.lower() not in (".zarr", ".tif", ".tiff"):
         raise ValueError(f"{out}: dask prediction writes .zarr (or .tif for the class map)")
@@ -196,10 +198,10 @@ def predict_to_file(
             _return_freed_memory()
         try:
             pred = predict_dask(clf, data, tile_size=tile_size, overlap=overlap, device=device,
-                                client=client, torch_threads=threads, on_pass=say)
+                                client=client, torch_threads=threads, on_pass=say, tta=tta)
             attrs = {"class_names": clf.class_names, "colors": clf.colors,
                      "model": clf.model_name, "source": getattr(cube, "source", None),
-                     "tile_size": tile_size, "overlap": overlap}
+                     "tile_size": tile_size, "overlap": overlap, "tta": tta}
             if out.suffix.lower() == ".zarr":
                 return write_prediction(pred, out, outputs=outputs, attrs=attrs, client=client,
                                         progress=progress, overwrite=overwrite)

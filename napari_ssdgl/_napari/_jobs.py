@@ -43,7 +43,7 @@ class Job:
     trainer: Trainer | None = None
     classifier: Classifier | None = None
     device: str = "auto"
-    tta: bool = False  # final map: mean over the 8 flips/transposes (not for "lazy")
+    tta: bool = False  # final map: mean over the 8 flips/transposes
     cancelled: bool = False
     done: threading.Event = field(default_factory=threading.Event)
     worker: object = None

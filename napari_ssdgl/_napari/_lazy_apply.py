@@ -78,12 +78,13 @@ def guarded_cube(data, job: Job):
 
 
 def make_job(viewer, layer, clf, *, device: str, options: dict, gt=None,
-             train_labels=None) -> Job:
+             train_labels=None, tta: bool = False) -> Job:
     """The job for ``layer`` and its output layer ``<cube> prediction`` (created or reused now,
-    all 0, in the model's colours). ``options`` go to :func:`predict_dask` (tile_size, overlap)."""
+    all 0, in the model's colours). ``options`` go to :func:`predict_dask` (tile_size, overlap);
+    ``tta``: the mean over the 8 flips/transposes (8 times the statistics passes and tiles)."""
     job = Job("lazy", layer.name, None, tuple(layer.scale[-2:]), tuple(layer.translate[-2:]),
               train_labels=train_labels, gt=gt, classifier=clf, source_layers=(layer.name,),
-              device=device)
+              device=device, tta=tta)
     job.cube = guarded_cube(layer.data, job)
     job.options = dict(options)
     rows, cols = job.cube.shape[1:]
@@ -121,7 +122,7 @@ def predict_blocks(job: Job):
     blocks = None
     try:
         pred = predict_dask(job.classifier, job.cube, device=job.device, on_pass=on_pass,
-                            **job.options)
+                            tta=job.tta, **job.options)
         blocks = iter_label_blocks(pred)
         for where, block in blocks:
             yield ("block", where, block)

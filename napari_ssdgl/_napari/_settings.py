@@ -68,7 +68,7 @@ class SettingsBox(QGroupBox):
         self.tta = QCheckBox()
         self.tta.setToolTip("Predict the final class map as the mean over the 8 flips/transposes "
                             "of the cube (8x the prediction time); for a model trained with flip "
-                            "augmentation. Not for lazy cubes")
+                            "augmentation")
         self.seed = _spin(0, 2**31 - 1, d.seed, "Random seed: same seed, same result")
         self.device = QComboBox()
         self.device.addItems(DEVICES)

@@ -440,9 +440,6 @@ class SSDGLWidget(QWidget):
         """Tiled prediction of a dask (or too big to copy) cube in the background; the class map
         is made now, all 0, and filled in tile by tile as the tiles finish."""
         shape = tuple(layer.data.shape[1:])
-        if self.settings.tta.isChecked():
-            show_warning(f"'{layer.name}' is a lazy cube: it is predicted tile by tile in one "
-                         "orientation ('Predict over flips' is for cubes in memory).")
         labels = self.labels_picker.value if self.cube_picker.value is layer else None
         train_labels = None
         if labels is not None and tuple(labels.data.shape) == shape:
@@ -451,7 +448,8 @@ class SSDGLWidget(QWidget):
             job = _lazy_apply.make_job(self.viewer, layer, clf,
                                        device=self.settings.device.currentText(),
                                        options=self.lazy_options, gt=self._gt_copy(shape),
-                                       train_labels=train_labels)
+                                       train_labels=train_labels,
+                                       tta=self.settings.tta.isChecked())
         except (ImportError, ValueError) as exc:
             show_error(f"Cannot apply the model to '{layer.name}': {exc}")
             return None
