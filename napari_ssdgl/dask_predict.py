@@ -236,12 +236,19 @@ def predict_dask(
     :func:`napari_ssdgl.inference.predict_probabilities` (each view is a lazy flipped view of the
     cube with its own statistics passes, so 8 times the passes and the work).
     """
+    import dask
+
     from .inference import dihedral_view, undo_dihedral_view
 
     data = check_cube(clf, data)
     tile_size = tile_size or default_tile_size(data, overlap)
-    kw = {"tile_size": tile_size, "overlap": overlap, "device": device, "client": client,
-          "torch_threads": torch_threads}
+    payload = model_payload(clf)  # one for all views: workers build the model once per thread
+    if client is not None:  # sent to every worker once, referenced by every task
+        payload = client.scatter(payload, broadcast=True, hash=False)
+    else:  # one graph key, not a copy of the weights inside every task
+        payload = dask.delayed(payload, traverse=False, name=f"ssdgl-model-{payload['token']}")
+    kw = {"payload": payload, "tile_size": tile_size, "overlap": overlap, "device": device,
+          "client": client, "torch_threads": torch_threads}
     if not tta:
         return DaskPrediction(_probabilities(clf, data, on_pass=on_pass, **kw),
                               np.asarray(clf.class_values))
@@ -256,7 +263,7 @@ def predict_dask(
     return DaskPrediction((total / 8).rechunk(views[0].chunks), np.asarray(clf.class_values))
 
 
-def _probabilities(clf, data, *, tile_size: int, overlap: int, device: str, client,
+def _probabilities(clf, data, *, payload, tile_size: int, overlap: int, device: str, client,
                    torch_threads: int | None, on_pass) -> object:
     """Lazy (K, rows, cols) probabilities of ``data`` (checked) in one orientation."""
     import dask
@@ -265,11 +272,6 @@ def _probabilities(clf, data, *, tile_size: int, overlap: int, device: str, clie
     rows, cols = data.shape[1:]
     norm = (clf.mean, clf.std)
     windows = plan_windows(rows, cols, tile_size, overlap)
-    payload = model_payload(clf)
-    if client is not None:  # sent to every worker once, referenced by every task
-        payload = client.scatter(payload, broadcast=True, hash=False)
-    else:  # one graph key, not a copy of the weights inside every task
-        payload = dask.delayed(payload, traverse=False, name=f"ssdgl-model-{payload['token']}")
     # raw slices: dask fuses a slice into the reads, so a task reads its window and no more
     blocks = {w: data[:, w.rows[0]: min(w.rows[1], rows), w.cols[0]: min(w.cols[1], cols)]
               for w in windows}

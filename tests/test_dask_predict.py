@@ -79,6 +79,24 @@ def test_tta_equals_whole_scene_tta_and_keeps_one_block_per_window(clf):
     assert {m for _, m in passes} == {n}
 
 
+def test_tta_builds_the_model_once_per_thread(clf, monkeypatch):
+    """The 8 views share one payload: a worker thread does not rebuild the network when its
+    tasks switch between views."""
+    import dask
+
+    import napari_ssdgl.models as models
+
+    builds = []
+    original = models.build_model
+    monkeypatch.setattr(models, "build_model", lambda *a, **k: builds.append(1) or original(
+        *a, **k))
+    with dask.config.set(scheduler="sync"):  # every task in this thread
+        pred = predict_dask(clf, da.from_array(_scene(48, 40), chunks=(BANDS, 16, 16)),
+                            tile_size=64, overlap=16, device="cpu", tta=True)
+        pred.labels.compute()
+    assert len(builds) == 1
+
+
 def test_nan_and_band_count_are_handled_like_in_memory(clf):
     cube = _scene(32, 32)
     cube[0, 3, 4] = np.nan
