@@ -31,6 +31,7 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import torch
@@ -252,11 +253,17 @@ def predict_dask(
     if not tta:
         return DaskPrediction(_probabilities(clf, data, on_pass=on_pass, **kw),
                               np.asarray(clf.class_values))
+    def say(k: int, i: int, n: int) -> None:
+        """One count over the 8 views: each view's statistics passes (the n - 1 before its
+        tiles), then one step for the tiles, as without ``tta``."""
+        if i < n - 1 or k == 7:
+            on_pass(k * (n - 1) + i, 8 * (n - 1) + 1)
+
     views = []
     for k in range(8):  # k = 0: the scene as it is
-        say = None if on_pass is None else (lambda i, n, k=k: on_pass(k * n + i, 8 * n))
         views.append(undo_dihedral_view(
-            _probabilities(clf, dihedral_view(data, k), on_pass=say, **kw), k))
+            _probabilities(clf, dihedral_view(data, k),
+                           on_pass=None if on_pass is None else partial(say, k), **kw), k))
     total = sum(views[1:], views[0])
     # back to one block per window core of the scene as it is (the sum has the flipped views'
     # reversed chunking mixed in): what iter_label_blocks and the viewer count

@@ -60,23 +60,25 @@ def test_dask_equals_whole_scene_away_from_the_border(clf):
 
 
 def test_tta_equals_whole_scene_tta_and_keeps_one_block_per_window(clf):
-    cube = _scene(80, 72, seed=2)
+    cube = _scene(64, 56, seed=2)  # non-square: 2 x 2 windows, transposed 2 x 2 others
     whole = predict_probabilities(clf.model, clf.prepare(cube), device="cpu", tta=True)
     one_view = predict_probabilities(clf.model, clf.prepare(cube), device="cpu")
     passes = []
-    pred = predict_dask(clf, da.from_array(cube, chunks=(BANDS, 32, 32)), tile_size=128,
-                        overlap=48, device="cpu", tta=True, on_pass=lambda i, n: passes.append(
+    pred = predict_dask(clf, da.from_array(cube, chunks=(BANDS, 32, 32)), tile_size=96,
+                        overlap=32, device="cpu", tta=True, on_pass=lambda i, n: passes.append(
                             (i, n)))
-    plain = predict_dask(clf, da.from_array(cube, chunks=(BANDS, 32, 32)), tile_size=128,
-                         overlap=48, device="cpu")
+    alone = []
+    plain = predict_dask(clf, da.from_array(cube, chunks=(BANDS, 32, 32)), tile_size=96,
+                         overlap=32, device="cpu", on_pass=lambda i, m: alone.append(m))
     assert pred.probabilities.chunks == plain.probabilities.chunks
     probs = pred.probabilities.compute(scheduler="threads")
     inner = (slice(None), slice(16, -16), slice(16, -16))
     assert np.abs(probs - whole)[inner].max() < 0.01
     assert np.abs(probs - one_view)[inner].max() > 0.05  # the views differ: the mean is not one
-    n = passes[-1][1]
-    assert n % 8 == 0 and [i for i, _ in passes] == list(range(n))
+    n = passes[-1][1]  # 8 views' statistics passes, then one step for the tiles
+    assert (n - 1) % 8 == 0 and [i for i, _ in passes] == list(range(n))
     assert {m for _, m in passes} == {n}
+    assert n - 1 == 8 * (alone[-1] - 1)
 
 
 def test_tta_builds_the_model_once_per_thread(clf, monkeypatch):

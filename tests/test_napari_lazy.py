@@ -261,11 +261,9 @@ def test_apply_to_lazy_cube_fills_the_map_tile_by_tile(lazy_dock, scene, clf, qt
 
 
 @pytest.mark.gui
-def test_result_arriving_inside_the_last_tile_is_not_overwritten(lazy_dock, scene, clf, qtbot,
-                                                                monkeypatch):
+def test_result_arriving_inside_the_last_tile_is_not_overwritten(lazy_dock, qtbot, monkeypatch):
     """napari's progress bar processes pending Qt events when it moves, so the worker's
-    returned/finished signals can run inside the last tile's slot: the final status must win.
-    With 'Predict over flips' (the 8 views' statistics passes, then the same tiles)."""
+    returned/finished signals can run inside the last tile's slot: the final status must win."""
     viewer, w, layer = lazy_dock
     original = _lazy_apply.on_event
 
@@ -275,12 +273,24 @@ def test_result_arriving_inside_the_last_tile_is_not_overwritten(lazy_dock, scen
         return original(job, event)
 
     monkeypatch.setattr(_lazy_apply, "on_event", last_tile_after_the_worker_ended)
+    job = w.apply_to_cube(layer)
+    wait_idle(qtbot, w, job)
+    assert job.blocks_done == job.blocks and "Model applied" in w.status.text()
+    assert w.apply_button.isEnabled() and not w.stop_button.isEnabled()
+
+
+@pytest.mark.gui
+def test_predict_over_flips_on_a_lazy_cube(lazy_dock, scene, clf, qtbot):
+    """'Predict over flips': the 8 views' statistics passes, then the map of in-memory TTA."""
+    viewer, w, layer = lazy_dock
+    w.lazy_options = {"tile_size": 112, "overlap": 32}  # one window: 8 views stay quick
     w.settings.tta.setChecked(True)
     notes = Notes()
     job = w.apply_to_cube(layer)
     wait_idle(qtbot, w, job)
     assert not notes.errors and not notes.warnings, (notes.errors, notes.warnings)
-    assert job.tta and job.blocks_done == job.blocks and "Model applied" in w.status.text()
+    assert job.tta and job.blocks_done == job.blocks == 1 and "Model applied" in w.status.text()
+    assert job.pbar.total == job.passes + 1 and job.passes % 8 == 0
     expected = clf.predict(scene[0], tta=True).labels
     np.testing.assert_array_equal(viewer.layers["scene prediction"].data, expected)
     assert w.apply_button.isEnabled() and not w.stop_button.isEnabled()
