@@ -17,6 +17,7 @@ import dask.array as da
 import numpy as np
 import pytest
 import zarr
+from gui_helpers import TIMEOUT_MS, Notes, wait_idle
 from helpers import TINY, toy_scene
 
 from napari_ssdgl._napari import _lazy_apply, _reader
@@ -26,7 +27,6 @@ BANDS, ROWS, COLS, CHUNK = 6, 40, 48, 16
 BOXES = ((2, 18, 2, 22, 1), (22, 38, 2, 20, 2), (4, 36, 26, 46, 3))
 WL = [450.0, 500.0, 550.0, 600.0, 650.0, 700.0]
 TILES = {"tile_size": 80, "overlap": 32}  # 9 tiles; equals whole-scene prediction here
-TIMEOUT_MS = 120_000
 
 
 @pytest.fixture(scope="module")
@@ -156,28 +156,6 @@ def clf(scene):
     return trainer.result()
 
 
-class Notes:
-    """napari notifications raised since the fixture was made."""
-
-    def __init__(self):
-        from napari.utils.notifications import notification_manager
-
-        self.manager = notification_manager
-        self.start = len(notification_manager.records)
-
-    def _of(self, severity: str) -> list[str]:
-        return [str(n.message) for n in self.manager.records[self.start:]
-                if n.severity == severity]
-
-    @property
-    def errors(self) -> list[str]:
-        return self._of("error")
-
-    @property
-    def warnings(self) -> list[str]:
-        return self._of("warning")
-
-
 @pytest.fixture
 def lazy_dock(make_napari_viewer, scene, clf, tmp_path):
     """(viewer, widget, lazy cube layer): the zarr scene opened through the plugin's reader."""
@@ -212,12 +190,6 @@ def events(monkeypatch) -> list:
 
     monkeypatch.setattr(_lazy_apply, "on_event", recording)
     return seen
-
-
-def wait_idle(qtbot, widget, job):
-    assert job is not None
-    qtbot.waitUntil(lambda: not widget.running, timeout=TIMEOUT_MS)
-    assert job.done.is_set()
 
 
 @pytest.mark.gui

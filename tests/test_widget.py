@@ -12,8 +12,8 @@ import time
 
 import numpy as np
 import pytest
+from gui_helpers import TIMEOUT_MS, Notes, wait_idle
 from napari.layers import Image, Labels, Points
-from napari.utils.notifications import NotificationSeverity, notification_manager
 from qtpy.QtCore import QTimer
 
 from napari_ssdgl._napari._sample_data import scene_layers
@@ -27,35 +27,11 @@ SSDGL_TINY = dict(model="ssdgl", iterations=80, lr=0.003 * 3, eval_every=20, pre
                   model_kwargs=dict(widths=[16] * 4, decoder_width=16, groups=4, time_steps=2))
 FREENET_TINY = dict(model="freenet", iterations=30, lr=0.01, eval_every=10, preview_every=10,
                     model_kwargs=dict(widths=[16] * 4, decoder_width=16, groups=4))
-TIMEOUT_MS = 120_000
 
 
 @pytest.fixture(scope="module")
 def scene():
     return make_synthetic_scene(size=32, bands=16)
-
-
-class Notes:
-    """napari notifications raised since the fixture was made."""
-
-    def __init__(self):
-        self.start = len(notification_manager.records)
-
-    def of(self, severity) -> list[str]:
-        return [str(n.message) for n in notification_manager.records[self.start:]
-                if n.severity == severity]
-
-    @property
-    def errors(self):
-        return self.of(NotificationSeverity.ERROR)
-
-    @property
-    def warnings(self):
-        return self.of(NotificationSeverity.WARNING)
-
-    @property
-    def infos(self):
-        return self.of(NotificationSeverity.INFO)
 
 
 @pytest.fixture
@@ -85,11 +61,6 @@ def paint(widget, gt) -> Labels:
     layer = widget.new_labels_layer()
     layer.data = sparse_labels(gt)
     return layer
-
-
-def wait_idle(qtbot, widget, job, timeout=TIMEOUT_MS):
-    qtbot.waitUntil(lambda: not widget.running, timeout=timeout)
-    assert job.done.is_set()  # the worker's finished signal fired
 
 
 def test_new_labels_layer_classes_table_and_hotkeys(dock, scene):
