@@ -170,6 +170,10 @@ def _output_options(p: argparse.ArgumentParser) -> None:
 def _training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--augment", action="store_true",
                    help="random flips/transposes of the scene while training")
+    p.add_argument("--members", type=_positive_int, default=1, metavar="N",
+                   help="train N networks from different random starts side by side and "
+                        "predict their mean probability (N x the training and inference; "
+                        "default 1)")
     p.add_argument("--no-amp", action="store_true",
                    help="no mixed precision (CUDA AMP, CPU bfloat16)")
     _tta_option(p)

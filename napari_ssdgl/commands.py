@@ -58,6 +58,11 @@ def metrics_text(m: dict, class_names: dict | None = None) -> str:
 
 
 # -- train ------------------------------------------------------------------------------------
+def _members(model_kwargs: dict | None, members: int) -> dict:
+    """Model keyword arguments with ``--members`` (an ensemble when > 1) folded in."""
+    return {**(model_kwargs or {}), **({"members": members} if members > 1 else {})}
+
+
 def _load_training_data(args):
     from .io import read_cube, read_labels
     from .training import split_by_fraction, split_per_class
@@ -98,6 +103,7 @@ def train(args) -> int:
         device=args.device,
         amp=not args.no_amp, eval_every=max(0, args.eval_every), keep=args.keep,
         reference=args.reference, compile=args.compile, cuda_graph=not args.no_cuda_graph,
+        model_kwargs=_members(None, args.members),
     )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -126,7 +132,7 @@ def train(args) -> int:
         "seed": config.seed, "device": str(trainer.device), "split": split,
         "model": clf.model_name, "preset": config.preset, "lr": config.lr,
         "power": config.power, "per_class_draw": config.per_class, "keep": config.keep,
-        "augment": config.augment, "tta": args.tta,
+        "augment": config.augment, "tta": args.tta, "members": args.members,
         "torch_version": torch.__version__, "napari_ssdgl_version": __version__,
     })
     clf.metrics = metrics
@@ -292,7 +298,8 @@ def reproduce(args) -> int:
         summary = run(data, protocol, args.seeds, args.out, save_models=args.save_models,
                       report=args.report, quiet=args.quiet, model=args.model,
                       iterations=args.iterations, device=args.device, amp=not args.no_amp,
-                      eval_every=max(0, args.eval_every), model_kwargs=args.model_kwargs,
+                      eval_every=max(0, args.eval_every),
+                      model_kwargs=_members(args.model_kwargs, args.members),
                       paper_draw=args.paper_draw, augment=args.augment, tta=args.tta)
     for message in dict.fromkeys(str(w.message) for w in caught):
         _warn(message, args.quiet)

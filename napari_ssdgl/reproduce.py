@@ -142,7 +142,8 @@ def run_seed(data: SceneData, protocol: Protocol, seed: int, *, model: str = "ss
         "train_seconds": train_s, "inference_seconds": infer_s,
         "model": clf.model_name, "model_config": clf.model_config, "preset": config.preset,
         "lr": config.lr, "power": config.power, "per_class_draw": config.per_class,
-        "augment": config.augment, "tta": tta, "keep": "last", "device": str(trainer.device),
+        "augment": config.augment, "tta": tta, "members": clf.model_config.get("members", 1),
+        "keep": "last", "device": str(trainer.device),
         "device_name": device_name(trainer.device), "torch_version": torch.__version__,
         "napari_ssdgl_version": __version__,
     })
@@ -166,7 +167,7 @@ def summarize(runs: list[dict], protocol: Protocol, *, title: str,
         "scene": first["scene"], "title": title, "protocol": protocol.to_dict(),
         "model": first["model"], "preset": first["preset"],
         "per_class_draw": first.get("per_class_draw"), "augment": first.get("augment", False),
-        "tta": first.get("tta", False),
+        "tta": first.get("tta", False), "members": first.get("members", 1),
         "iterations": first["iterations_requested"], "seeds": [r["seed"] for r in runs],
         "n_runs": len(runs), "model_selection": "last model (no checkpoint chosen on test data)",
         "std": f"population standard deviation over seeds (ddof={STD_DDOF})",
@@ -186,6 +187,11 @@ def summarize(runs: list[dict], protocol: Protocol, *, title: str,
 
 def _draw(per_class: int | None) -> str:
     return "every training pixel" if not per_class else f"up to {per_class} pixels per class"
+
+
+def _ensemble(members: int) -> str:
+    return f"the mean of {members} networks trained from different random starts, " \
+        if members > 1 else ""
 
 
 def _pm(stat: dict, scale: float = 100.0, digits: int = 2) -> str:
@@ -216,6 +222,7 @@ def markdown_summary(s: dict) -> str:
         f"{p['description']}. Preset {s['preset'] or 'none'}, lr {p['lr']}, power {p['power']}, "
         f"draw {_draw(s['per_class_draw'])}{', flips' if s['augment'] else ''}, "
         f"{'predicted over the 8 flips/transposes, ' if s.get('tta') else ''}"
+        f"{_ensemble(s.get('members', 1))}"
         f"{s['iterations']} iterations. "
         f"Reported: the {s['model_selection']}; ± is the {s['std']}.",
         "",

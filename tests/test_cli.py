@@ -109,6 +109,21 @@ def test_train_compile_option_reaches_the_trainer(files, tmp_path, monkeypatch):
         "inductor"
 
 
+def test_train_members_writes_an_ensemble(files, tmp_path, capsys):
+    from napari_ssdgl.modelfile import load_classifier
+
+    rc = main([*TRAIN, str(files / "cube.npy"), str(files / "gt.npy"), "--out", str(tmp_path),
+               "--split-per-class", "5", "--iterations", "2", "--quiet", "--device", "cpu",
+               "--members", "3"])
+    assert rc == 0
+    assert json.loads((tmp_path / "metrics.json").read_text())["members"] == 3
+    assert len(load_classifier(tmp_path).model.members) == 3
+    with pytest.raises(SystemExit):  # argparse: a usage error, exit 2
+        main([*TRAIN, str(files / "cube.npy"), str(files / "gt.npy"), "--out", str(tmp_path),
+              "--members", "0"])
+    assert "--members" in capsys.readouterr().err
+
+
 def test_train_without_test_set(files, tmp_path):
     cube, gt = make_scene()
     sparse = np.zeros_like(gt)

@@ -59,6 +59,22 @@ def test_dask_equals_whole_scene_away_from_the_border(clf):
     assert np.all((margin >= 0) & (margin <= 1)) and np.all(entropy >= 0)
 
 
+def test_an_ensemble_on_dask_equals_its_whole_scene_prediction():
+    torch.manual_seed(0)
+    model = build_model("ssdgl", BANDS, len(CLASSES), members=2, widths=(16, 16, 16, 16),
+                        decoder_width=8, groups=4)
+    ens = Classifier(model, "ssdgl", model.config, mean=np.full(BANDS, 1.0),
+                     std=np.full(BANDS, 2.0), class_values=CLASSES)
+    cube = _scene(96, 88, seed=1)
+    whole = predict_probabilities(ens.model, ens.prepare(cube), device="cpu")
+    first = predict_probabilities(ens.model.members[0], ens.prepare(cube), device="cpu")
+    probs = predict_dask(ens, da.from_array(cube, chunks=(BANDS, 32, 32)), tile_size=128,
+                         overlap=48, device="cpu").probabilities.compute(scheduler="threads")
+    inner = (slice(None), slice(16, -16), slice(16, -16))
+    assert np.abs(probs - whole)[inner].max() < 0.01
+    assert np.abs(probs - first)[inner].max() > 0.05  # both members count
+
+
 def test_tta_equals_whole_scene_tta_and_keeps_one_block_per_window(clf):
     cube = _scene(64, 56, seed=2)  # non-square: 2 x 2 windows, transposed 2 x 2 others
     whole = predict_probabilities(clf.model, clf.prepare(cube), device="cpu", tta=True)

@@ -137,6 +137,23 @@ def test_reproduce_augment_and_tta_are_recorded(pair, tmp_path, capsys):
     assert m["oa"] == pytest.approx(expected["oa"])
 
 
+def test_reproduce_members_is_an_ensemble_kept_and_recorded(pair, tmp_path, capsys):
+    from napari_ssdgl.modelfile import load_classifier
+
+    out = tmp_path / "run"
+    assert main(["reproduce", str(pair / "cube.npy"), str(pair / "gt.npy"), "--protocol",
+                 "indian_pines/5pct", "--seeds", "1", "--iterations", "3", "--members", "2",
+                 "--model-kwargs", TINY, "--out", str(out), "--device", "cpu", "--quiet",
+                 "--save-models"]) == 0
+    assert json.loads((out / "seed_1" / "metrics.json").read_text())["members"] == 2
+    assert json.loads((out / "summary.json").read_text())["members"] == 2
+    assert "the mean of 2 networks" in (out / "summary.md").read_text()
+    clf = load_classifier(out / "seed_1" / "model")
+    assert clf.model_config["members"] == 2 and clf.model_config["widths"] == [16, 16, 16, 16]
+    np.testing.assert_array_equal(np.load(out / "seed_1" / "class_map.npy"),
+                                  clf.predict(np.load(pair / "cube.npy"), device="cpu").labels)
+
+
 def test_reproduce_errors(pair, tmp_path, capsys):
     def error(*argv):
         assert main(["reproduce", *argv, "--out", str(tmp_path / "o")]) == 2

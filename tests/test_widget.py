@@ -242,6 +242,24 @@ def test_predict_over_flips_setting(dock, scene, qtbot, notes):
                                   w.classifier.predict(other.data, device="cpu", tta=True).labels)
 
 
+def test_ensemble_members_setting(dock, scene, qtbot, tmp_path, notes):
+    viewer, w = dock
+    paint(w, scene.gt.data)
+    w.settings.members.setValue(2)
+    w.config_overrides = dict(FREENET_TINY, iterations=10, preview_every=0)
+    job = w.train()
+    assert job.trainer.config.model_kwargs["members"] == 2  # with the tiny widths kept
+    assert job.trainer.config.model_kwargs["widths"] == [16] * 4
+    wait_idle(qtbot, w, job)
+    assert not notes.errors, notes.errors
+    assert len(w.classifier.model.members) == 2
+    np.testing.assert_array_equal(viewer.layers["Synthetic scene prediction"].data,
+                                  w.classifier.predict(scene.cube.data, device="cpu").labels)
+    assert w.save_model(tmp_path / "model") is not None
+    assert json.loads((tmp_path / "model" / "model.json").read_text())[
+        "model_config"]["members"] == 2
+
+
 @pytest.mark.parametrize("case", ["no_labels", "no_layer", "one_class", "wrong_shape"])
 def test_bad_training_input_gives_a_message(dock, scene, case, notes):
     viewer, w = dock

@@ -11,6 +11,7 @@ import inspect
 
 from torch import nn
 
+from .ensemble import Ensemble
 from .freenet import FreeNet
 from .ssdgl import SSDGL
 
@@ -35,8 +36,15 @@ def _params(cls: type[nn.Module]) -> list[str]:
 
 
 def build_model(name: str, in_channels: int, num_classes: int, preset: str | None = None,
-                **overrides) -> nn.Module:
-    """Build ``name`` ("ssdgl" / "freenet") from an optional preset plus keyword overrides."""
+                members: int = 1, **overrides) -> nn.Module:
+    """Build ``name`` ("ssdgl" / "freenet") from an optional preset plus keyword overrides;
+    ``members`` > 1: an :class:`~.ensemble.Ensemble` of that many, each with its own random
+    start (built one after the other from the current torch seed)."""
+    if int(members) != members or members < 1:
+        raise ValueError(f"members must be a whole number >= 1, got {members}")
+    if members > 1:
+        return Ensemble([build_model(name, in_channels, num_classes, preset, **overrides)
+                         for _ in range(int(members))])
     cls = MODELS.get(str(name).lower())
     if cls is None:
         raise ValueError(f"unknown model {name!r}; expected one of {sorted(MODELS)}")

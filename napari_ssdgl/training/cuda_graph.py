@@ -59,7 +59,7 @@ class GraphedIteration:
         target = self.targets.index_select(0, self.index)
         loss = picked_cross_entropy(picked, target, self.weights)
         loss.backward()
-        accuracy = (picked.detach().argmax(1) == target).float().mean()
+        accuracy = (picked.detach().argmax(-1) == target).float().mean()
         return loss.detach(), accuracy
 
     def capture(self, views: list[int]) -> None:

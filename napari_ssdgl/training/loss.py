@@ -60,8 +60,12 @@ def picked_cross_entropy(
 
     The fast training path computes logits only at the drawn pixels and calls this directly;
     :func:`weighted_cross_entropy` gathers from a dense map first. Same reduction in both.
+    (E, M, K) logits (an ensemble's members at the same pixels): the sum of the E members'
+    losses, so each member gets the gradient it would get trained alone.
     """
     picked = picked.float()
     if weights is not None:
         weights = weights.to(device=picked.device, dtype=torch.float32)
+    if picked.ndim == 3:
+        return sum(F.cross_entropy(p, target, weight=weights) for p in picked.unbind(0))
     return F.cross_entropy(picked, target, weight=weights)

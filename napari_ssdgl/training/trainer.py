@@ -42,6 +42,7 @@ import numpy as np
 import torch
 
 from ..metrics import classification_metrics
+from ..models.ensemble import Ensemble
 from ..tiling import logits
 from .augment import TRANSPOSE, dihedral, dihedral_index
 from .compiling import compiled_or_eager
@@ -231,11 +232,14 @@ class Trainer:
 
         cfg = self.config
         try:
-            return build_model(
+            model = build_model(
                 cfg.model, bands, len(self.encoder), preset=cfg.preset, **cfg.model_kwargs
             )
         except (ValueError, TypeError) as exc:
             raise TrainingError(f"cannot build model {cfg.model!r}: {exc}") from None
+        if isinstance(model, Ensemble) and model.config.get("variant") == "houston":
+            raise TrainingError("the Houston variant trains as a single model, not an ensemble")
+        return model
 
     def _test_mask(self) -> np.ndarray:
         return (self.test_labels > 0) & (self.train_labels == 0)
@@ -354,6 +358,8 @@ class Trainer:
                     elif houston:
                         feats = model.features(xk)
                         picked = gather_pixels(model.classifier(feats), where)
+                    elif isinstance(model, Ensemble):  # each member's own logits, stacked
+                        picked = torch.stack([gather_pixels(m(xk), where) for m in model.members])
                     else:
                         picked = gather_pixels(model(xk), where)
                 # the drawn pixels' labels, wherever the flip moved them: nothing else is in
@@ -370,9 +376,11 @@ class Trainer:
             if graphed is None:
                 scaler.scale(loss).backward()
                 with torch.no_grad():
-                    hits = (picked.argmax(1) == target).float().mean()
+                    hits = (picked.argmax(-1) == target).float().mean()
             scaler.unscale_(opt)
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            groups = model.clip_groups() if hasattr(model, "clip_groups") else [model.parameters()]
+            for params in groups:
+                torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
             scaler.step(opt)
             scaler.update()
             acc = float(hits)
