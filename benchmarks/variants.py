@@ -1,8 +1,8 @@
 """Training variants on Indian Pines over several seeds; one JSON line per run.
 
     python benchmarks/variants.py --protocol 5pct --seeds 0-4 [--per-class N | --paper-draw]
-        [--augment] [--tta] [--lr LR] [--iterations N] [--groups G] [--kernel K] [--parallel J]
-        [--device auto|cpu|cuda] [--cube FILE --labels FILE] [--name NAME]
+        [--augment] [--tta] [--lr LR] [--iterations N] [--groups G] [--kernel K] [--members N]
+        [--parallel J] [--device auto|cpu|cuda] [--cube FILE --labels FILE] [--name NAME]
 
 Each run splits with its seed, trains with the protocol's settings plus the given changes,
 scores the test pixels every 25 iterations (the curve; the model is always the LAST one) and
@@ -43,6 +43,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
                    help="also score the last model over the 8 flips/transposes")
     p.add_argument("--groups", type=int, default=None, help="GroupNorm groups")
     p.add_argument("--kernel", type=int, default=None, help="ConvLSTM kernel")
+    p.add_argument("--members", type=int, default=None, help="ensemble members")
     p.add_argument("--device", default="auto")
     p.add_argument("--parallel", type=int, default=1)
     p.add_argument("--cube", help="cube file (default: load_scene('indian_pines'))")
@@ -77,7 +78,8 @@ def run_one(args: argparse.Namespace, seed: int) -> dict:
     if args.per_class is not None:
         over["per_class"] = args.per_class or None
     config = spec.train_config(args.paper_draw, **over)
-    for key, value in (("groups", args.groups), ("gcl_kernel", args.kernel)):
+    for key, value in (("groups", args.groups), ("gcl_kernel", args.kernel),
+                       ("members", args.members)):
         if value:
             config.model_kwargs[key] = value
     trainer = Trainer(cube, train, config, test_labels=test)
