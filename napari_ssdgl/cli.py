@@ -41,7 +41,7 @@ examples:
       --preset indian_pines --out runs/ip --report
   # your own sparse labels, a separate test raster, FreeNet, metrics as JSON
   napari-ssdgl train cube.hdr painted.tif --test-labels gt.tif --model freenet --out runs/f --json
-  # an ensemble: 3 networks from different random starts, their mean probability (3x the time)
+  # an ensemble: 3 networks from different random starts, their mean probability (3-4x the time)
   napari-ssdgl train cube.mat gt.mat --split-fraction 0.05 --members 3 --out runs/m3
 """
 
@@ -86,8 +86,8 @@ def _reproduce_epilog() -> str:
 examples:
   napari-ssdgl reproduce indian_pines --protocol 5pct --seeds 0,1,2,3,4 --out runs/ip5
   napari-ssdgl reproduce indian_pines --protocol 10-per-class --seeds 0-4 --out runs/ip10
-  # an ensemble of 3 networks per seed (3x the time; 97.56 % mean OA at 5 % on seeds 0-4
-  # where one network gives 97.35 %; benchmarks/README.md)
+  # an ensemble of 3 networks per seed (~4x the time on 2 CPU cores; 97.56 % mean OA at
+  # 5 % on seeds 0-4 where one network gives 97.35 %; benchmarks/README.md)
   napari-ssdgl reproduce indian_pines --protocol 5pct --members 3 --out runs/ip5-m3
   # very few labels: flips while training, 8 views while predicting, twice the iterations
   # (85.18 % mean OA on seeds 0-4 where the paper's settings give 83.58 %; benchmarks/README.md)
@@ -177,8 +177,8 @@ def _training_options(p: argparse.ArgumentParser) -> None:
                    help="random flips/transposes of the scene while training")
     p.add_argument("--members", type=_positive_int, default=1, metavar="N",
                    help="train N networks from different random starts side by side and "
-                        "predict their mean probability (N x the training and inference; "
-                        "default 1)")
+                        "predict their mean probability (about N times the training and "
+                        "inference work; default 1)")
     p.add_argument("--no-amp", action="store_true",
                    help="no mixed precision (CUDA AMP, CPU bfloat16)")
     _tta_option(p)
