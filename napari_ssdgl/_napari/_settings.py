@@ -71,7 +71,7 @@ class SettingsBox(QGroupBox):
                             "augmentation")
         self.members = _spin(1, 16, 1, "Train this many networks from different random starts "
                              "side by side and predict their mean probability: steadier "
-                             "accuracy for N times the training and prediction time")
+                             "accuracy for about N times the training and prediction work")
         self.seed = _spin(0, 2**31 - 1, d.seed, "Random seed: same seed, same result")
         self.device = QComboBox()
         self.device.addItems(DEVICES)

@@ -378,7 +378,7 @@ class Trainer:
                 with torch.no_grad():
                     hits = (picked.argmax(-1) == target).float().mean()
             scaler.unscale_(opt)
-            groups = model.clip_groups() if hasattr(model, "clip_groups") else [model.parameters()]
+            groups = model.clip_groups() if isinstance(model, Ensemble) else [model.parameters()]
             for params in groups:
                 torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
             scaler.step(opt)
