@@ -59,9 +59,9 @@ def make_scene(path: Path, size: int, bands: int, chunk: int) -> None:
 def make_model(path: Path, bands: int, classes: int, widths: list[int] | None) -> None:
     import torch
 
-    from napari_ssdgl.classifier import Classifier
-    from napari_ssdgl.modelfile import save_classifier
     from napari_ssdgl.models import build_model
+    from napari_ssdgl.prediction.classifier import Classifier
+    from napari_ssdgl.prediction.modelfile import save_classifier
 
     torch.manual_seed(0)
     kw = {} if widths is None else {"widths": widths, "decoder_width": widths[1]}
@@ -75,8 +75,8 @@ def run_one(args) -> dict:
     """One prediction in this (fresh) process; the client is this process."""
     import shutil
 
-    from napari_ssdgl.dask_run import predict_to_file
-    from napari_ssdgl.lazy import open_lazy
+    from napari_ssdgl.io.lazy import open_lazy
+    from napari_ssdgl.workflows.dask_run import predict_to_file
 
     out = Path(args.workdir) / f"pred-{args.scheduler.replace(':', '')}.zarr"
     shutil.rmtree(out, ignore_errors=True)

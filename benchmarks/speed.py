@@ -32,12 +32,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from napari_ssdgl.inference import Prediction
-from napari_ssdgl.metrics import classification_metrics
-from napari_ssdgl.protocols import PROTOCOLS as ALL_PROTOCOLS
-from napari_ssdgl.reproduce import load_scene_data
+from napari_ssdgl.analysis.metrics import classification_metrics
+from napari_ssdgl.device import runtime_info
+from napari_ssdgl.prediction.inference import Prediction
 from napari_ssdgl.training import Trainer
-from napari_ssdgl.training.device import runtime_info
+from napari_ssdgl.workflows.protocols import PROTOCOLS as ALL_PROTOCOLS
+from napari_ssdgl.workflows.reproduce import load_scene_data
 
 PROTOCOLS = ALL_PROTOCOLS["indian_pines"]
 

@@ -41,11 +41,11 @@ def synthetic_scene(bands: int, size: int) -> np.ndarray:
 
 
 def classifier(args):
-    from napari_ssdgl.classifier import Classifier
     from napari_ssdgl.models import build_model, model_config
+    from napari_ssdgl.prediction.classifier import Classifier
 
     if args.model:
-        from napari_ssdgl.modelfile import load_classifier
+        from napari_ssdgl.prediction.modelfile import load_classifier
 
         return load_classifier(args.model)
     torch.manual_seed(0)

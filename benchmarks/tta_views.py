@@ -16,10 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from napari_ssdgl.metrics import classification_metrics
-from napari_ssdgl.modelfile import load_classifier
-from napari_ssdgl.protocols import get_protocol
-from napari_ssdgl.reproduce import load_scene_data
+from napari_ssdgl.analysis.metrics import classification_metrics
+from napari_ssdgl.prediction.modelfile import load_classifier
+from napari_ssdgl.workflows.protocols import get_protocol
+from napari_ssdgl.workflows.reproduce import load_scene_data
 
 
 def main() -> None:

@@ -55,8 +55,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
 def run_one(args: argparse.Namespace, seed: int) -> dict:
     import torch
 
-    from napari_ssdgl.protocols import PROTOCOLS
     from napari_ssdgl.training import Trainer
+    from napari_ssdgl.workflows.protocols import PROTOCOLS
 
     if args.cube:
         from napari_ssdgl.io import read_cube, read_labels
@@ -96,7 +96,7 @@ def run_one(args: argparse.Namespace, seed: int) -> dict:
            "wall_s": time.perf_counter() - start, "device": str(trainer.device),
            "torch": torch.__version__}
     if args.tta:
-        from napari_ssdgl.metrics import classification_metrics
+        from napari_ssdgl.analysis.metrics import classification_metrics
 
         clf = trainer.result()
         pred = clf.predict(cube, device=trainer.device, tta=True).labels.astype(gt.dtype)

@@ -1,5 +1,5 @@
 """``python -m napari_ssdgl``: the ``napari-ssdgl`` command line."""
 
-from .cli import main
+from napari_ssdgl.cli import main
 
 raise SystemExit(main())

@@ -12,7 +12,7 @@ from qtpy.QtCore import Qt
 from qtpy.QtGui import QColor
 from qtpy.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
 
-from ._layers import class_colors, class_names
+from napari_ssdgl._napari._layers import class_colors, class_names
 
 VALUE, NAME, COLOR, COUNT = range(4)
 

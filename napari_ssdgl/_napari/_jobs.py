@@ -16,8 +16,8 @@ import numpy as np
 from napari.qt.threading import create_worker
 from qtpy.QtCore import QEvent, QObject, Qt, QTimer
 
-from ..classifier import Classifier, Prediction
-from ..training import Trainer
+from napari_ssdgl.prediction.classifier import Classifier, Prediction
+from napari_ssdgl.training import Trainer
 
 
 @dataclass
@@ -67,7 +67,7 @@ class Job:
         if self.kind == "train":
             worker = create_worker(_train_and_predict, self, _start_thread=False)
         elif self.kind == "lazy":
-            from ._lazy_apply import predict_blocks
+            from napari_ssdgl._napari._lazy_apply import predict_blocks
 
             worker = create_worker(predict_blocks, self, _start_thread=False)
         else:

@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 from napari.layers import Image, Labels, Layer
 
-from ..io import read_labels
-from ._layers import class_colors, class_names, label_colormap
-from ._remap import remap_keys, remap_values
+from napari_ssdgl._napari._layers import class_colors, class_names, label_colormap
+from napari_ssdgl._napari._remap import remap_keys, remap_values
+from napari_ssdgl.io import read_labels
 
 PALETTE_VALUES = range(1, 33)  # values that get a palette colour before any is registered
 

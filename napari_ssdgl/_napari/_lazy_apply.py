@@ -3,8 +3,9 @@ in tile by tile as the tiles finish.
 
 A layer whose data is a dask array (a ``.zarr`` or a big file opened lazily), or any array too big
 to copy (more than the reader's lazy threshold), is never copied into memory. The worker runs
-:func:`napari_ssdgl.dask_predict.predict_dask` (the scene statistics, several passes over the
-cube, then the tiles) and :func:`~napari_ssdgl.dask_predict.iter_label_blocks`, and yields
+:func:`~napari_ssdgl.prediction.dask_predict.predict_dask` (the scene statistics, several
+passes over the cube, then the tiles) and
+:func:`~napari_ssdgl.prediction.dask_predict.iter_label_blocks`, and yields
 ``("pass", i, n)`` before each statistics pass and ``("block", (rows, cols), labels)`` for each
 finished tile. Only the main thread touches layers: :func:`on_event` writes each tile into the
 output Labels layer's array (made up front, all 0) and refreshes it.
@@ -21,12 +22,17 @@ import uuid
 
 import numpy as np
 
-from ..dask_predict import DEFAULT_OVERLAP, default_tile_size, iter_label_blocks, predict_dask
-from ..lazy import DEFAULT_TILE
-from ..tiling import plan_windows
-from ._jobs import Job, Outcome
-from ._layers import default_color, label_colormap, upsert_layer
-from ._reader import lazy_bytes
+from napari_ssdgl._napari._jobs import Job, Outcome
+from napari_ssdgl._napari._layers import default_color, label_colormap, upsert_layer
+from napari_ssdgl._napari._reader import lazy_bytes
+from napari_ssdgl.io.lazy import DEFAULT_TILE
+from napari_ssdgl.prediction.dask_predict import (
+    DEFAULT_OVERLAP,
+    default_tile_size,
+    iter_label_blocks,
+    predict_dask,
+)
+from napari_ssdgl.prediction.tiling import plan_windows
 
 REFRESH_S = 0.2  # at most ~5 redraws of the class map per second while tiles arrive
 

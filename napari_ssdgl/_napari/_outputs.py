@@ -11,10 +11,10 @@ from __future__ import annotations
 import numpy as np
 from napari.layers import Labels, Points
 
-from ..metrics import classification_metrics
-from ..suggest import suggest_pixels
-from ._jobs import Job
-from ._layers import default_color, label_colormap, upsert_layer
+from napari_ssdgl._napari._jobs import Job
+from napari_ssdgl._napari._layers import default_color, label_colormap, upsert_layer
+from napari_ssdgl.analysis.metrics import classification_metrics
+from napari_ssdgl.analysis.suggest import suggest_pixels
 
 
 def show_class_map(viewer, job: Job, labels: np.ndarray, colors: dict) -> Labels:

@@ -9,7 +9,7 @@ is not a cube are left to napari quietly (but a zarr left by an unfinished run i
 With ``NAPARI_SSDGL_AUTO_RGB=1`` in the environment, each cube also opens with its RGB composite
 (bands nearest 640/545/460 nm, see ``_rgb.py``), the view most users make first.
 
-Big scenes open lazily (:func:`napari_ssdgl.lazy.open_lazy`): a ``.zarr`` directory always, and a
+Big scenes open lazily (:func:`napari_ssdgl.io.lazy.open_lazy`): a ``.zarr`` directory always, and a
 cube file of more than :data:`LAZY_BYTES` (1 GiB; ``NAPARI_SSDGL_LAZY_BYTES`` in the environment
 overrides it). The layer's data is then a dask array that napari reads chunk by chunk as it
 displays it, its contrast limits come from a few sampled chunks, its metadata has ``lazy: True``,
@@ -27,8 +27,8 @@ from pathlib import Path
 import numpy as np
 
 from napari_ssdgl.io import Cube, HSIReadError, LabelMap, can_read, read_path
+from napari_ssdgl.io.lazy import can_open_lazy, is_zarr_dir, open_lazy, sample_contrast_limits
 from napari_ssdgl.io.zarr_store import IncompleteOutputError
-from napari_ssdgl.lazy import can_open_lazy, is_zarr_dir, open_lazy, sample_contrast_limits
 
 _EXPLAIN = {".mat", ".hdr", ".npz"}  # suffixes napari has no other reader for
 AUTO_RGB_ENV = "NAPARI_SSDGL_AUTO_RGB"
@@ -63,7 +63,7 @@ def get_reader(path):
             for item in read_path(p):
                 layers.append(layer_data(item))
                 if isinstance(item, Cube) and os.environ.get(AUTO_RGB_ENV) == "1":
-                    from ._rgb import composite_layer_data
+                    from napari_ssdgl._napari._rgb import composite_layer_data
 
                     layers.extend(composite_layer_data(item.data, item.metadata(), item.name))
     except Exception as exc:  # HSIReadError or anything unexpected: never raise into napari

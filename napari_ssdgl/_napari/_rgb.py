@@ -17,8 +17,8 @@ from napari.layers import Image
 from napari.utils.notifications import show_info, show_warning
 from napari.viewer import Viewer
 
-from .. import spectra
-from ._layers import ROLE
+from napari_ssdgl._napari._layers import ROLE
+from napari_ssdgl.analysis import spectra
 
 MODES = ("auto", "wavelengths", "bands")
 OUTPUTS = ("one RGB layer", "three additive layers")

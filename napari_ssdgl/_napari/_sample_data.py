@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from napari.utils.colormaps import DirectLabelColormap
 
-from ..datasets import Scene, load_scene
+from napari_ssdgl.datasets import Scene, load_scene
 
 
 def scene_layers(scene: Scene) -> list[tuple]:

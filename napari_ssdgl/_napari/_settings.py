@@ -13,8 +13,8 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from ..models import PRESETS
-from ..training.trainer import TrainConfig
+from napari_ssdgl.models import PRESETS
+from napari_ssdgl.training.trainer import TrainConfig
 
 MODELS = {"SSDGL": "ssdgl", "FreeNet": "freenet"}
 DEVICES = ["auto", "cpu", "cuda", "mps"]

@@ -29,8 +29,8 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from ..spectra import ClassSpectra, band_axis, class_spectra, spectrum_at
-from ._layers import class_colors, class_names, is_output
+from napari_ssdgl._napari._layers import class_colors, class_names, is_output
+from napari_ssdgl.analysis.spectra import ClassSpectra, band_axis, class_spectra, spectrum_at
 
 LIVE_INTERVAL_S = 0.015  # at most ~60 live redraws per second
 CLASS_DELAY_MS = 250  # class means refresh at most 4 times per second while painting

@@ -33,19 +33,19 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from ..modelfile import load_classifier, save_classifier
-from ..training import Trainer
-from ..training.preprocess import replace_nonfinite
-from . import _lazy_apply
-from ._accuracy import AccuracyPanel
-from ._classes_table import ClassesTable, label_counts
-from ._jobs import CloseGuard, Job, Outcome
-from ._labels import add_blank_labels, add_imported_labels
-from ._layers import bind_class_hotkeys, class_colors, class_names, is_output
-from ._loss_plot import LossPlot
-from ._outputs import score, show_class_map, show_prediction, show_suggestions
-from ._remap import parse_remap
-from ._settings import SettingsBox
+from napari_ssdgl._napari import _lazy_apply
+from napari_ssdgl._napari._accuracy import AccuracyPanel
+from napari_ssdgl._napari._classes_table import ClassesTable, label_counts
+from napari_ssdgl._napari._jobs import CloseGuard, Job, Outcome
+from napari_ssdgl._napari._labels import add_blank_labels, add_imported_labels
+from napari_ssdgl._napari._layers import bind_class_hotkeys, class_colors, class_names, is_output
+from napari_ssdgl._napari._loss_plot import LossPlot
+from napari_ssdgl._napari._outputs import score, show_class_map, show_prediction, show_suggestions
+from napari_ssdgl._napari._remap import parse_remap
+from napari_ssdgl._napari._settings import SettingsBox
+from napari_ssdgl.prediction.modelfile import load_classifier, save_classifier
+from napari_ssdgl.training import Trainer
+from napari_ssdgl.transforms.normalize import replace_nonfinite
 
 LABEL_FILES = "Label rasters (*.mat *.tif *.tiff *.png *.npy *.npz *.hdr);;All files (*)"
 

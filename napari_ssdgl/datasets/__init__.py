@@ -8,11 +8,11 @@ a remote file without a pinned sha256 is downloaded only on explicit request
 (the files do not carry band centres); the synthetic scene has 400-2500 nm.
 """
 
-from ._fetch import fetch_file
-from ._load import load_scene
-from ._registry import list_scenes, registry, scene_info
-from ._scene import DatasetError, Scene
-from ._synthetic import make_synthetic_scene
+from napari_ssdgl.datasets._fetch import fetch_file
+from napari_ssdgl.datasets._load import load_scene
+from napari_ssdgl.datasets._registry import list_scenes, registry, scene_info
+from napari_ssdgl.datasets._scene import DatasetError, Scene
+from napari_ssdgl.datasets._synthetic import make_synthetic_scene
 
 __all__ = [
     "DatasetError",

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._scene import DatasetError
+from napari_ssdgl.datasets._scene import DatasetError
 
 ALLOW_UNPINNED_ENV = "NAPARI_SSDGL_ALLOW_UNPINNED"
 CACHE_ENV = "NAPARI_SSDGL_DATA_DIR"

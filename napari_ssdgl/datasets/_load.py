@@ -6,8 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..io.base import Cube, LabelMap
-from ._fetch import (
+from napari_ssdgl.datasets._fetch import (
     ALLOW_UNPINNED_ENV,
     default_cache_dir,
     fetch_file,
@@ -16,9 +15,10 @@ from ._fetch import (
     sha256_of,
     unpinned_allowed,
 )
-from ._registry import class_tables, scene_info
-from ._scene import DatasetError, Scene
-from ._synthetic import make_synthetic_scene
+from napari_ssdgl.datasets._registry import class_tables, scene_info
+from napari_ssdgl.datasets._scene import DatasetError, Scene
+from napari_ssdgl.datasets._synthetic import make_synthetic_scene
+from napari_ssdgl.io.base import Cube, LabelMap
 
 
 def load_scene(key: str, *, cache_dir: str | Path | None = None,

@@ -7,7 +7,7 @@ import json
 from functools import lru_cache
 from importlib.resources import files
 
-from ._scene import DatasetError
+from napari_ssdgl.datasets._scene import DatasetError
 
 
 @lru_cache(maxsize=1)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..io.base import Cube, LabelMap
+from napari_ssdgl.io.base import Cube, LabelMap
 
 
 class DatasetError(RuntimeError):

@@ -13,9 +13,9 @@ from __future__ import annotations
 import numpy as np
 from scipy.ndimage import gaussian_filter
 
-from ..io.base import Cube, LabelMap
-from ._registry import class_tables, scene_info
-from ._scene import Scene
+from napari_ssdgl.datasets._registry import class_tables, scene_info
+from napari_ssdgl.datasets._scene import Scene
+from napari_ssdgl.io.base import Cube, LabelMap
 
 _BARE_SOIL = 3  # row of the bare-soil prototype: the one class that gets no soil mixed in
 

@@ -5,9 +5,9 @@ GeoTIFF (tifffile), .npy/.npz, PNG label rasters. Every reader returns bands-fir
 2-D ``LabelMap``s and raises ``HSIReadError`` (naming the file and the problem) on bad input.
 """
 
-from .base import Cube, HSIReadError, LabelMap
-from .registry import SUFFIXES, can_read, read_cube, read_labels, read_path
-from .writers import WRITE_SUFFIXES, write_class_map
+from napari_ssdgl.io.base import Cube, HSIReadError, LabelMap
+from napari_ssdgl.io.registry import SUFFIXES, can_read, read_cube, read_labels, read_path
+from napari_ssdgl.io.writers import WRITE_SUFFIXES, write_class_map
 
 __all__ = [
     "Cube",

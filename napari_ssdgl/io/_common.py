@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .base import Cube, HSIReadError, LabelMap
+from napari_ssdgl.io.base import Cube, HSIReadError, LabelMap
 
 _WAVELENGTH_NAME = re.compile(
     r"^(wavelengths?|wl|wls|lambdas?|wave|waves|band_?centers?)(_\w+)?$", re.I

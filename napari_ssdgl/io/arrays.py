@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ._common import check_file, from_named_arrays
-from .base import Cube, HSIReadError, LabelMap
+from napari_ssdgl.io._common import check_file, from_named_arrays
+from napari_ssdgl.io.base import Cube, HSIReadError, LabelMap
 
 NPY_MAGIC = b"\x93NUMPY"
 

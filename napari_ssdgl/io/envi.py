@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ._common import check_file, make_cube, make_labels, native
-from .base import Cube, HSIReadError, LabelMap
+from napari_ssdgl.io._common import check_file, make_cube, make_labels, native
+from napari_ssdgl.io.base import Cube, HSIReadError, LabelMap
 
 DATA_SUFFIXES = (".img", ".dat", ".raw", ".bsq", ".bil", ".bip", ".sli", ".hyspex")
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ._common import as_label_array, check_file, describe, make_labels
-from .base import HSIReadError, LabelMap
+from napari_ssdgl.io._common import as_label_array, check_file, describe, make_labels
+from napari_ssdgl.io.base import HSIReadError, LabelMap
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

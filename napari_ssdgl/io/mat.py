@@ -13,8 +13,8 @@ import h5py
 import numpy as np
 import scipy.io
 
-from ._common import check_file, from_named_arrays
-from .base import Cube, HSIReadError, LabelMap
+from napari_ssdgl.io._common import check_file, from_named_arrays
+from napari_ssdgl.io.base import Cube, HSIReadError, LabelMap
 
 _SKIP_CLASSES = {"char", "cell", "struct", "function_handle", "string"}
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from ._common import check_file
-from .arrays import NPY_MAGIC, read_npy, read_npz
-from .base import Cube, HSIReadError, LabelMap
-from .envi import DATA_SUFFIXES, header_for, read_envi
-from .images import PNG_MAGIC, read_png
-from .mat import read_mat
-from .tiff import read_tiff
+from napari_ssdgl.io._common import check_file
+from napari_ssdgl.io.arrays import NPY_MAGIC, read_npy, read_npz
+from napari_ssdgl.io.base import Cube, HSIReadError, LabelMap
+from napari_ssdgl.io.envi import DATA_SUFFIXES, header_for, read_envi
+from napari_ssdgl.io.images import PNG_MAGIC, read_png
+from napari_ssdgl.io.mat import read_mat
+from napari_ssdgl.io.tiff import read_tiff
 
 Reader = Callable[[Path], list]
 READERS: dict[str, Reader] = {

@@ -24,8 +24,15 @@ from pathlib import Path
 
 import numpy as np
 
-from ._common import as_label_array, check_file, describe, make_cube, make_labels, to_bands_first
-from .base import Cube, HSIReadError, LabelMap
+from napari_ssdgl.io._common import (
+    as_label_array,
+    check_file,
+    describe,
+    make_cube,
+    make_labels,
+    to_bands_first,
+)
+from napari_ssdgl.io.base import Cube, HSIReadError, LabelMap
 
 GEO_TAGS = {
     33550: "ModelPixelScaleTag",

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._common import as_label_array
+from napari_ssdgl.io._common import as_label_array
 
 # GeoTIFF tag code -> tifffile dtype code ('d' double, 'H' ushort, 's' ASCII)
 GEO_DTYPES = {33550: "d", 33922: "d", 34264: "d", 34735: "H", 34736: "d", 34737: "s", 42113: "s"}

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .base import Cube, HSIReadError
+from napari_ssdgl.io.base import Cube, HSIReadError
 
 CUBE_NAME = "cube"
 DEFAULT_TILE = 256
@@ -170,19 +170,3 @@ def _token(p: Path) -> str:
     from dask.base import tokenize
 
     return tokenize(str(p.resolve()), p.stat().st_mtime_ns)
-
-
-def convert(src: str | Path, dst: str | Path, *, tile: int = DEFAULT_TILE,
-            overwrite: bool = False, scheduler=None) -> Path:
-    """Copy any readable cube to a zarr cube. Lazy formats stream chunk by chunk; the others
-    (MATLAB v5, .npz) are read into memory first, as their formats allow nothing else."""
-    from ..lazy import can_open_lazy, open_lazy
-    from .registry import read_cube
-
-    try:
-        cube = open_lazy(src, tile=tile) if can_open_lazy(src) else read_cube(src)
-    except HSIReadError as exc:
-        if "v5 .mat" not in exc.reason and "no 3-D numeric dataset" not in exc.reason:
-            raise
-        cube = read_cube(src)
-    return write_zarr_cube(cube, dst, tile=tile, overwrite=overwrite, scheduler=scheduler)

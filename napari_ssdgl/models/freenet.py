@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from .blocks import EncoderDecoder, SEBlock, check_widths, conv3x3_gn_relu
+from napari_ssdgl.models.blocks import EncoderDecoder, SEBlock, check_widths, conv3x3_gn_relu
 
 
 class FreeNet(EncoderDecoder):

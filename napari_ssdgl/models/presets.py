@@ -11,9 +11,9 @@ import inspect
 
 from torch import nn
 
-from .ensemble import Ensemble
-from .freenet import FreeNet
-from .ssdgl import SSDGL
+from napari_ssdgl.models.ensemble import Ensemble
+from napari_ssdgl.models.freenet import FreeNet
+from napari_ssdgl.models.ssdgl import SSDGL
 
 MODELS: dict[str, type[nn.Module]] = {"ssdgl": SSDGL, "freenet": FreeNet}
 

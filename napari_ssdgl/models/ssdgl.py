@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from .blocks import (
+from napari_ssdgl.models.blocks import (
     GCL,
     GJAM,
     ChannelAttention,

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import torch
 
-from .errors import short_reason
+from napari_ssdgl.training.errors import short_reason
 
 
 def compiled_or_eager(fn: Callable, probe: Callable[[Callable], None], backend: str = "inductor"

@@ -23,9 +23,9 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from .augment import dihedral, dihedral_index
-from .device import autocast
-from .loss import picked_cross_entropy
+from napari_ssdgl.device import autocast
+from napari_ssdgl.training.loss import picked_cross_entropy
+from napari_ssdgl.transforms.dihedral import dihedral, dihedral_index
 
 WARMUP = 2  # eager runs on a side stream before a capture (cuDNN/cuBLAS set-up, autograd init)
 

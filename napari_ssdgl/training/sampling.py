@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from .errors import TrainingError
+from napari_ssdgl.training.errors import TrainingError
 
 
 class LabelEncoder:

@@ -41,24 +41,30 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from ..metrics import classification_metrics
-from ..models.ensemble import Ensemble
-from ..tiling import logits
-from .augment import TRANSPOSE, dihedral, dihedral_index
-from .compiling import compiled_or_eager
-from .cuda_graph import GraphedIteration
-from .device import amp_dtype, autocast, is_out_of_memory, resolve_device
-from .errors import TrainingError, short_reason
-from .loss import (
+from napari_ssdgl.analysis.metrics import classification_metrics
+from napari_ssdgl.device import (
+    amp_dtype,
+    autocast,
+    cpu_has_native_bf16,
+    is_out_of_memory,
+    resolve_device,
+)
+from napari_ssdgl.models.ensemble import Ensemble
+from napari_ssdgl.prediction.tiling import logits
+from napari_ssdgl.training.compiling import compiled_or_eager
+from napari_ssdgl.training.cuda_graph import GraphedIteration
+from napari_ssdgl.training.errors import TrainingError, short_reason
+from napari_ssdgl.training.loss import (
     effective_number_weights,
     gather_pixels,
     picked_cross_entropy,
 )
-from .preprocess import band_statistics, normalize, replace_nonfinite
-from .sampling import DEFAULT_DRAW, HBSampler, LabelEncoder
+from napari_ssdgl.training.sampling import DEFAULT_DRAW, HBSampler, LabelEncoder
+from napari_ssdgl.transforms.dihedral import TRANSPOSE, dihedral, dihedral_index
+from napari_ssdgl.transforms.normalize import band_statistics, normalize, replace_nonfinite
 
 if TYPE_CHECKING:  # classifier imports training (device, preprocess): import it lazily
-    from ..classifier import Classifier
+    from napari_ssdgl.prediction.classifier import Classifier
 
 RECONSTRUCTION_WEIGHT = 0.1  # auxiliary loss of the Houston variant (SSDGL.md)
 
@@ -123,18 +129,6 @@ class TrainEvent:
 def poly_lr(base: float, it: int, max_it: int, power: float) -> float:
     """Polynomial decay ``base * (1 - it / max_it) ** power`` for 0-based ``it``."""
     return base * (1.0 - it / max_it) ** power
-
-
-def cpu_has_native_bf16() -> bool:
-    """True when oneDNN runs bfloat16 natively here (AMX or AVX512-BF16), where bf16 autocast
-    pays; elsewhere it is emulated and slower than float32."""
-    try:
-        return bool(torch.backends.mkldnn.is_available()
-                    and torch.ops.mkldnn._is_mkldnn_bf16_supported()
-                    and (torch.cpu._is_amx_tile_supported()
-                         or torch.cpu._is_avx512_bf16_supported()))
-    except (AttributeError, RuntimeError):
-        return False
 
 
 def _check_config(cfg: TrainConfig) -> None:
@@ -228,7 +222,7 @@ class Trainer:
 
     # -- setup -------------------------------------------------------------------------------
     def _build_model(self, bands: int) -> torch.nn.Module:
-        from ..models import build_model
+        from napari_ssdgl.models import build_model
 
         cfg = self.config
         try:
@@ -464,8 +458,8 @@ class Trainer:
     # -- outcome -----------------------------------------------------------------------------
     def result(self) -> Classifier:
         """The best model so far as a :class:`Classifier` (weights copied, on the CPU)."""
-        from ..classifier import Classifier
-        from ..models import model_config
+        from napari_ssdgl.models import model_config
+        from napari_ssdgl.prediction.classifier import Classifier
 
         model = copy.deepcopy(self.model).cpu().eval()
         if self.best_state is not None:

@@ -1,0 +1,2 @@
+"""Reading a result: accuracy metrics, report figures, suggested next labels, spectra (numpy
+and matplotlib only: no torch)."""

@@ -1,0 +1,348 @@
+"""Bodies of the ``napari-ssdgl`` commands (the parser is in :mod:`napari_ssdgl.cli.parser`).
+
+Each takes the parsed arguments and returns the exit status; user errors are raised as
+``ValueError``/``OSError`` and turned into one ``error:`` line by ``cli.main``. Heavy imports
+(torch, matplotlib) happen inside the commands so ``--help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+PROG = "napari-ssdgl"
+
+
+class CLIError(ValueError):
+    """A user-facing error found by the CLI itself."""
+
+
+def _existing(path: str) -> str:
+    if not Path(path).exists():
+        raise CLIError(f"{path}: file not found")
+    return path
+
+
+def _warn(message: str, quiet: bool) -> None:
+    if not quiet:
+        print(f"{PROG}: warning: {message}", file=sys.stderr)
+
+
+def _emit_json(obj) -> None:
+    from napari_ssdgl.prediction.modelfile import jsonable
+
+    print(json.dumps(jsonable(obj), indent=2, allow_nan=True))
+
+
+def _say(args, text: str) -> None:
+    """Human-readable result on stdout, unless --quiet or --json."""
+    if not (args.quiet or args.json):
+        print(text)
+
+
+def metrics_text(m: dict, class_names: dict | None = None) -> str:
+    """OA/AA/kappa and a per-class table (accuracy and test pixels) as plain text."""
+    names = {int(k): v for k, v in (class_names or {}).items()}
+    counts = dict(zip(m["class_values"], np.asarray(m["confusion"]).sum(axis=1).tolist(),
+                      strict=True))
+    lines = [f"OA {100 * m['oa']:.2f} %  AA {100 * m['aa']:.2f} %  kappa {m['kappa']:.4f}  "
+             f"({m['n_test']} test pixels)", f"{'class':<34} {'accuracy':>9} {'pixels':>8}"]
+    for value, acc in sorted(m["per_class"].items(), key=lambda kv: int(kv[0])):
+        label = f"{int(value):>3} {names.get(int(value), '')}"[:34]
+        lines.append(f"{label:<34} {100 * acc:>7.2f} % {counts.get(int(value), 0):>8}")
+    return "\n".join(lines)
+
+
+# -- train ------------------------------------------------------------------------------------
+def _members(model_kwargs: dict | None, members: int) -> dict:
+    """Model keyword arguments with ``--members`` (an ensemble when > 1) folded in."""
+    return {**(model_kwargs or {}), **({"members": members} if members > 1 else {})}
+
+
+def _load_training_data(args):
+    from napari_ssdgl.io import read_cube, read_labels
+    from napari_ssdgl.training import split_by_fraction, split_per_class
+
+    cube = read_cube(_existing(args.cube))
+    gt = read_labels(_existing(args.labels))
+    for message in cube.warnings:
+        _warn(message, args.quiet)
+    if args.split_fraction is not None:
+        train, test = split_by_fraction(gt.data, args.split_fraction, args.min_per_class,
+                                        seed=args.seed)
+        split = {"protocol": "fraction", "fraction": args.split_fraction,
+                 "min_per_class": args.min_per_class, "seed": args.seed}
+    elif args.split_per_class is not None:
+        train, test = split_per_class(gt.data, args.split_per_class, seed=args.seed)
+        split = {"protocol": "per_class", "n": args.split_per_class, "seed": args.seed}
+    else:
+        train = gt.data
+        test = None if args.test_labels is None else read_labels(_existing(args.test_labels)).data
+        split = {"protocol": "given", "test_labels": args.test_labels}
+    return cube, gt, train, test, split
+
+
+def train(args) -> int:
+    import torch
+
+    from napari_ssdgl import __version__
+    from napari_ssdgl.analysis.metrics import classification_metrics
+    from napari_ssdgl.prediction.modelfile import jsonable, save_classifier
+    from napari_ssdgl.training import TrainConfig, Trainer
+    from napari_ssdgl.workflows.progress import stop_on_ctrl_c, train_with_progress
+
+    cube, gt, train_labels, test, split = _load_training_data(args)
+    config = TrainConfig(
+        model=args.model, preset=None if args.preset == "none" else args.preset,
+        iterations=args.iterations, lr=args.lr,
+        power=args.power, per_class=args.per_class or None, augment=args.augment, seed=args.seed,
+        device=args.device,
+        amp=not args.no_amp, eval_every=max(0, args.eval_every), keep=args.keep,
+        reference=args.reference, compile=args.compile, cuda_graph=not args.no_cuda_graph,
+        model_kwargs=_members(None, args.members),
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        trainer = Trainer(cube.data, train_labels, config, test_labels=test,
+                          class_names=gt.class_names, colors=gt.colors,
+                          wavelengths=cube.wavelengths)
+    for w in caught:
+        _warn(str(w.message), args.quiet)
+    with stop_on_ctrl_c(trainer, PROG):
+        history, seconds = train_with_progress(trainer, quiet=args.quiet)
+    clf = trainer.result()
+    pred = clf.predict(cube.data, device=trainer.device, tta=args.tta).labels.astype(
+        gt.data.dtype)
+    test_mask = None if trainer.test_labels is None else trainer._test_mask()
+    metrics: dict = {"oa": None, "aa": None, "kappa": None, "per_class": {}, "confusion": []}
+    if test_mask is not None:
+        metrics.update(classification_metrics(pred, trainer.test_labels, exclude=train_labels > 0,
+                                              class_values=clf.class_values))
+    metrics.update({
+        "train_pixels": int((train_labels > 0).sum()),
+        "test_pixels": 0 if test_mask is None else int(test_mask.sum()),
+        "iterations": trainer.iterations_done,
+        "iterations_requested": config.iterations,
+        "best_iteration": trainer.best_metrics.get("iteration"),
+        "seconds_per_iteration": seconds / max(1, trainer.iterations_done),
+        "seed": config.seed, "device": str(trainer.device), "split": split,
+        "model": clf.model_name, "preset": config.preset, "lr": config.lr,
+        "power": config.power, "per_class_draw": config.per_class, "keep": config.keep,
+        "augment": config.augment, "tta": args.tta, "members": args.members,
+        "torch_version": torch.__version__, "napari_ssdgl_version": __version__,
+    })
+    clf.metrics = metrics
+    out = Path(args.out)
+    save_classifier(clf, out)
+    (out / "metrics.json").write_text(json.dumps(jsonable(metrics), indent=2), encoding="utf-8")
+    (out / "history.json").write_text(json.dumps(history.to_dict()), encoding="utf-8")
+    np.save(out / "prediction.npy", pred)
+    if args.report:
+        if metrics["oa"] is None:
+            _warn("--report needs test labels (a --split-* option or --test-labels); "
+                  "no report written", args.quiet)
+        else:
+            from napari_ssdgl.analysis.reports import write_report
+
+            truth = gt.data if test is None or split["protocol"] != "given" else test
+            write_report(out / "report.png", pred, truth, metrics, history=history.to_dict(),
+                         class_names=clf.class_names, colors=clf.colors,
+                         title=f"{Path(args.cube).name}: {clf.model_name}")
+    if args.json:
+        _emit_json(metrics)
+    summary = "no test set" if metrics["oa"] is None else (
+        f"OA {metrics['oa']:.4f}  AA {metrics['aa']:.4f}  kappa {metrics['kappa']:.4f}")
+    _say(args, f"{summary}; model, metrics.json and prediction.npy in {out}")
+    return 0
+
+
+# -- predict ----------------------------------------------------------------------------------
+def _predict_one(args, clf) -> int:
+    from napari_ssdgl.io import read_cube
+    from napari_ssdgl.io.exports import EXPORT_FORMATS, export_class_map, export_prediction
+
+    out = Path(args.out)
+    if len(args.cube) != 1:
+        raise CLIError(f"--out writes one class map but {len(args.cube)} cubes were given; "
+                       "use --out-dir DIR for several")
+    fmt = out.suffix.lower().lstrip(".")
+    fmt = "tif" if fmt == "tiff" else fmt
+    if fmt not in EXPORT_FORMATS:
+        raise CLIError(f"{out}: the class map must be one of "
+                       f"{', '.join('.' + f for f in EXPORT_FORMATS)}")
+    if out.resolve() == Path(args.cube[0]).resolve():
+        raise CLIError(f"{out}: the class map would overwrite the input cube")
+    cube = read_cube(_existing(args.cube[0]))
+    for message in cube.warnings:
+        _warn(message, args.quiet)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        pred = clf.predict(cube.data, tile_size=args.tile_size, overlap=args.overlap,
+                           device=args.device, tta=args.tta)
+    for w in caught:
+        _warn(str(w.message), args.quiet)
+    written = [export_class_map(out, pred.labels, geo=cube.geo, class_names=clf.class_names,
+                                colors=clf.colors, class_values=pred.class_values)]
+    written += export_prediction(out.parent, out.stem, pred, formats=(), geo=cube.geo,
+                                 class_names=clf.class_names, probabilities=args.probabilities,
+                                 uncertainty=args.uncertainty)
+    if args.json:
+        _emit_json({"source": args.cube[0], "ok": True, "outputs": [str(p) for p in written],
+                    "shape": list(pred.labels.shape)})
+    _say(args, f"class map ({pred.labels.shape[0]} x {pred.labels.shape[1]}) written to "
+               f"{', '.join(map(str, written))}")
+    return 0
+
+
+def _predict_dask(args) -> int:
+    """Hand one cube to the lazy/dask path (``.zarr`` output or ``--scheduler``)."""
+    from napari_ssdgl.cli import dask_commands as cli_dask
+
+    if args.out is None or len(args.cube) != 1:
+        raise CLIError("--scheduler / a .zarr output take one cube and --out, not --out-dir")
+    args.cube = args.cube[0]
+    args.probabilities = args.probabilities or args.uncertainty
+    return cli_dask.run_predict(args)
+
+
+def predict(args) -> int:
+    from napari_ssdgl.prediction.modelfile import load_classifier
+    from napari_ssdgl.workflows.batch import predict_many
+
+    if getattr(args, "scheduler", None) or str(args.out or "").lower().endswith(".zarr"):
+        return _predict_dask(args)
+    clf = load_classifier(args.model_dir)
+    if args.out is not None:
+        return _predict_one(args, clf)
+    items = predict_many(clf, args.cube, args.out_dir, formats=args.format,
+                         probabilities=args.probabilities, uncertainty=args.uncertainty,
+                         tile_size=args.tile_size, overlap=args.overlap, device=args.device,
+                         tta=args.tta, quiet=args.quiet)
+    failed = [it for it in items if not it.ok]
+    for it in items:
+        for message in it.warnings:
+            _warn(f"{it.source}: {message}", args.quiet)
+    if args.json:
+        _emit_json({"out_dir": args.out_dir, "ok": len(items) - len(failed),
+                    "failed": len(failed), "items": [it.to_dict() for it in items]})
+    _say(args, f"{len(items) - len(failed)} of {len(items)} cubes predicted into {args.out_dir}")
+    if failed:  # the failure report goes to stderr even with --quiet: it is the result
+        print(f"{PROG}: {len(failed)} of {len(items)} cubes failed:", file=sys.stderr)
+        for it in failed:
+            print(f"  {it.error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+# -- evaluate ---------------------------------------------------------------------------------
+def evaluate(args) -> int:
+    from napari_ssdgl.analysis.metrics import classification_metrics
+    from napari_ssdgl.io import read_labels
+
+    pred = read_labels(_existing(args.prediction))
+    gt = read_labels(_existing(args.ground_truth))
+    if pred.data.shape != gt.data.shape:
+        raise CLIError(f"{args.prediction}: the class map is {pred.data.shape} but the ground "
+                       f"truth {args.ground_truth} is {gt.data.shape}")
+    exclude = None
+    if args.exclude is not None:
+        exclude = read_labels(_existing(args.exclude)).data > 0
+        if exclude.shape != gt.data.shape:
+            raise CLIError(f"{args.exclude}: shape {exclude.shape} differs from the ground "
+                           f"truth's {gt.data.shape}")
+    m = classification_metrics(pred.data, gt.data, exclude=exclude)
+    names = gt.class_names or pred.class_names
+    colors = gt.colors or pred.colors
+    m["per_class"] = {str(k): v for k, v in m["per_class"].items()}
+    m.update({"prediction": args.prediction, "ground_truth": args.ground_truth,
+              "excluded": args.exclude, "excluded_pixels": 0 if exclude is None else
+              int((exclude & (gt.data > 0)).sum()),
+              "class_names": {str(k): v for k, v in names.items()}})
+    if args.report:
+        from napari_ssdgl.analysis.reports import write_report
+
+        write_report(args.report, pred.data, gt.data, m, class_names=names, colors=colors,
+                     title=f"{Path(args.prediction).name} vs {Path(args.ground_truth).name}")
+    if args.json:
+        _emit_json(m)
+    _say(args, metrics_text(m, names))
+    return 0
+
+
+# -- reproduce --------------------------------------------------------------------------------
+def reproduce(args) -> int:
+    from napari_ssdgl.workflows.protocols import get_protocol
+    from napari_ssdgl.workflows.reproduce import load_scene_data, markdown_summary
+    from napari_ssdgl.workflows.reproduce import reproduce as run
+
+    if args.ground_truth is None:
+        from napari_ssdgl.datasets import list_scenes
+
+        if args.scene not in list_scenes():
+            what = "a file" if Path(args.scene).exists() else "not a sample scene"
+            raise CLIError(f"{args.scene} is {what}; give a sample scene "
+                           f"({', '.join(list_scenes())}) or a cube file AND its ground truth")
+        protocol = get_protocol(args.protocol, scene=args.scene)
+        data = load_scene_data(args.scene, protocol=protocol)
+    else:
+        protocol = get_protocol(args.protocol)
+        data = load_scene_data(_existing(args.scene), _existing(args.ground_truth), protocol)
+    for message in data.cube.warnings:
+        _warn(message, args.quiet)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        summary = run(data, protocol, args.seeds, args.out, save_models=args.save_models,
+                      report=args.report, quiet=args.quiet, model=args.model,
+                      iterations=args.iterations, device=args.device, amp=not args.no_amp,
+                      eval_every=max(0, args.eval_every),
+                      model_kwargs=_members(args.model_kwargs, args.members),
+                      paper_draw=args.paper_draw, augment=args.augment, tta=args.tta)
+    for message in dict.fromkeys(str(w.message) for w in caught):
+        _warn(message, args.quiet)
+    if args.json:
+        _emit_json(summary)
+    _say(args, markdown_summary(summary) + f"\nFiles in {args.out}")
+    return 0
+
+
+# -- demo -------------------------------------------------------------------------------------
+def demo(args) -> int:
+    import torch
+
+    from napari_ssdgl.analysis.reports import write_report
+    from napari_ssdgl.datasets import load_scene
+    from napari_ssdgl.io.exports import export_class_map
+    from napari_ssdgl.prediction.modelfile import jsonable, save_classifier
+    from napari_ssdgl.workflows.protocols import get_protocol
+    from napari_ssdgl.workflows.reproduce import SceneData, run_seed
+
+    if not args.threads:  # the demo's tiny network gains nothing from more threads
+        torch.set_num_threads(1)
+    scene = load_scene("synthetic")
+    data = SceneData("synthetic", scene.title, scene.cube, scene.gt)
+    protocol = get_protocol("synthetic/5pct")
+    iterations = args.iterations or protocol.iterations
+    run = run_seed(data, protocol, args.seed, iterations=iterations, device=args.device,
+                   eval_every=max(1, iterations // 6), quiet=args.quiet)
+    out = Path(args.out)
+    m = run.metrics
+    save_classifier(run.classifier, out / "model")
+    (out / "metrics.json").write_text(json.dumps(jsonable(m), indent=2), encoding="utf-8")
+    (out / "history.json").write_text(json.dumps(run.history.to_dict()), encoding="utf-8")
+    names, colors = scene.gt.class_names, scene.gt.colors
+    for suffix in ("png", "tif"):
+        export_class_map(out / f"class_map.{suffix}", run.prediction, class_names=names,
+                         colors=colors, class_values=run.classifier.class_values)
+    write_report(out / "report.png", run.prediction, scene.gt.data, m,
+                 history=run.history.to_dict(), class_names=names, colors=colors,
+                 title=f"napari-ssdgl demo: {scene.title}, {protocol.key}")
+    if args.json:
+        _emit_json({**m, "out": str(out)})
+    _say(args, f"{metrics_text(m, names)}\n{m['iterations']} iterations in "
+               f"{m['train_seconds']:.1f} s on {m['device']}; model/, metrics.json, "
+               f"history.json, class_map.png, class_map.tif and report.png in {out}")
+    return 0

@@ -1,0 +1,82 @@
+"""The dask side of the command line: ``convert IN OUT.zarr`` and ``predict ... --out OUT.zarr``.
+
+Kept apart from :mod:`napari_ssdgl.cli.parser` so that the in-memory commands work without zarr or
+dask.distributed installed; ``cli`` registers ``convert`` here and ``predict`` (its own
+``--scheduler``/``--overwrite``/``--probabilities`` options) hands over when the output is
+``.zarr`` or a ``--scheduler`` is given; then the cube is opened lazily, so it may be larger
+than memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+INSTALL_HINT = "install the dask extra: pip install 'napari-ssdgl[dask]'"
+
+
+def add_convert_parser(sub) -> argparse.ArgumentParser:
+    """``convert IN OUT.zarr``: any readable cube to a chunked zarr cube."""
+    c = sub.add_parser("convert", help="write a cube to a chunked .zarr (for scenes larger than "
+                                       "memory and for dask clusters)")
+    c.add_argument("cube", help="cube to convert (.hdr, .tif, .mat, .npy, .npz, .zarr)")
+    c.add_argument("out", help="output .zarr directory")
+    c.add_argument("--tile", type=int, default=256,
+                   help="spatial chunk edge; chunks hold all bands (default 256)")
+    c.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
+    c.add_argument("--quiet", action="store_true")
+    return c
+
+
+def run_convert(args) -> int:
+    try:
+        from napari_ssdgl.workflows.convert import convert
+    except ImportError as exc:
+        raise ValueError(f"convert needs zarr and dask ({exc}); {INSTALL_HINT}") from None
+    progress = _progress(args.quiet)
+    with progress:
+        out = convert(args.cube, args.out, tile=args.tile, overwrite=args.overwrite)
+    if not args.quiet:
+        print(f"zarr cube written to {out}")
+    return 0
+
+
+def run_predict(args) -> int:
+    try:
+        from napari_ssdgl.io.lazy import open_lazy
+        from napari_ssdgl.prediction.modelfile import load_classifier
+        from napari_ssdgl.workflows.dask_run import predict_to_file
+    except ImportError as exc:
+        raise ValueError(f"dask prediction needs dask and zarr ({exc}); {INSTALL_HINT}") from None
+    out = Path(args.out)
+    if out.suffix.lower() not in (".zarr", ".tif", ".tiff"):
+        raise ValueError(f"{out}: with --scheduler the output must be .zarr (or .tif for the "
+                         "class map only)")
+    clf = load_classifier(args.model_dir)
+    cube = open_lazy(args.cube)
+    outputs = ("labels", "probabilities", "entropy", "margin") if args.probabilities else (
+        "labels",)
+    written = predict_to_file(clf, cube, out, tile_size=args.tile_size, overlap=args.overlap,
+                              scheduler=args.scheduler or "threads", outputs=outputs,
+                              device=args.device, progress=not args.quiet,
+                              overwrite=args.overwrite, tta=args.tta)
+    rows, cols = cube.spatial_shape
+    if getattr(args, "json", False):
+        import json
+
+        print(json.dumps({"source": str(args.cube), "ok": True, "outputs": [str(written)],
+                          "shape": [rows, cols]}))
+    elif not args.quiet:
+        print(f"class map ({rows} x {cols}) written to {written}")
+    return 0
+
+
+def _progress(quiet: bool):
+    from contextlib import nullcontext
+
+    if quiet:
+        return nullcontext()
+    from dask.diagnostics import ProgressBar
+
+    return ProgressBar(out=sys.stderr)

@@ -1,0 +1,118 @@
+"""A trained model together with everything needed to apply it to a new cube."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from napari_ssdgl.prediction.inference import Prediction, predict_probabilities
+from napari_ssdgl.transforms.normalize import replace_nonfinite
+
+__all__ = ["BandMismatchError", "Classifier", "Prediction"]
+
+
+class BandMismatchError(ValueError):
+    """The cube has a different number of bands from the one the model was trained on."""
+
+
+@dataclass
+class Classifier:
+    """Model + normalisation + class table. ``predict`` returns a :class:`Prediction`."""
+
+    model: torch.nn.Module
+    model_name: str
+    model_config: dict
+    mean: np.ndarray  # (bands,) float32, from the training scene
+    std: np.ndarray  # (bands,) float32
+    class_values: np.ndarray  # (K,) label value of each output channel
+    class_names: dict[int, str] = field(default_factory=dict)
+    colors: dict[int, str] = field(default_factory=dict)
+    wavelengths: np.ndarray | None = None
+    train_config: dict = field(default_factory=dict)
+    seed: int | None = None
+    metrics: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.mean = np.asarray(self.mean, dtype=np.float32)
+        self.std = np.asarray(self.std, dtype=np.float32)
+        self.class_values = np.asarray(self.class_values, dtype=np.int64)
+
+    @property
+    def bands(self) -> int:
+        return int(self.mean.size)
+
+    @property
+    def num_classes(self) -> int:
+        return int(self.class_values.size)
+
+    def _check(self, cube) -> np.ndarray:
+        """The cube's array (no copy) after checking its shape and band count."""
+        data = np.asarray(getattr(cube, "data", cube))
+        if data.ndim != 3:
+            raise ValueError(f"a cube must be 3-D (bands, rows, cols), got shape {data.shape}")
+        if data.shape[0] != self.bands:
+            raise BandMismatchError(
+                f"the cube has {data.shape[0]} bands but the model was trained on {self.bands}; "
+                "apply it only to cubes from the same sensor and band set"
+            )
+        return data
+
+    def _normalize(self, data: np.ndarray) -> tuple[np.ndarray, list[str]]:
+        """Cleaned, z-scored float32 copy; one copy only (normalised in place)."""
+        clean, messages = replace_nonfinite(data, fill=self.mean)
+        clean -= self.mean[:, None, None]
+        clean /= self.std[:, None, None]
+        return clean, messages
+
+    def prepare(self, cube) -> np.ndarray:
+        """Normalised float32 copy of ``cube`` (ndarray or Cube); checks the band count."""
+        clean, messages = self._normalize(self._check(cube))
+        for m in messages:
+            warnings.warn(m, stacklevel=3)
+        return clean
+
+    def predict(
+        self,
+        cube,
+        *,
+        tile_size: int | None = None,
+        overlap: int = 64,
+        device: str | torch.device = "auto",
+        scene_stats: bool = True,
+        amp: bool = False,
+        tta: bool = False,
+    ) -> Prediction:
+        """Class map, probabilities, entropy and margin for a (bands, rows, cols) cube.
+
+        ``tile_size`` predicts in overlapping tiles with bounded memory; with ``scene_stats`` the
+        tiles share the scene-wide normalisation statistics, so the result matches the
+        whole-scene prediction closely (several passes; see :mod:`.tiling`). Tiled,
+        the cube is normalised window by window and never copied whole (it may be a memory
+        map), so the memory beyond the cube is one window's work plus the outputs. ``amp``:
+        bfloat16 where the hardware has it (faster, slightly different probabilities).
+        ``tta``: average over the 8 flips/transposes of the scene, for a model trained with
+        ``augment`` (see :func:`~.inference.predict_probabilities`).
+        """
+        if tile_size is None:
+            probs = predict_probabilities(self.model, self.prepare(cube), overlap=overlap,
+                                          device=device, scene_stats=scene_stats, amp=amp,
+                                          tta=tta)
+            return Prediction.from_probabilities(probs, self.class_values)
+        replaced: list[str] = []
+
+        def window(raw: np.ndarray) -> np.ndarray:
+            clean, messages = self._normalize(raw)
+            replaced.extend(messages)
+            return clean
+
+        probs = predict_probabilities(
+            self.model, self._check(cube), tile_size=tile_size, overlap=overlap, device=device,
+            scene_stats=scene_stats, prepare=window, amp=amp, tta=tta,
+        )
+        if replaced:
+            warnings.warn("NaN/inf values in the cube were replaced by the band mean",
+                          stacklevel=2)
+        return Prediction.from_probabilities(probs, self.class_values)

@@ -1,0 +1,270 @@
+"""Tiled prediction with bounded memory that still matches whole-scene prediction.
+
+SSDGL is trained on whole scenes, and some of its layers pool over the entire image: every
+GroupNorm (mean/variance per group) and the channel attention (mean and max per channel; the
+squeeze-excitation of FreeNet likewise). A tile has other statistics than the scene, so naive
+tiling changes the result a lot (measured on the 64 px synthetic scene with a trained tiny
+model: OA 0.977 whole-scene vs 0.67 with 32 px tiles and 0.82 with 48 px tiles).
+
+``scene_stats=True`` removes that error: the scene-wide statistics of each such layer are
+accumulated tile by tile over the tiles' cores, one layer per pass in execution order (a
+layer's input depends on the statistics of the layers before it), and the final pass runs every
+tile with all statistics frozen. Tiles live on the scene zero-padded to a multiple of 16, like
+the model's own padding, so the statistics are those of the whole-scene forward pass. What is
+left is the receptive field: with ``overlap`` >= 48 px the result matched whole-scene prediction
+to < 0.01 in probability in our tests (see tests/test_inference.py). The price is one partial
+forward pass over all tiles per pooled layer (12 for SSDGL), so about 10x the compute of a
+single pass. ``scene_stats=False`` is the fast, approximate single pass.
+
+Memory: only one window is materialised at a time. Given ``prepare`` (e.g. clean-up and
+z-scoring), the raw scene is read window by window and never copied whole, so the peak beyond
+the scene is one window's activations plus the (K, rows, cols) output.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+MULTIPLE = 16  # models pad to this; tiles on this grid need no internal padding
+
+Prepare = Callable[[np.ndarray], np.ndarray]  # raw (bands, r, c) window -> model input
+
+
+def logits(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Dense logits, through the model's folded head when it has one (same values, less work:
+    see ``EncoderDecoder.folded_logits``)."""
+    fast = getattr(model, "folded_logits", None)
+    return fast(x) if fast is not None else model(x)
+
+
+def _pooled_types() -> tuple[type, ...]:
+    """Modules of the form ``x * gate(mean(x), max(x))`` with the pooling over H, W."""
+    from napari_ssdgl.models import blocks
+
+    return tuple(getattr(blocks, n) for n in ("ChannelAttention", "SEBlock") if hasattr(blocks, n))
+
+
+def _ceil(n: int, m: int = MULTIPLE) -> int:
+    return -(-n // m) * m
+
+
+@dataclass(frozen=True)
+class Window:
+    """A model input window and, inside it, the core whose output is kept (padded-grid coords)."""
+
+    rows: tuple[int, int]
+    cols: tuple[int, int]
+    core_rows: tuple[int, int]
+    core_cols: tuple[int, int]
+
+    def core_in_window(self, stride: int = 1) -> tuple[slice, slice]:
+        r0, c0 = self.rows[0], self.cols[0]
+        return (
+            slice((self.core_rows[0] - r0) // stride, (self.core_rows[1] - r0) // stride),
+            slice((self.core_cols[0] - c0) // stride, (self.core_cols[1] - c0) // stride),
+        )
+
+
+def plan_windows(rows: int, cols: int, tile_size: int, overlap: int) -> list[Window]:
+    """Windows of at most ``tile_size`` covering the scene padded to a multiple of 16.
+
+    ``tile_size`` and ``overlap`` are rounded up to multiples of 16; each window is its core plus
+    ``overlap`` of context on every side that has neighbours.
+    """
+    if overlap < 0:
+        raise ValueError(f"overlap must be >= 0, got {overlap}")
+    tile, ov = _ceil(int(tile_size)), _ceil(int(overlap))
+    core = tile - 2 * ov
+    if core < MULTIPLE:
+        raise ValueError(
+            f"tile_size {tile_size} leaves no core with an overlap of {overlap} on each side; "
+            f"use tile_size >= 2 * overlap + {MULTIPLE}"
+        )
+    pr, pc = _ceil(rows), _ceil(cols)
+    out = []
+    for r in range(0, pr, core):
+        for c in range(0, pc, core):
+            r1, c1 = min(r + core, pr), min(c + core, pc)
+            rows_ = (max(0, r - ov), min(pr, r1 + ov))
+            cols_ = (max(0, c - ov), min(pc, c1 + ov))
+            out.append(Window(rows_, cols_, (r, r1), (c, c1)))
+    return out
+
+
+def _window_data(x: np.ndarray, w: Window, prepare: Prepare | None = None) -> torch.Tensor:
+    """The window of ``x`` (bands, rows, cols), zero-filled where it passes the scene edge;
+    ``prepare`` maps the raw window to model input (the zero fill comes after it, like the
+    model's own padding of a normalised scene)."""
+    (r0, r1), (c0, c1) = w.rows, w.cols
+    part = np.zeros((x.shape[0], r1 - r0, c1 - c0), dtype=np.float32)
+    src = x[:, r0 : min(r1, x.shape[1]), c0 : min(c1, x.shape[2])]
+    if prepare is not None:
+        src = prepare(src)
+    part[:, : src.shape[1], : src.shape[2]] = src
+    return torch.from_numpy(part)[None]
+
+
+class StopPass(Exception):
+    """Raised inside a hook once the layer being measured (``target``) has seen its input: the
+    rest of that forward pass is not needed."""
+
+
+class SceneStatistics:
+    """Forward hooks on a model's pooled layers (GroupNorm, channel attention) that accumulate
+    scene-wide statistics window by window, then impose them, one layer at a time.
+
+    Protocol, as :meth:`measure` runs it on one process and :mod:`.dask_predict`
+    across dask tasks: ``order`` records the layers' execution order on a first forward pass;
+    for each layer in that order set ``target``, run every ``window`` (each run ends in
+    :class:`StopPass` once the layer has added its core's sums to ``acc``), then :meth:`freeze`
+    it. Layers in ``frozen`` use the stored statistics from then on. :meth:`close` removes the
+    hooks.
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        self.pooled = _pooled_types()
+        kinds = (nn.GroupNorm, *self.pooled)
+        self.layers = [m for m in model.modules() if isinstance(m, kinds)]
+        self.order: list[nn.Module] = []
+        self.frozen: dict[nn.Module, tuple] = {}
+        self.acc: list | None = None
+        self.target: nn.Module | None = None
+        self.window: Window | None = None
+        self.handles = [m.register_forward_hook(self._hook) for m in self.layers]
+
+    def close(self) -> None:
+        for h in self.handles:
+            h.remove()
+
+    # -- statistics of the core region ------------------------------------------------------
+    def _core(self, x: torch.Tensor) -> torch.Tensor:
+        w = self.window
+        stride = (w.rows[1] - w.rows[0]) // x.shape[-2]
+        rs, cs = w.core_in_window(stride)
+        return x[..., rs, cs].double()
+
+    def _accumulate(self, module: nn.Module, x: torch.Tensor) -> None:
+        core = self._core(x)
+        if isinstance(module, nn.GroupNorm):
+            g = core.reshape(core.shape[0], module.num_groups, -1)
+            part = [g.sum(-1), (g * g).sum(-1), g.shape[-1]]
+            self.acc = part if self.acc is None else [a + b for a, b in zip(self.acc, part,
+                                                                              strict=True)]
+        else:
+            part = [core.sum((2, 3)), core.amax((2, 3)), core.shape[2] * core.shape[3]]
+            if self.acc is None:
+                self.acc = part
+            else:
+                s, m, n = self.acc
+                self.acc = [s + part[0], torch.maximum(m, part[1]), n + part[2]]
+
+    def freeze(self, module: nn.Module) -> None:
+        """Turn the sums in ``acc`` into ``module``'s fixed statistics; clears ``acc``."""
+        s, t, n = self.acc
+        mean = s / n
+        if isinstance(module, nn.GroupNorm):
+            var = (t / n - mean * mean).clamp_min(0)
+            self.frozen[module] = (mean.float(), torch.rsqrt(var + module.eps).float())
+        else:
+            self.frozen[module] = self._gate(module, mean.float(), t.float())
+        self.acc = None
+
+    @staticmethod
+    def _gate(module: nn.Module, mean: torch.Tensor, mx: torch.Tensor) -> torch.Tensor:
+        """The module's multiplicative gate for pooled (mean, max), read off a 2-pixel probe
+        whose mean and max are exactly these (out = probe * gate)."""
+        probe = torch.stack([mx, 2 * mean - mx], dim=-1)[..., None, :]  # (N, C, 1, 2)
+        out = module.forward(probe)
+        use_first = probe[..., 0].abs() >= probe[..., 1].abs()
+        num = torch.where(use_first, out[..., 0], out[..., 1])
+        den = torch.where(use_first, probe[..., 0], probe[..., 1])
+        gate = torch.where(den != 0, num / torch.where(den != 0, den, 1), 0)
+        return gate[..., None].float()  # (N, C, 1, 1)
+
+    def _apply(self, module: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        if isinstance(module, nn.GroupNorm):
+            mean, rstd = self.frozen[module]
+            n, c = x.shape[:2]
+            g = x.reshape(n, module.num_groups, -1)
+            y = ((g - mean[..., None]) * rstd[..., None]).reshape(x.shape)
+            if module.affine:
+                y = y * module.weight.view(1, c, 1, 1) + module.bias.view(1, c, 1, 1)
+            return y
+        return x * self.frozen[module].to(x.dtype)
+
+    def _hook(self, module, inputs, output):
+        if self.order is not None and module not in self.order:
+            self.order.append(module)
+        if module in self.frozen:
+            return self._apply(module, inputs[0])
+        if module is self.target:
+            self._accumulate(module, inputs[0])
+            raise StopPass
+        return None
+
+    # -- passes -----------------------------------------------------------------------------
+    def measure(self, model: nn.Module, windows: list[Window], fetch) -> None:
+        """Find the layers' execution order, then measure each layer over every window."""
+        self.window = windows[0]
+        logits(model, fetch(windows[0]))  # records the execution order (nothing frozen yet)
+        order, self.order = self.order, None
+        if len(order) != len(self.layers):
+            raise RuntimeError("a pooled layer was not used or used twice in one forward pass")
+        for layer in order:
+            self.target = layer
+            for w in windows:
+                self.window = w
+                try:
+                    logits(model, fetch(w))
+                except StopPass:
+                    pass
+            self.freeze(layer)
+        self.target = None
+
+
+def _stitch(model, x: np.ndarray, windows: list[Window], dev, stats: SceneStatistics | None,
+            prepare: Prepare | None = None):
+    rows, cols = x.shape[1:]
+    out: np.ndarray | None = None
+    for w in windows:
+        if stats is not None:
+            stats.window = w
+        window = _window_data(x, w, prepare).to(dev)
+        probs = torch.softmax(logits(model, window).float(), dim=1)[0].cpu().numpy()
+        if out is None:
+            out = np.empty((probs.shape[0], _ceil(rows), _ceil(cols)), dtype=np.float32)
+        rs, cs = w.core_in_window()
+        out[:, w.core_rows[0] : w.core_rows[1], w.core_cols[0] : w.core_cols[1]] = probs[:, rs, cs]
+    assert out is not None
+    return out[:, :rows, :cols]
+
+
+def predict_tiled(
+    model: nn.Module,
+    x: np.ndarray,
+    tile_size: int,
+    overlap: int,
+    device: torch.device,
+    scene_stats: bool = True,
+    prepare: Prepare | None = None,
+) -> np.ndarray:
+    """(K, rows, cols) probabilities from overlapping windows (call under inference_mode).
+
+    ``prepare`` (optional) turns each raw window of ``x`` into model input, so that ``x`` may
+    be the raw scene (even a memory map) and is never normalised as a whole.
+    """
+    windows = plan_windows(x.shape[1], x.shape[2], tile_size, overlap)
+    if not scene_stats:
+        return _stitch(model, x, windows, device, None, prepare)
+    stats = SceneStatistics(model)
+    try:
+        stats.measure(model, windows, lambda w: _window_data(x, w, prepare).to(device))
+        return _stitch(model, x, windows, device, stats, prepare)
+    finally:
+        stats.close()
+
