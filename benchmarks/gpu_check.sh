@@ -2,7 +2,7 @@
 # Issue 7's GPU figures in one short run on the device machine: Indian Pines 5 %, seed 2333,
 # 600 iterations, speed.py's dense reference, fast path (AMP, CUDA graph), the same launched op by
 # op (fast-eager) and fast path + torch.compile, one after the other in one process. The bar: the
-# fast path's training time < 20 s on an H100. Then the CUDA-only tests (tests/test_cuda_graph.py).
+# fast path's training time < 20 s on an H100. Then the CUDA-only tests (tests/training/test_cuda_graph.py).
 #
 #   DATA=.gpudata OUT=benchmarks/out bash benchmarks/gpu_check.sh
 #
@@ -29,4 +29,4 @@ for name, r in d["results"].items():
           f" s/it  first it {r['first_iteration_seconds']:.1f} s  to 97/97.5 % {r['seconds_to_oa']}"
           f"  final OA {r['final_oa']:.4f}  inference {r['inference_seconds']:.4f} s")
 PY
-CUDA_VISIBLE_DEVICES=0 python3 -m pytest -q -p no:cacheprovider tests/test_cuda_graph.py 2>&1 | tail -3
+CUDA_VISIBLE_DEVICES=0 python3 -m pytest -q -p no:cacheprovider tests/training/test_cuda_graph.py 2>&1 | tail -3

@@ -31,7 +31,7 @@ from napari_ssdgl.training import Trainer
 from napari_ssdgl.workflows.protocols import PROTOCOLS as ALL_PROTOCOLS
 from napari_ssdgl.workflows.reproduce import load_scene_data
 
-PROTOCOLS = ALL_PROTOCOLS["indian_pines"]  # the one definition: napari_ssdgl/protocols.py
+PROTOCOLS = ALL_PROTOCOLS["indian_pines"]  # the one definition: napari_ssdgl/workflows/protocols.py
 
 
 def peak_rss_mb() -> float:

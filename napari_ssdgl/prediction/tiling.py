@@ -12,7 +12,7 @@ layer's input depends on the statistics of the layers before it), and the final 
 tile with all statistics frozen. Tiles live on the scene zero-padded to a multiple of 16, like
 the model's own padding, so the statistics are those of the whole-scene forward pass. What is
 left is the receptive field: with ``overlap`` >= 48 px the result matched whole-scene prediction
-to < 0.01 in probability in our tests (see tests/test_inference.py). The price is one partial
+to < 0.01 in probability in our tests (see tests/prediction/test_inference.py). The price is one partial
 forward pass over all tiles per pooled layer (12 for SSDGL), so about 10x the compute of a
 single pass. ``scene_stats=False`` is the fast, approximate single pass.
 

@@ -36,7 +36,6 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from functools import partial
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -49,7 +48,9 @@ from napari_ssdgl.device import (
     is_out_of_memory,
     resolve_device,
 )
+from napari_ssdgl.models import build_model, model_config
 from napari_ssdgl.models.ensemble import Ensemble
+from napari_ssdgl.prediction.classifier import Classifier
 from napari_ssdgl.prediction.tiling import logits
 from napari_ssdgl.training.compiling import compiled_or_eager
 from napari_ssdgl.training.cuda_graph import GraphedIteration
@@ -62,9 +63,6 @@ from napari_ssdgl.training.loss import (
 from napari_ssdgl.training.sampling import DEFAULT_DRAW, HBSampler, LabelEncoder
 from napari_ssdgl.transforms.dihedral import TRANSPOSE, dihedral, dihedral_index
 from napari_ssdgl.transforms.normalize import band_statistics, normalize, replace_nonfinite
-
-if TYPE_CHECKING:  # classifier imports training (device, preprocess): import it lazily
-    from napari_ssdgl.prediction.classifier import Classifier
 
 RECONSTRUCTION_WEIGHT = 0.1  # auxiliary loss of the Houston variant (SSDGL.md)
 
@@ -99,7 +97,7 @@ class TrainConfig:
     # bfloat16 autocast on the CPU, fast path only; None = on with ``amp`` where the CPU has
     # native bf16 (AMX / AVX512-BF16): ~1.6x faster steps there, emulated (slow) elsewhere
     cpu_bf16: bool | None = None
-    # a random flip/transpose of the scene each iteration (see augment.py). Off by default: on
+    # a random flip/transpose of the scene each iteration (transforms/dihedral). Off by default: on
     # Indian Pines it slowed convergence at 5 % and helped only within noise at 10 px/class
     augment: bool = False
     # torch.compile backend for the training forward pass ("inductor"), None = eager; falls back
@@ -222,8 +220,6 @@ class Trainer:
 
     # -- setup -------------------------------------------------------------------------------
     def _build_model(self, bands: int) -> torch.nn.Module:
-        from napari_ssdgl.models import build_model
-
         cfg = self.config
         try:
             model = build_model(
@@ -458,9 +454,6 @@ class Trainer:
     # -- outcome -----------------------------------------------------------------------------
     def result(self) -> Classifier:
         """The best model so far as a :class:`Classifier` (weights copied, on the CPU)."""
-        from napari_ssdgl.models import model_config
-        from napari_ssdgl.prediction.classifier import Classifier
-
         model = copy.deepcopy(self.model).cpu().eval()
         if self.best_state is not None:
             model.load_state_dict(self.best_state)
