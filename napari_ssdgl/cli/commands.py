@@ -33,7 +33,7 @@ def _warn(message: str, quiet: bool) -> None:
 
 
 def _emit_json(obj) -> None:
-    from napari_ssdgl.prediction.modelfile import jsonable
+    from napari_ssdgl.io.jsonio import jsonable
 
     print(json.dumps(jsonable(obj), indent=2, allow_nan=True))
 
@@ -91,7 +91,8 @@ def train(args) -> int:
 
     from napari_ssdgl import __version__
     from napari_ssdgl.analysis.metrics import classification_metrics
-    from napari_ssdgl.prediction.modelfile import jsonable, save_classifier
+    from napari_ssdgl.io.jsonio import jsonable
+    from napari_ssdgl.prediction.modelfile import save_classifier
     from napari_ssdgl.training import TrainConfig, Trainer
     from napari_ssdgl.workflows.progress import stop_on_ctrl_c, train_with_progress
 
@@ -316,7 +317,8 @@ def demo(args) -> int:
     from napari_ssdgl.analysis.reports import write_report
     from napari_ssdgl.datasets import load_scene
     from napari_ssdgl.io.exports import export_class_map
-    from napari_ssdgl.prediction.modelfile import jsonable, save_classifier
+    from napari_ssdgl.io.jsonio import jsonable
+    from napari_ssdgl.prediction.modelfile import save_classifier
     from napari_ssdgl.workflows.protocols import get_protocol
     from napari_ssdgl.workflows.reproduce import SceneData, run_seed
 

@@ -1,4 +1,4 @@
-"""Zarr cubes: the on-disk layout for scenes larger than memory, and atomic directory outputs.
+"""Zarr cubes: the on-disk layout for scenes larger than memory.
 
 A cube is stored as a ``(bands, rows, cols)`` array with chunks of *all bands* x a spatial tile:
 prediction needs every band of a pixel and works tile by tile, so one chunk is exactly what one
@@ -6,59 +6,27 @@ task reads. Wavelengths, units, name and GeoTIFF tags go in the array's attribut
 sit at the root of the ``.zarr`` directory (what :func:`write_zarr_cube` writes) or in a group
 under the name ``cube`` (or as the group's only 3-D array).
 
-Outputs are written under a temporary name next to the target and renamed only on success, with
-``complete: true`` set last: a crash or a dead worker leaves ``NAME.partial-*``, never a
-``NAME.zarr`` that looks finished.
+Outputs are written through :func:`~napari_ssdgl.io.atomic.atomic_output` (a temporary name,
+renamed on success), with ``complete: true`` set last: a crash or a dead worker leaves
+``NAME.partial-*``, never a ``NAME.zarr`` that looks finished.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
+from napari_ssdgl.io.atomic import atomic_output
 from napari_ssdgl.io.base import Cube, HSIReadError
+from napari_ssdgl.io.jsonio import jsonable
 
 CUBE_NAME = "cube"
-DEFAULT_TILE = 256
+DEFAULT_TILE = 256  # spatial chunk edge; 256 x 256 x 200 bands x float32 = 52 MB per chunk
 
 
 class IncompleteOutputError(ValueError):
     """A zarr output lacks ``complete: true``: it was left by a run that did not finish."""
-
-
-@contextmanager
-def atomic_directory(target: str | Path, *, overwrite: bool = False) -> Iterator[Path]:
-    """Yield a temporary directory path; on success it replaces ``target``, on error it is
-    removed. The temporary name does not end in ``.zarr`` so no reader takes it for a result."""
-    target = Path(target)
-    if target.exists() and not overwrite:
-        raise FileExistsError(f"{target}: already exists (pass overwrite to replace it)")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f"{target.name}.partial-{uuid.uuid4().hex[:8]}")
-    try:
-        yield tmp
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    if target.exists():
-        shutil.rmtree(target) if target.is_dir() else target.unlink()
-    os.replace(tmp, target)
-
-
-def _jsonable(value):
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | np.ndarray):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
 
 
 def write_zarr_cube(
@@ -86,9 +54,9 @@ def write_zarr_cube(
         "wavelength_units": cube.wavelength_units,
         "name": cube.name,
         "source": cube.source,
-        "geo": _jsonable(cube.geo) if cube.geo else None,
+        "geo": jsonable(cube.geo) if cube.geo else None,
     }
-    with atomic_directory(path, overwrite=overwrite) as tmp:
+    with atomic_output(path, overwrite=overwrite) as tmp:
         z = zarr.open_array(str(tmp), mode="w", shape=data.shape, chunks=chunks,
                             dtype=data.dtype, fill_value=0)  # zarr 2 and 3 alike
         z.attrs.update(attrs)

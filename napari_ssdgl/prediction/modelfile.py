@@ -15,6 +15,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from napari_ssdgl import __version__
+from napari_ssdgl.io.jsonio import write_json
 from napari_ssdgl.prediction.classifier import Classifier
 
 FORMAT_VERSION = 1
@@ -24,18 +25,6 @@ SIDECAR = "model.json"
 
 class ModelFileError(ValueError):
     """A model directory is missing, corrupt, or written in a format this version cannot read."""
-
-
-def jsonable(obj):
-    if isinstance(obj, dict):
-        return {str(k): jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, np.generic):
-        return obj.item()
-    return obj
 
 
 def save_classifier(clf: Classifier, directory: str | Path) -> Path:
@@ -61,8 +50,7 @@ def save_classifier(clf: Classifier, directory: str | Path) -> Path:
         "seed": clf.seed,
         "metrics": clf.metrics,
     }
-    text = json.dumps(jsonable(meta), indent=2, allow_nan=True)
-    (directory / SIDECAR).write_text(text, encoding="utf-8")
+    write_json(directory / SIDECAR, meta)
     return directory
 
 

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import os
 import sys
-import uuid
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import numpy as np
 
+from napari_ssdgl.io.atomic import atomic_output
+from napari_ssdgl.io.jsonio import jsonable
 from napari_ssdgl.prediction.dask_predict import (
     DEFAULT_OVERLAP,
     DaskPrediction,
@@ -102,17 +103,15 @@ def write_prediction(
     ``entropy``, ``margin`` as asked) under a temporary name, renamed on success."""
     import zarr
 
-    from napari_ssdgl.io.zarr_store import _jsonable, atomic_directory
-
     unknown = set(outputs) - {"labels", "probabilities", "entropy", "margin"}
     if unknown or "labels" not in outputs:
         raise ValueError(f"outputs must include 'labels' and only name labels, probabilities, "
                          f"entropy, margin; got {outputs}")
     arrays = {name: getattr(pred, name) for name in outputs}
-    with atomic_directory(out, overwrite=overwrite) as tmp:
+    with atomic_output(out, overwrite=overwrite) as tmp:
         group = zarr.open_group(str(tmp), mode="w")
-        group.attrs.update(_jsonable({**(attrs or {}), "complete": False,
-                                      "class_values": pred.class_values}))
+        group.attrs.update(jsonable({**(attrs or {}), "complete": False,
+                                     "class_values": pred.class_values}))
         targets = []
         for name, arr in arrays.items():
             chunks = tuple(c[0] for c in arr.chunks)
@@ -134,8 +133,6 @@ def write_labels_tiff(pred: DaskPrediction, out: str | Path, *, geo: dict | None
 
     labels = pred.labels
     tile_r, tile_c = _ceil(labels.chunks[0][0]), _ceil(labels.chunks[1][0])  # TIFF: x16 tiles
-    out = Path(out)
-    tmp = out.with_name(f"{out.name}.partial-{uuid.uuid4().hex[:8]}")
 
     def tiles():
         col_starts = np.cumsum((0,) + labels.chunks[1][:-1])
@@ -152,15 +149,11 @@ def write_labels_tiff(pred: DaskPrediction, out: str | Path, *, geo: dict | None
 
     meta = {"class_names": {str(k): v for k, v in (class_names or {}).items()},
             "colors": {str(k): v for k, v in (colors or {}).items()}}
-    try:
+    with atomic_output(out, overwrite=True) as tmp:  # predict_to_file has checked ``out``
         tifffile.imwrite(tmp, tiles(), shape=labels.shape, dtype=labels.dtype,
                          tile=(tile_r, tile_c), photometric="minisblack", compression="zlib",
                          metadata=meta, extratags=geo_extratags(geo))
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    os.replace(tmp, out)
-    return out
+    return Path(out)
 
 
 def predict_to_file(

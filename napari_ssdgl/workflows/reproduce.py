@@ -236,7 +236,7 @@ def markdown_summary(s: dict) -> str:
 
 
 def _write_json(path: Path, obj) -> None:
-    from napari_ssdgl.prediction.modelfile import jsonable
+    from napari_ssdgl.io.jsonio import jsonable
 
     path.write_text(json.dumps(jsonable(obj), indent=2), encoding="utf-8")
 
