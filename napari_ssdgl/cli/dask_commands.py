@@ -13,6 +13,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from napari_ssdgl.io.zarr_store import DEFAULT_TILE
+
 INSTALL_HINT = "install the dask extra: pip install 'napari-ssdgl[dask]'"
 
 
@@ -22,8 +24,8 @@ def add_convert_parser(sub) -> argparse.ArgumentParser:
                                        "memory and for dask clusters)")
     c.add_argument("cube", help="cube to convert (.hdr, .tif, .mat, .npy, .npz, .zarr)")
     c.add_argument("out", help="output .zarr directory")
-    c.add_argument("--tile", type=int, default=256,
-                   help="spatial chunk edge; chunks hold all bands (default 256)")
+    c.add_argument("--tile", type=int, default=DEFAULT_TILE,
+                   help=f"spatial chunk edge; chunks hold all bands (default {DEFAULT_TILE})")
     c.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
     c.add_argument("--quiet", action="store_true")
     return c

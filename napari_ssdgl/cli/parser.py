@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from napari_ssdgl.prediction.tiling import DEFAULT_OVERLAP
 from napari_ssdgl.training import (  # the parser imports torch anyway (devices)
     DEFAULT_DRAW,
     TrainConfig,
@@ -263,7 +264,7 @@ def _add_predict(sub) -> None:
                    help="also write entropy and margin as a float32 GeoTIFF")
     p.add_argument("--tile-size", type=_positive_int, default=None,
                    help="predict in overlapping tiles of this size (bounded memory)")
-    p.add_argument("--overlap", type=int, default=64)
+    p.add_argument("--overlap", type=int, default=DEFAULT_OVERLAP)
     _tta_option(p)
     if dask_cli() is not None:  # the lazy/dask path for scenes larger than memory
         p.add_argument("--scheduler", default=None,

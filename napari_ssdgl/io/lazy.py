@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 
 from napari_ssdgl.io.base import Cube, HSIReadError
+from napari_ssdgl.io.zarr_store import DEFAULT_TILE, ChunkReadError, open_zarr_cube
 
 LAZY_SUFFIXES = (".zarr", ".hdr", ".tif", ".tiff", ".mat", ".h5", ".hdf5", ".npy")
-DEFAULT_TILE = 256  # spatial chunk edge; 256 x 256 x 200 bands x float32 = 52 MB per chunk
 
 _OPEN: dict[tuple, object] = {}  # (kind, path, key) -> opened backend array, per process
 _OPEN_LOCK = threading.Lock()
@@ -87,8 +87,6 @@ class LazySource:
         try:
             block = np.asarray(_open_backend(self.kind, self.path, self.key)[index])
         except Exception as exc:  # truncated file, bad tile/chunk, vanished network share
-            from napari_ssdgl.io.zarr_store import ChunkReadError
-
             raise ChunkReadError(f"{self.path}: cannot read {index} ({type(exc).__name__}: "
                                  f"{exc})") from exc
         if not block.dtype.isnative:
@@ -118,8 +116,6 @@ def open_lazy(path: str | Path, *, tile: int = DEFAULT_TILE) -> Cube:
         raise HSIReadError(p, "file not found")
     ext = p.suffix.lower()
     if p.is_dir() or ext == ".zarr":
-        from napari_ssdgl.io.zarr_store import open_zarr_cube
-
         return open_zarr_cube(p)
     try:
         if ext in (".hdr",) or (ext not in LAZY_SUFFIXES and _envi_header(p) is not None):

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from napari_ssdgl.prediction.inference import Prediction, predict_probabilities
+from napari_ssdgl.prediction.tiling import DEFAULT_OVERLAP
 from napari_ssdgl.transforms.normalize import replace_nonfinite
 
 __all__ = ["BandMismatchError", "Classifier", "Prediction"]
@@ -79,7 +80,7 @@ class Classifier:
         cube,
         *,
         tile_size: int | None = None,
-        overlap: int = 64,
+        overlap: int = DEFAULT_OVERLAP,
         device: str | torch.device = "auto",
         scene_stats: bool = True,
         amp: bool = False,

@@ -37,9 +37,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from napari_ssdgl.prediction.tiling import MULTIPLE, Window, plan_windows
-
-DEFAULT_OVERLAP = 64
+from napari_ssdgl.io.zarr_store import DEFAULT_TILE
+from napari_ssdgl.prediction.tiling import DEFAULT_OVERLAP, MULTIPLE, Window, ceil_to, plan_windows
 
 
 # -- the model on workers --------------------------------------------------------------------
@@ -158,10 +157,6 @@ def _combine(parts: list, pooled_max: bool) -> list:
 
 
 # -- the graph -------------------------------------------------------------------------------
-def _ceil(n: int) -> int:
-    return -(-n // MULTIPLE) * MULTIPLE
-
-
 def check_cube(clf, data):
     """``data`` as a dask array (bands, rows, cols) with all bands in one chunk; checks bands."""
     import dask.array as da
@@ -180,8 +175,9 @@ def check_cube(clf, data):
 
 def default_tile_size(data, overlap: int = DEFAULT_OVERLAP) -> int:
     """Window edge whose core matches the cube's spatial chunks, so a window reads ~9 chunks."""
-    chunk = max(data.chunksize[1], data.chunksize[2]) if hasattr(data, "chunksize") else 256
-    return _ceil(max(chunk, MULTIPLE)) + 2 * _ceil(overlap)
+    chunk = (max(data.chunksize[1], data.chunksize[2]) if hasattr(data, "chunksize")
+             else DEFAULT_TILE)
+    return ceil_to(max(chunk, MULTIPLE)) + 2 * ceil_to(overlap)
 
 
 @dataclass

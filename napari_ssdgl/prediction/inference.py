@@ -21,7 +21,7 @@ from napari_ssdgl.device import (
     is_out_of_memory,
     resolve_device,
 )
-from napari_ssdgl.prediction.tiling import Prepare, logits, predict_tiled
+from napari_ssdgl.prediction.tiling import DEFAULT_OVERLAP, Prepare, logits, predict_tiled
 from napari_ssdgl.transforms.dihedral import dihedral_view, undo_dihedral_view
 
 FALLBACK_TILE = 512
@@ -68,7 +68,7 @@ def predict_probabilities(
     x: np.ndarray,
     *,
     tile_size: int | None = None,
-    overlap: int = 64,
+    overlap: int = DEFAULT_OVERLAP,
     device: str | torch.device = "auto",
     scene_stats: bool = True,
     prepare: Prepare | None = None,

@@ -12,9 +12,9 @@ layer's input depends on the statistics of the layers before it), and the final 
 tile with all statistics frozen. Tiles live on the scene zero-padded to a multiple of 16, like
 the model's own padding, so the statistics are those of the whole-scene forward pass. What is
 left is the receptive field: with ``overlap`` >= 48 px the result matched whole-scene prediction
-to < 0.01 in probability in our tests (see tests/prediction/test_inference.py). The price is one partial
-forward pass over all tiles per pooled layer (12 for SSDGL), so about 10x the compute of a
-single pass. ``scene_stats=False`` is the fast, approximate single pass.
+to < 0.01 in probability in our tests (see tests/prediction/test_inference.py). The price is one
+partial forward pass over all tiles per pooled layer (12 for SSDGL), so about 10x the compute of
+a single pass. ``scene_stats=False`` is the fast, approximate single pass.
 
 Memory: only one window is materialised at a time. Given ``prepare`` (e.g. clean-up and
 z-scoring), the raw scene is read window by window and never copied whole, so the peak beyond
@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 MULTIPLE = 16  # models pad to this; tiles on this grid need no internal padding
+DEFAULT_OVERLAP = 64  # px of context around a tile's core: >= 48 matched whole-scene prediction
 
 Prepare = Callable[[np.ndarray], np.ndarray]  # raw (bands, r, c) window -> model input
 
@@ -49,8 +50,9 @@ def _pooled_types() -> tuple[type, ...]:
     return tuple(getattr(blocks, n) for n in ("ChannelAttention", "SEBlock") if hasattr(blocks, n))
 
 
-def _ceil(n: int, m: int = MULTIPLE) -> int:
-    return -(-n // m) * m
+def ceil_to(n: int, multiple: int = MULTIPLE) -> int:
+    """``n`` rounded up to a multiple of ``multiple``: tiles and TIFF tiles live on that grid."""
+    return -(-n // multiple) * multiple
 
 
 @dataclass(frozen=True)
@@ -78,14 +80,14 @@ def plan_windows(rows: int, cols: int, tile_size: int, overlap: int) -> list[Win
     """
     if overlap < 0:
         raise ValueError(f"overlap must be >= 0, got {overlap}")
-    tile, ov = _ceil(int(tile_size)), _ceil(int(overlap))
+    tile, ov = ceil_to(int(tile_size)), ceil_to(int(overlap))
     core = tile - 2 * ov
     if core < MULTIPLE:
         raise ValueError(
             f"tile_size {tile_size} leaves no core with an overlap of {overlap} on each side; "
             f"use tile_size >= 2 * overlap + {MULTIPLE}"
         )
-    pr, pc = _ceil(rows), _ceil(cols)
+    pr, pc = ceil_to(rows), ceil_to(cols)
     out = []
     for r in range(0, pr, core):
         for c in range(0, pc, core):
@@ -237,7 +239,7 @@ def _stitch(model, x: np.ndarray, windows: list[Window], dev, stats: SceneStatis
         window = _window_data(x, w, prepare).to(dev)
         probs = torch.softmax(logits(model, window).float(), dim=1)[0].cpu().numpy()
         if out is None:
-            out = np.empty((probs.shape[0], _ceil(rows), _ceil(cols)), dtype=np.float32)
+            out = np.empty((probs.shape[0], ceil_to(rows), ceil_to(cols)), dtype=np.float32)
         rs, cs = w.core_in_window()
         out[:, w.core_rows[0] : w.core_rows[1], w.core_cols[0] : w.core_cols[1]] = probs[:, rs, cs]
     assert out is not None

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from napari_ssdgl.io.exports import export_prediction
+from napari_ssdgl.prediction.tiling import DEFAULT_OVERLAP
 
 __all__ = ["BatchItem", "expand_inputs", "predict_many"]
 
@@ -82,7 +83,7 @@ def _check_not_input(source: str, out_dir: Path, stem: str, formats) -> None:
 
 def predict_many(clf, patterns: list[str], out_dir: str | Path, *, formats=("tif",),
                  probabilities: bool = False, uncertainty: bool = False,
-                 tile_size: int | None = None, overlap: int = 64, device: str = "auto",
+                 tile_size: int | None = None, overlap: int = DEFAULT_OVERLAP, device: str = "auto",
                  tta: bool = False, quiet: bool = False) -> list[BatchItem]:
     """Predict every cube and export it into ``out_dir``; returns one item per input."""
     from tqdm import tqdm

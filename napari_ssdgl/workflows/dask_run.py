@@ -21,10 +21,10 @@ from napari_ssdgl.io.jsonio import jsonable
 from napari_ssdgl.prediction.dask_predict import (
     DEFAULT_OVERLAP,
     DaskPrediction,
-    _ceil,
     check_cube,
     predict_dask,
 )
+from napari_ssdgl.prediction.tiling import ceil_to
 
 
 class DaskPredictionError(ValueError):
@@ -132,7 +132,7 @@ def write_labels_tiff(pred: DaskPrediction, out: str | Path, *, geo: dict | None
     from napari_ssdgl.io.writers import geo_extratags
 
     labels = pred.labels
-    tile_r, tile_c = _ceil(labels.chunks[0][0]), _ceil(labels.chunks[1][0])  # TIFF: x16 tiles
+    tile_r, tile_c = ceil_to(labels.chunks[0][0]), ceil_to(labels.chunks[1][0])  # TIFF: x16 tiles
 
     def tiles():
         col_starts = np.cumsum((0,) + labels.chunks[1][:-1])
