@@ -38,7 +38,9 @@ import torch
 from torch import nn
 
 from napari_ssdgl.io.zarr_store import DEFAULT_TILE
+from napari_ssdgl.prediction.inference import pixel_entropy, pixel_margin
 from napari_ssdgl.prediction.tiling import DEFAULT_OVERLAP, MULTIPLE, Window, ceil_to, plan_windows
+from napari_ssdgl.transforms.dihedral import dihedral_view, undo_dihedral_view
 
 
 # -- the model on workers --------------------------------------------------------------------
@@ -197,19 +199,13 @@ class DaskPrediction:
 
     @property
     def entropy(self):
-        return self.probabilities.map_blocks(
-            lambda p: -(p * np.log(np.clip(p, 1e-12, None))).sum(0).astype(np.float32),
-            drop_axis=0, dtype=np.float32)
+        """(rows, cols) float32 entropy, as :class:`~.inference.Prediction` has it."""
+        return self.probabilities.map_blocks(pixel_entropy, drop_axis=0, dtype=np.float32)
 
     @property
     def margin(self):
-        def margin(p):
-            if p.shape[0] < 2:
-                return np.ones(p.shape[1:], np.float32)
-            top2 = np.partition(p, p.shape[0] - 2, axis=0)[-2:]
-            return (top2[1] - top2[0]).astype(np.float32)
-
-        return self.probabilities.map_blocks(margin, drop_axis=0, dtype=np.float32)
+        """(rows, cols) float32 top-1 minus top-2 probability, as in ``Prediction``."""
+        return self.probabilities.map_blocks(pixel_margin, drop_axis=0, dtype=np.float32)
 
 
 def predict_dask(
@@ -234,8 +230,6 @@ def predict_dask(
     cube with its own statistics passes, so 8 times the passes and the work).
     """
     import dask
-
-    from napari_ssdgl.prediction.inference import dihedral_view, undo_dihedral_view
 
     data = check_cube(clf, data)
     tile_size = tile_size or default_tile_size(data, overlap)

@@ -28,6 +28,22 @@ FALLBACK_TILE = 512
 ROW_BLOCK = 256  # rows per block when deriving labels/entropy/margin (bounds temporaries)
 
 
+def pixel_entropy(p: np.ndarray) -> np.ndarray:
+    """Entropy (nats, float32) over the class axis 0 of probabilities ``p``; high = uncertain.
+    The one formula of every prediction path (in memory, tiled, dask blocks)."""
+    return -(p * np.log(np.clip(p, 1e-12, None))).sum(axis=0).astype(np.float32, copy=False)
+
+
+def pixel_margin(p: np.ndarray) -> np.ndarray:
+    """Top-1 minus top-2 probability (float32) over axis 0 of ``p``; low = uncertain, 1 with
+    one class."""
+    k = p.shape[0]
+    if k < 2:
+        return np.ones(p.shape[1:], np.float32)
+    top2 = np.partition(p, k - 2, axis=0)[-2:]
+    return (top2[1] - top2[0]).astype(np.float32, copy=False)
+
+
 @dataclass
 class Prediction:
     """A class map and its uncertainty. ``labels`` holds label values (not indices)."""
@@ -44,17 +60,14 @@ class Prediction:
         that the temporaries stay small next to the probabilities on a large scene."""
         probs = np.asarray(probabilities, dtype=np.float32)
         values = np.asarray(class_values)
-        k, rows = probs.shape[0], probs.shape[1]
         labels = np.empty(probs.shape[1:], dtype=values.dtype)
         entropy = np.empty(probs.shape[1:], dtype=np.float32)
-        margin = np.ones(probs.shape[1:], dtype=np.float32)
-        for r in range(0, rows, ROW_BLOCK):
+        margin = np.empty(probs.shape[1:], dtype=np.float32)
+        for r in range(0, probs.shape[1], ROW_BLOCK):
             p = probs[:, r : r + ROW_BLOCK]
             labels[r : r + ROW_BLOCK] = values[np.argmax(p, axis=0)]
-            entropy[r : r + ROW_BLOCK] = -(p * np.log(np.clip(p, 1e-12, None))).sum(axis=0)
-            if k > 1:
-                top2 = np.partition(p, k - 2, axis=0)[-2:]
-                margin[r : r + ROW_BLOCK] = top2[1] - top2[0]
+            entropy[r : r + ROW_BLOCK] = pixel_entropy(p)
+            margin[r : r + ROW_BLOCK] = pixel_margin(p)
         return cls(labels, probs, entropy, margin, values)
 
 
