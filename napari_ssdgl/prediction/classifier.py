@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -13,6 +14,8 @@ from napari_ssdgl.prediction.tiling import DEFAULT_OVERLAP
 from napari_ssdgl.transforms.normalize import replace_nonfinite
 
 __all__ = ["BandMismatchError", "Classifier", "Prediction"]
+
+Array = TypeVar("Array")  # numpy or dask: ``check`` returns what it was given
 
 
 class BandMismatchError(ValueError):
@@ -49,9 +52,9 @@ class Classifier:
     def num_classes(self) -> int:
         return int(self.class_values.size)
 
-    def _check(self, cube) -> np.ndarray:
-        """The cube's array (no copy) after checking its shape and band count."""
-        data = np.asarray(getattr(cube, "data", cube))
+    def check(self, data: Array) -> Array:
+        """``data`` itself, a (bands, rows, cols) array of any kind (numpy, dask), after checking
+        its shape and band count: the one check of every prediction path, in memory or dask."""
         if data.ndim != 3:
             raise ValueError(f"a cube must be 3-D (bands, rows, cols), got shape {data.shape}")
         if data.shape[0] != self.bands:
@@ -60,6 +63,10 @@ class Classifier:
                 "apply it only to cubes from the same sensor and band set"
             )
         return data
+
+    def _check(self, cube) -> np.ndarray:
+        """The numpy array of ``cube`` (ndarray or Cube; no copy), checked."""
+        return self.check(np.asarray(getattr(cube, "data", cube)))
 
     def _normalize(self, data: np.ndarray) -> tuple[np.ndarray, list[str]]:
         """Cleaned, z-scored float32 copy; one copy only (normalised in place)."""

@@ -163,16 +163,7 @@ def check_cube(clf, data):
     """``data`` as a dask array (bands, rows, cols) with all bands in one chunk; checks bands."""
     import dask.array as da
 
-    from napari_ssdgl.prediction.classifier import BandMismatchError
-
-    data = data if isinstance(data, da.Array) else da.from_array(np.asarray(data))
-    if data.ndim != 3:
-        raise ValueError(f"a cube must be 3-D (bands, rows, cols), got shape {data.shape}")
-    if data.shape[0] != clf.bands:
-        raise BandMismatchError(
-            f"the cube has {data.shape[0]} bands but the model was trained on {clf.bands}; "
-            "apply it only to cubes from the same sensor and band set")
-    return data
+    return clf.check(data if isinstance(data, da.Array) else da.from_array(np.asarray(data)))
 
 
 def default_tile_size(data, overlap: int = DEFAULT_OVERLAP) -> int:
