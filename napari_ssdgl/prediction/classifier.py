@@ -11,7 +11,7 @@ import torch
 
 from napari_ssdgl.prediction.inference import Prediction, predict_probabilities
 from napari_ssdgl.prediction.tiling import DEFAULT_OVERLAP
-from napari_ssdgl.transforms.normalize import replace_nonfinite
+from napari_ssdgl.transforms.normalize import clean_and_normalize
 
 __all__ = ["BandMismatchError", "Classifier", "Prediction"]
 
@@ -68,16 +68,9 @@ class Classifier:
         """The numpy array of ``cube`` (ndarray or Cube; no copy), checked."""
         return self.check(np.asarray(getattr(cube, "data", cube)))
 
-    def _normalize(self, data: np.ndarray) -> tuple[np.ndarray, list[str]]:
-        """Cleaned, z-scored float32 copy; one copy only (normalised in place)."""
-        clean, messages = replace_nonfinite(data, fill=self.mean)
-        clean -= self.mean[:, None, None]
-        clean /= self.std[:, None, None]
-        return clean, messages
-
     def prepare(self, cube) -> np.ndarray:
         """Normalised float32 copy of ``cube`` (ndarray or Cube); checks the band count."""
-        clean, messages = self._normalize(self._check(cube))
+        clean, messages = clean_and_normalize(self._check(cube), self.mean, self.std)
         for m in messages:
             warnings.warn(m, stacklevel=3)
         return clean
@@ -111,8 +104,8 @@ class Classifier:
             return Prediction.from_probabilities(probs, self.class_values)
         replaced: list[str] = []
 
-        def window(raw: np.ndarray) -> np.ndarray:
-            clean, messages = self._normalize(raw)
+        def window(raw: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+            clean, messages = clean_and_normalize(raw, self.mean, self.std, out=out)
             replaced.extend(messages)
             return clean
 

@@ -17,7 +17,8 @@ few chunks it overlaps, so memory per task is one window, whatever the scene siz
 the tiled result of :func:`.inference.predict_probabilities` (same windows, same
 statistics), i.e. equal to whole-scene prediction up to the receptive field the overlap absorbs.
 A window task gets its *raw* pixels (dask fuses the slice into the reads: it reads its window,
-not whole chunks) and cleans, z-scores and zero-pads them itself, as tiling's ``prepare`` does.
+not whole chunks) and builds its input as the tiled path does (:func:`~.tiling.window_input`
+with :func:`~napari_ssdgl.transforms.normalize.clean_and_normalize`).
 
 Weights reach workers once: a distributed client scatters them (broadcast); each worker thread
 builds its own copy of the model (hooks hold per-call state) on its own device. Running it
@@ -39,8 +40,16 @@ from torch import nn
 
 from napari_ssdgl.io.zarr_store import DEFAULT_TILE
 from napari_ssdgl.prediction.inference import pixel_entropy, pixel_margin
-from napari_ssdgl.prediction.tiling import DEFAULT_OVERLAP, MULTIPLE, Window, ceil_to, plan_windows
+from napari_ssdgl.prediction.tiling import (
+    DEFAULT_OVERLAP,
+    MULTIPLE,
+    Window,
+    ceil_to,
+    plan_windows,
+    window_input,
+)
 from napari_ssdgl.transforms.dihedral import dihedral_view, undo_dihedral_view
+from napari_ssdgl.transforms.normalize import clean_and_normalize
 
 
 # -- the model on workers --------------------------------------------------------------------
@@ -103,19 +112,10 @@ def _stats(model: nn.Module, frozen: dict, dev: torch.device):
 
 
 def _window_input(raw: np.ndarray, window: Window, norm) -> torch.Tensor:
-    """Model input for one window from its raw pixels: NaN/inf -> band mean, z-score, then the
-    zero fill past the scene edge (the model's own padding of a normalised scene)."""
-    mean, std = (np.asarray(v, np.float32)[:, None, None] for v in norm)
-    (r0, r1), (c0, c1) = window.rows, window.cols
-    part = np.zeros((raw.shape[0], r1 - r0, c1 - c0), dtype=np.float32)
-    view = part[:, : raw.shape[1], : raw.shape[2]]
-    view[...] = raw  # one float32 copy; everything below is in place
-    bad = ~np.isfinite(view)
-    if bad.any():
-        np.copyto(view, np.broadcast_to(mean, view.shape), where=bad)
-    view -= mean
-    view /= std
-    return torch.from_numpy(part)[None]
+    """One window's model input from its raw pixels, built as the tiled path builds it."""
+    mean, std = norm
+    return window_input(raw, window,
+                        lambda r, out=None: clean_and_normalize(r, mean, std, out=out)[0])
 
 
 def _partial(payload, frozen, layer, window, raw, norm, device, torch_threads):

@@ -23,8 +23,8 @@ the scene is one window's activations plus the (K, rows, cols) output.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -33,7 +33,13 @@ from torch import nn
 MULTIPLE = 16  # models pad to this; tiles on this grid need no internal padding
 DEFAULT_OVERLAP = 64  # px of context around a tile's core: >= 48 matched whole-scene prediction
 
-Prepare = Callable[[np.ndarray], np.ndarray]  # raw (bands, r, c) window -> model input
+
+
+class Prepare(Protocol):
+    """Raw (bands, r, c) pixels -> model input, written into ``out`` when given (the in-scene
+    part of a window: no second copy) and returned, else returned as a new array."""
+
+    def __call__(self, raw: np.ndarray, out: np.ndarray | None = None) -> np.ndarray: ...
 
 
 def logits(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -98,17 +104,26 @@ def plan_windows(rows: int, cols: int, tile_size: int, overlap: int) -> list[Win
     return out
 
 
-def _window_data(x: np.ndarray, w: Window, prepare: Prepare | None = None) -> torch.Tensor:
-    """The window of ``x`` (bands, rows, cols), zero-filled where it passes the scene edge;
-    ``prepare`` maps the raw window to model input (the zero fill comes after it, like the
-    model's own padding of a normalised scene)."""
+def window_input(raw: np.ndarray, w: Window, prepare: Prepare | None = None) -> torch.Tensor:
+    """Model input (1, bands, h, w) of window ``w`` from ``raw``, its pixels inside the scene:
+    ``prepare``d, then zero-filled past the scene edge (the model's own padding of a normalised
+    scene). The one window builder of the tiled and the dask paths."""
     (r0, r1), (c0, c1) = w.rows, w.cols
-    part = np.zeros((x.shape[0], r1 - r0, c1 - c0), dtype=np.float32)
-    src = x[:, r0 : min(r1, x.shape[1]), c0 : min(c1, x.shape[2])]
-    if prepare is not None:
-        src = prepare(src)
-    part[:, : src.shape[1], : src.shape[2]] = src
+    part = np.zeros((raw.shape[0], r1 - r0, c1 - c0), dtype=np.float32)
+    view = part[:, : raw.shape[1], : raw.shape[2]]
+    if prepare is None:
+        view[...] = raw
+    else:
+        done = prepare(raw, out=view)
+        if done is not view:  # a prepare that made its own array
+            view[...] = done
     return torch.from_numpy(part)[None]
+
+
+def _window_data(x: np.ndarray, w: Window, prepare: Prepare | None = None) -> torch.Tensor:
+    """Model input of window ``w`` of the scene ``x`` (bands, rows, cols)."""
+    (r0, r1), (c0, c1) = w.rows, w.cols
+    return window_input(x[:, r0 : min(r1, x.shape[1]), c0 : min(c1, x.shape[2])], w, prepare)
 
 
 class StopPass(Exception):

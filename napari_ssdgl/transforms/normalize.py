@@ -11,13 +11,19 @@ import numpy as np
 STD_FLOOR = 1e-6  # a band with std below this is (numerically) constant: divide by 1 instead
 
 
-def replace_nonfinite(cube: np.ndarray, fill: np.ndarray | None = None):
+def replace_nonfinite(cube: np.ndarray, fill: np.ndarray | None = None, *,
+                      out: np.ndarray | None = None) -> tuple[np.ndarray, list[str]]:
     """float32 copy of ``cube`` (bands, rows, cols) with NaN/inf replaced per band.
 
     ``fill`` gives one value per band; by default the mean of the band's finite values (0 for
-    an all-non-finite band). Returns ``(clean, messages)``; messages describe what was replaced.
+    an all-non-finite band). The copy goes into ``out`` (float32, ``cube``'s shape) when given.
+    Returns ``(clean, messages)``; messages describe what was replaced.
     """
-    data = np.array(cube, dtype=np.float32, copy=True)
+    if out is None:
+        data = np.array(cube, dtype=np.float32, copy=True)
+    else:
+        out[...] = cube
+        data = out
     bad = ~np.isfinite(data)
     messages: list[str] = []
     if not bad.any():
@@ -48,8 +54,24 @@ def band_statistics(cube: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mean.astype(np.float32), std.astype(np.float32)
 
 
-def normalize(cube: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
-    """float32 z-scored cube."""
-    mean = np.asarray(mean, dtype=np.float32)[:, None, None]
-    std = np.asarray(std, dtype=np.float32)[:, None, None]
-    return ((np.asarray(cube, dtype=np.float32) - mean) / std).astype(np.float32, copy=False)
+def normalize(cube: np.ndarray, mean: np.ndarray, std: np.ndarray, *,
+              out: np.ndarray | None = None) -> np.ndarray:
+    """float32 z-scored cube, per band: into ``out`` when given (``cube`` itself: in place),
+    else into one new array."""
+    if out is None:
+        out = np.array(cube, dtype=np.float32, copy=True)
+    elif out is not cube:
+        out[...] = cube
+    out -= np.asarray(mean, dtype=np.float32)[:, None, None]
+    out /= np.asarray(std, dtype=np.float32)[:, None, None]
+    return out
+
+
+def clean_and_normalize(cube: np.ndarray, mean: np.ndarray, std: np.ndarray, *,
+                        out: np.ndarray | None = None) -> tuple[np.ndarray, list[str]]:
+    """A model's input from raw pixels (a scene or one window): NaN/inf -> the band's training
+    ``mean``, then z-scored. One float32 copy (into ``out`` when given, e.g. the in-scene part
+    of a zero-filled window), the rest in place. Returns ``(x, messages)`` like
+    :func:`replace_nonfinite`."""
+    clean, messages = replace_nonfinite(cube, fill=mean, out=out)
+    return normalize(clean, mean, std, out=clean), messages
