@@ -117,3 +117,8 @@ def bind_class_hotkeys(layer: Labels) -> None:
     """
     for value in range(1, 10):
         layer.bind_key(str(value), _class_picker(value), overwrite=True)
+
+
+def size_text(layer: Layer, skip: int = 1) -> str:
+    """``rows×cols`` of a cube (``skip=1``) or a label raster (``skip=0``), for messages."""
+    return "×".join(str(n) for n in layer.data.shape[skip:])

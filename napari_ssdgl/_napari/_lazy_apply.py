@@ -2,9 +2,10 @@
 in tile by tile as the tiles finish.
 
 A layer whose data is a dask array (a ``.zarr`` or a big file opened lazily), or any array too big
-to copy (more than the reader's lazy threshold), is never copied into memory. The worker runs
-:func:`~napari_ssdgl.prediction.dask_predict.predict_dask` (the scene statistics, several
-passes over the cube, then the tiles) and
+to copy (more than the reader's lazy threshold), is never copied into memory. Its
+:class:`LazyJob` carries the tile counts and the output layer. The worker,
+:func:`predict_blocks`, runs :func:`~napari_ssdgl.prediction.dask_predict.predict_dask` (the
+scene statistics, several passes over the cube, then the tiles) and
 :func:`~napari_ssdgl.prediction.dask_predict.iter_label_blocks`, and yields
 ``("pass", i, n)`` before each statistics pass and ``("block", (rows, cols), labels)`` for each
 finished tile. Only the main thread touches layers: :func:`on_event` writes each tile into the
@@ -19,8 +20,11 @@ from __future__ import annotations
 
 import time
 import uuid
+from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
+from napari.layers import Labels
 
 from napari_ssdgl._napari._jobs import Job, Outcome
 from napari_ssdgl._napari._layers import default_color, label_colormap, upsert_layer
@@ -47,6 +51,25 @@ def is_lazy(data) -> bool:
     if isinstance(data, np.ndarray):
         return data.nbytes > lazy_bytes()
     return True
+
+
+@dataclass
+class LazyJob(Job):
+    """Apply to a lazy cube: ``cube`` is a dask array over the layer's data, read through
+    :class:`_Guarded`; the counts and the output layer are for the main thread only."""
+
+    stoppable: ClassVar[bool] = True
+    stop_note: ClassVar[str] = "Stopping after the tiles in progress…"
+
+    options: dict = field(default_factory=dict)  # for predict_dask: tile_size, overlap
+    blocks: int = 0
+    blocks_done: int = 0
+    passes: int = 0
+    passes_done: int = 0
+    refreshed: float = 0.0  # time.monotonic() of the last redraw
+    layer: object = None  # the output Labels layer
+    output: np.ndarray | None = None  # its array: tiles are written into it
+    restore: tuple | None = None  # its data and colormap before the run, if it existed
 
 
 class _Guarded:
@@ -84,13 +107,13 @@ def guarded_cube(data, job: Job):
 
 
 def make_job(viewer, layer, clf, *, device: str, options: dict, gt=None,
-             train_labels=None, tta: bool = False) -> Job:
+             train_labels=None, tta: bool = False) -> LazyJob:
     """The job for ``layer`` and its output layer ``<cube> prediction`` (created or reused now,
     all 0, in the model's colours). ``options`` go to :func:`predict_dask` (tile_size, overlap);
     ``tta``: the mean over the 8 flips/transposes (8 times the statistics passes and tiles)."""
-    job = Job("lazy", layer.name, None, tuple(layer.scale[-2:]), tuple(layer.translate[-2:]),
-              train_labels=train_labels, gt=gt, classifier=clf, source_layers=(layer.name,),
-              device=device, tta=tta)
+    job = LazyJob(layer.name, None, tuple(layer.scale[-2:]), tuple(layer.translate[-2:]),
+                  train_labels=train_labels, gt=gt, classifier=clf, source_layers=(layer.name,),
+                  device=device, tta=tta)
     job.cube = guarded_cube(layer.data, job)
     job.options = dict(options)
     rows, cols = job.cube.shape[1:]
@@ -101,9 +124,7 @@ def make_job(viewer, layer, clf, *, device: str, options: dict, gt=None,
     return job
 
 
-def _output_layer(viewer, job: Job, clf, shape: tuple[int, int]) -> None:
-    from napari.layers import Labels
-
+def _output_layer(viewer, job: LazyJob, clf, shape: tuple[int, int]) -> None:
     name = f"{job.cube_name} prediction"
     old = viewer.layers[name] if name in viewer.layers else None
     if isinstance(old, Labels) and old.ndim == 2:  # upsert_layer updates it in place
@@ -116,7 +137,7 @@ def _output_layer(viewer, job: Job, clf, shape: tuple[int, int]) -> None:
     job.output = job.layer.data  # the array on screen: tiles are written into it
 
 
-def predict_blocks(job: Job):
+def predict_blocks(job: LazyJob):
     """Worker: ``("pass", i, n)`` events (emitted while the statistics are measured) and
     ``("block", where, labels)`` per tile; returns an :class:`Outcome`."""
 
@@ -147,7 +168,7 @@ def predict_blocks(job: Job):
                 pass
 
 
-def on_event(job: Job, event) -> str:
+def on_event(job: LazyJob, event) -> str:
     """Main thread: apply one worker event; returns the status line. The progress bar moves
     apart, in :func:`show_progress`."""
     kind = event[0]
@@ -167,7 +188,7 @@ def on_event(job: Job, event) -> str:
     return f"Predicting the tiles of '{job.cube_name}': {job.blocks_done} of {job.blocks}…"
 
 
-def show_progress(job: Job) -> None:
+def show_progress(job: LazyJob) -> None:
     """Main thread: move the progress bar to the passes and tiles done. Call it last in a slot:
     napari's progress bar processes pending Qt events when it moves, so the worker's result may
     be handled inside this call."""
@@ -177,14 +198,14 @@ def show_progress(job: Job) -> None:
     job.pbar.update(job.passes_done + job.blocks_done - job.pbar.n)
 
 
-def refresh(job: Job) -> None:
+def refresh(job: LazyJob) -> None:
     job.refreshed = time.monotonic()
     layer = job.layer
     if layer is not None and layer.data is job.output:
         layer.refresh()
 
 
-def finish(viewer, job: Job, outcome: Outcome) -> str | None:
+def finish(viewer, job: LazyJob, outcome: Outcome) -> str | None:
     """Main thread, the worker has returned: leave the map (complete or, after Stop, partial)
     or, on an error, put the layers back as they were. Returns the error text, if any."""
     if outcome.error is not None or (job.stopping and job.blocks_done == 0):
@@ -200,7 +221,7 @@ def finish(viewer, job: Job, outcome: Outcome) -> str | None:
     return None
 
 
-def _undo_output(viewer, job: Job) -> None:
+def _undo_output(viewer, job: LazyJob) -> None:
     layer = job.layer
     if layer is None or layer not in viewer.layers:
         return

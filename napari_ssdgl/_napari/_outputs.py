@@ -38,8 +38,9 @@ def show_prediction(viewer, job: Job, prediction, classifier) -> None:
                  on_create={"visible": False})
 
 
-def score(viewer, job: Job, prediction, classifier) -> dict | str:
-    """Metrics against the job's ground truth (training pixels excluded) and the error layer.
+def score(viewer, job: Job, labels: np.ndarray, classifier) -> dict | str:
+    """Metrics of the class map ``labels`` against the job's ground truth (training pixels
+    excluded) and the error layer.
 
     Returns the metrics, or a sentence saying why there are none.
     """
@@ -47,11 +48,11 @@ def score(viewer, job: Job, prediction, classifier) -> dict | str:
         return "No ground-truth layer: pick one to see accuracy."
     exclude = None if job.train_labels is None else job.train_labels > 0
     try:
-        metrics = classification_metrics(prediction.labels, job.gt, exclude=exclude,
+        metrics = classification_metrics(labels, job.gt, exclude=exclude,
                                          class_values=classifier.class_values)
     except ValueError as exc:
         return f"No accuracy: {exc}"
-    wrong = (job.gt > 0) & (prediction.labels != job.gt)
+    wrong = (job.gt > 0) & (labels != job.gt)
     if exclude is not None:
         wrong &= ~exclude
     upsert_layer(viewer, f"{job.cube_name} errors", wrong.astype(np.uint8), "labels", "errors",

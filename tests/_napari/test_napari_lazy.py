@@ -172,7 +172,7 @@ def lazy_dock(make_napari_viewer, scene, clf, tmp_path):
     def no_copy(*args, **kwargs):
         raise AssertionError("the lazy cube was copied into memory")
 
-    widget._cube_copy = no_copy
+    widget.data.copy_cube = no_copy
     return viewer, widget, layer
 
 
@@ -205,7 +205,7 @@ def test_apply_to_lazy_cube_fills_the_map_tile_by_tile(lazy_dock, scene, clf, qt
     w.gt_picker.value = viewer.add_labels(gt, name="truth")
     notes = Notes()
     job = w.apply_to_cube(layer)
-    assert job is not None and job.kind == "lazy" and job.blocks == 9
+    assert isinstance(job, _lazy_apply.LazyJob) and job.blocks == 9
     out = viewer.layers["scene prediction"]  # there from the start, empty
     assert not out.data.any() and out.data.shape == (ROWS, COLS)
     assert w.stop_button.isEnabled() and not w.apply_button.isEnabled()
@@ -274,7 +274,7 @@ def test_numpy_layer_over_the_threshold_is_not_copied(lazy_dock, scene, clf, qtb
     big = viewer.add_image(scene[0], name="in memory")
     monkeypatch.setenv(LAZY_BYTES_ENV, "1000")
     job = w.apply_to_cube(big)
-    assert job.kind == "lazy"
+    assert isinstance(job, _lazy_apply.LazyJob)
     wait_idle(qtbot, w, job)
     np.testing.assert_array_equal(viewer.layers["in memory prediction"].data,
                                   clf.predict(scene[0]).labels)

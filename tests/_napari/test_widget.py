@@ -100,7 +100,7 @@ def test_train_outputs_accuracy_and_responsive_gui(dock, scene, qtbot, tmp_path,
     timer.start(10)
     assert w.train_button.isEnabled()
     w.train_button.click()
-    job = w._jobs[0]
+    job = w.runner.jobs[0]
     assert w.running and not w.train_button.isEnabled() and w.stop_button.isEnabled()
     t0 = time.perf_counter()
     wait_idle(qtbot, w, job)
@@ -156,14 +156,14 @@ def test_result_arriving_inside_the_last_iteration_is_not_overwritten(dock, scen
     viewer, w = dock
     paint(w, scene.gt.data)
     w.config_overrides = dict(FREENET_TINY, iterations=5, preview_every=5)
-    original = w._on_event
+    original = w.training._on_event
 
     def last_iteration_after_the_worker_ended(job, event):
         if event.iteration == event.iterations:
             assert job.done.wait(60)  # returned and finished are queued behind this slot now
         original(job, event)
 
-    monkeypatch.setattr(w, "_on_event", last_iteration_after_the_worker_ended)
+    monkeypatch.setattr(w.training, "_on_event", last_iteration_after_the_worker_ended)
     wait_idle(qtbot, w, w.train())
     assert not notes.errors, notes.errors
     assert w.status.text().startswith("Model trained") and w.classifier is not None
@@ -205,7 +205,7 @@ def test_save_load_apply_to_second_cube(dock, scene, qtbot, tmp_path, notes):
     assert w.load_model(tmp_path / "model") is not None
     w.apply_picker.value = cube2
     w.apply_button.click()
-    wait_idle(qtbot, w, w._jobs[0])
+    wait_idle(qtbot, w, w.runner.jobs[0])
     np.testing.assert_array_equal(viewer.layers["second cube prediction"].data, first)
     assert not notes.errors, notes.errors
     # a cube with another band count: a clear message, nothing started, nothing lost
@@ -214,8 +214,9 @@ def test_save_load_apply_to_second_cube(dock, scene, qtbot, tmp_path, notes):
     assert w.apply_to_cube(wrong) is None
     assert any("16 bands" in m and "10" in m for m in notes.errors)
     assert len(viewer.layers) == n_layers + 1 and not w.running
-    # a folder that is not a model
-    assert w.load_model(tmp_path) is None and w.classifier is not None
+    # a folder that is not a model (tmp_path itself now reads as a run folder: it has model/)
+    (tmp_path / "not a model").mkdir()
+    assert w.load_model(tmp_path / "not a model") is None and w.classifier is not None
     assert any("Could not load the model" in m for m in notes.errors)
 
 
@@ -371,7 +372,7 @@ def test_close_guard_waits_for_an_accepted_user_close(qtbot):
     from qtpy.QtCore import QEvent
     from qtpy.QtWidgets import QWidget
 
-    from napari_ssdgl._napari._jobs import CloseGuard
+    from napari_ssdgl._napari._close_guard import CloseGuard
 
     class Event:
         def __init__(self, kind, spontaneous):

@@ -1,0 +1,107 @@
+"""The "Data" box: which cube, training labels and ground truth the dock works on, and the
+copies of them a background job takes (here, on the main thread, before it starts)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from napari.layers import Image, Labels
+from napari.utils.notifications import show_error, show_warning
+from qtpy.QtWidgets import QFileDialog, QFormLayout, QGroupBox, QInputDialog
+
+from napari_ssdgl._napari._labels import add_blank_labels, add_imported_labels
+from napari_ssdgl._napari._layers import size_text
+from napari_ssdgl._napari._pickers import is_cube, is_label_raster, layer_picker
+from napari_ssdgl._napari._remap import parse_remap
+from napari_ssdgl._napari._ui import button, fill, row
+from napari_ssdgl.transforms.normalize import replace_nonfinite
+
+LABEL_FILES = "Label rasters (*.mat *.tif *.tiff *.png *.npy *.npz *.hdr);;All files (*)"
+
+
+class DataBox(QGroupBox):
+    """Cube, training-labels and ground-truth pickers; a new blank labels layer or an imported
+    label raster becomes the training labels."""
+
+    def __init__(self, viewer, parent=None):
+        super().__init__("Data", parent)
+        self.viewer = viewer
+        self.cube_picker = layer_picker(viewer, is_cube)
+        self.labels_picker = layer_picker(viewer, is_label_raster)
+        self.gt_picker = layer_picker(viewer, is_label_raster, nullable=True)
+        form = QFormLayout()
+        form.addRow("Cube", self.cube_picker.native)
+        form.addRow("Training labels", self.labels_picker.native)
+        form.addRow("Ground truth", self.gt_picker.native)
+        fill(self, form, row(
+            button("New labels layer", self.new_labels_layer, "A blank layer the cube's size"),
+            button("Import labels…", self._import_dialog, "Open a label raster file")))
+
+    def reset_choices(self) -> None:
+        for picker in (self.cube_picker, self.labels_picker, self.gt_picker):
+            picker.reset_choices()
+
+    def new_labels_layer(self) -> Labels | None:
+        """A blank 2-D labels layer the size of the cube, selected in paint mode."""
+        cube = self.cube_picker.value
+        if cube is None:
+            show_error("Pick a cube first: the new labels layer takes its rows and columns.")
+            return None
+        layer = add_blank_labels(self.viewer, cube, self.gt_picker.value)
+        self.labels_picker.value = layer
+        return layer
+
+    def import_labels(self, path: str | Path, remap: dict[int, int] | None = None) -> Labels | None:
+        """Add the label raster in ``path`` as the training-labels layer, values remapped."""
+        try:
+            layer, warning = add_imported_labels(self.viewer, path, remap,
+                                                 self.cube_picker.value)
+        except (OSError, ValueError) as exc:
+            show_error(f"Could not import labels: {exc}")
+            return None
+        if warning:
+            show_warning(warning)
+        self.labels_picker.value = layer
+        return layer
+
+    def _import_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Import labels", "", LABEL_FILES)
+        if not path:
+            return
+        text, ok = QInputDialog.getText(
+            self, "Remap label values", "Optional 'old:new' pairs, e.g. '3:1, 5:2' (empty keeps "
+            "the values; ':0' drops a class):")
+        try:
+            remap = parse_remap(text) if ok else {}
+        except ValueError as exc:
+            show_error(f"Remap ignored: {exc}")
+            remap = {}
+        self.import_labels(path, remap)
+
+    # -- copies for the worker ---------------------------------------------------------------
+    def copy_cube(self, layer: Image, fill=None) -> np.ndarray:
+        """float32 copy of the cube with NaN/inf replaced (warned once, here)."""
+        cube, messages = replace_nonfinite(np.asarray(layer.data), fill=fill)
+        for m in messages:
+            show_warning(f"'{layer.name}': {m}")
+        return cube
+
+    def copy_gt(self, shape) -> np.ndarray | None:
+        """The ground truth, if one is picked and has the cube's ``(rows, cols)`` ``shape``."""
+        gt_layer = self.gt_picker.value
+        if gt_layer is None:
+            return None
+        if tuple(gt_layer.data.shape) != tuple(shape):
+            show_warning(f"Ground truth '{gt_layer.name}' is {size_text(gt_layer, 0)}, not "
+                         f"{shape[0]}×{shape[1]}; accuracy is skipped.")
+            return None
+        return np.array(gt_layer.data, copy=True)
+
+    def painted_on(self, layer: Image) -> np.ndarray | None:
+        """The training labels when ``layer`` is the training cube, so that a score of its map
+        leaves the painted pixels out."""
+        labels = self.labels_picker.value if self.cube_picker.value is layer else None
+        if labels is None or tuple(labels.data.shape) != tuple(layer.data.shape[1:]):
+            return None
+        return np.array(labels.data, copy=True)

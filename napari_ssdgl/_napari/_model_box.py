@@ -1,0 +1,156 @@
+"""The "Model" box: save and load the current model, and apply it to a cube.
+
+A cube in memory is copied and predicted whole in the background; a lazy one (dask, or too
+big to copy) is never copied: it is predicted tile by tile into a map made up front (see
+``_lazy_apply.py``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from napari.layers import Image
+from napari.utils import progress
+from napari.utils.notifications import show_error, show_info
+from qtpy.QtWidgets import QFileDialog, QGroupBox, QLabel
+
+from napari_ssdgl._napari import _lazy_apply
+from napari_ssdgl._napari._data_box import DataBox
+from napari_ssdgl._napari._jobs import Job, Outcome, predict
+from napari_ssdgl._napari._lazy_apply import LazyJob
+from napari_ssdgl._napari._pickers import is_cube, layer_picker
+from napari_ssdgl._napari._results_box import ResultsBox
+from napari_ssdgl._napari._runner import Runner
+from napari_ssdgl._napari._settings import SettingsBox
+from napari_ssdgl._napari._ui import button, fill, row
+from napari_ssdgl.prediction.classifier import Classifier
+from napari_ssdgl.prediction.modelfile import load_classifier, save_classifier
+
+
+class ModelBox(QGroupBox):
+    """Holds the current model (trained here or loaded); writes to the shared ``status``."""
+
+    def __init__(self, viewer, data: DataBox, settings: SettingsBox, runner: Runner,
+                 results: ResultsBox, status: QLabel, parent=None):
+        super().__init__("Model", parent)
+        self.viewer, self.data, self.settings, self.runner = viewer, data, settings, runner
+        self.results, self.status = results, status
+        self.classifier: Classifier | None = None
+        self.lazy_options: dict = {}  # predict_dask options for lazy cubes (tile_size, overlap)
+        self.apply_picker = layer_picker(viewer, is_cube)
+        self.apply_button = button("Apply to cube", self.apply_to_cube,
+                                   "Predict the chosen cube with the current model")
+        fill(self, row(button("Save model…", self._save_dialog),
+                       button("Load model…", self._load_dialog)),
+             row(self.apply_picker.native, self.apply_button))
+
+    def set_running(self, job: Job | None) -> None:
+        self.apply_button.setEnabled(job is None)
+
+    def save_model(self, directory: str | Path) -> Path | None:
+        if self.classifier is None:
+            show_error("No model to save yet: train one first.")
+            return None
+        try:
+            path = save_classifier(self.classifier, directory)
+        except (OSError, ValueError) as exc:
+            show_error(f"Could not save the model: {exc}")
+            return None
+        show_info(f"Model saved to {path}")
+        return Path(path)
+
+    def load_model(self, directory: str | Path) -> Classifier | None:
+        try:
+            clf = load_classifier(directory)
+        except (OSError, ValueError) as exc:
+            show_error(f"Could not load the model: {exc}")
+            return None
+        self.classifier = clf
+        self.status.setText(f"Loaded {clf.model_name} model: {clf.bands} bands, "
+                            f"{clf.num_classes} classes. Pick a cube and Apply.")
+        return clf
+
+    def apply_to_cube(self, layer: Image | None = None) -> Job | None:
+        """Predict ``layer`` (default: the 'apply' picker) with the current model, off-thread."""
+        clf = self.classifier
+        layer = layer if layer is not None else self.apply_picker.value
+        if clf is None:
+            show_error("No model yet: train one or load a saved model first.")
+            return None
+        if self.runner.running:
+            show_info("SSDGL is already running; wait for it or press Stop.")
+            return None
+        if layer is None or layer.ndim != 3:
+            show_error("Pick a cube (3-D image layer) to apply the model to.")
+            return None
+        if layer.data.shape[0] != clf.bands:
+            show_error(f"Band mismatch: the model was trained on {clf.bands} bands but "
+                       f"'{layer.name}' has {layer.data.shape[0]}. Apply it only to cubes from "
+                       "the same sensor and band set.")
+            return None
+        if _lazy_apply.is_lazy(layer.data):
+            return self._apply_lazy(layer, clf)
+        cube = self.data.copy_cube(layer, fill=clf.mean)
+        job = Job(layer.name, cube, tuple(layer.scale[-2:]), tuple(layer.translate[-2:]),
+                  train_labels=self.data.painted_on(layer), gt=self.data.copy_gt(cube.shape[1:]),
+                  classifier=clf, source_layers=(layer.name,),
+                  device=self.settings.device.currentText(), tta=self.settings.tta.isChecked())
+        job.pbar = progress(total=0, desc="SSDGL prediction")
+        self.status.setText(f"Applying the model to '{layer.name}'…")
+        return self.runner.start(job, predict, returned=self._on_outcome)
+
+    def _apply_lazy(self, layer: Image, clf: Classifier) -> LazyJob | None:
+        """Tiled prediction of a lazy cube in the background; the class map is made now, all 0,
+        and filled in tile by tile as the tiles finish."""
+        try:
+            job = _lazy_apply.make_job(self.viewer, layer, clf,
+                                       device=self.settings.device.currentText(),
+                                       options=self.lazy_options,
+                                       gt=self.data.copy_gt(layer.data.shape[1:]),
+                                       train_labels=self.data.painted_on(layer),
+                                       tta=self.settings.tta.isChecked())
+        except (ImportError, ValueError) as exc:
+            show_error(f"Cannot apply the model to '{layer.name}': {exc}")
+            return None
+        job.pbar = progress(total=job.blocks, desc="SSDGL prediction")
+        self.status.setText(f"Applying the model to '{layer.name}' tile by tile "
+                            f"({job.blocks} tiles, after the scene statistics)…")
+        return self.runner.start(job, _lazy_apply.predict_blocks, yielded=self._on_lazy_event,
+                                 returned=self._on_lazy_outcome)
+
+    def _on_outcome(self, job: Job, outcome: Outcome) -> None:
+        if outcome.error is not None:
+            show_error(f"Prediction failed: {outcome.error}")
+            self.status.setText(f"Prediction failed: {outcome.error}")
+            return
+        self.classifier = outcome.classifier
+        self.status.setText(self.results.show_map(job, outcome.prediction, outcome.classifier,
+                                                  "Model applied"))
+
+    def _on_lazy_event(self, job: LazyJob, event) -> None:
+        self.status.setText(_lazy_apply.on_event(job, event))
+        _lazy_apply.show_progress(job)  # last, as in training: it may handle the result
+
+    def _on_lazy_outcome(self, job: LazyJob, outcome: Outcome) -> None:
+        error = _lazy_apply.finish(self.viewer, job, outcome)
+        name = f"'{job.cube_name} prediction'"
+        if error is not None:
+            show_error(f"Prediction failed: {error}")
+            self.status.setText(f"Prediction failed: {error}")
+        elif job.stopping:
+            self.status.setText(f"Stopped: {job.blocks_done} of {job.blocks} tiles of {name} "
+                                "done" + ("; the rest is 0 (unlabelled)." if job.blocks_done
+                                          else f"; {name} is as it was before."))
+        else:
+            self.status.setText(self.results.score(job, job.output, job.classifier,
+                                                   "Model applied"))
+
+    def _save_dialog(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Save model into folder")
+        if path:
+            self.save_model(path)
+
+    def _load_dialog(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Load model from folder")
+        if path:
+            self.load_model(path)

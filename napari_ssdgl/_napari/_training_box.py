@@ -1,0 +1,138 @@
+"""The "Training" box: Train and Stop, the status line and the live loss curve.
+
+:meth:`TrainingBox.train` checks the picks, copies the cube, labels and ground truth here on
+the main thread and hands a :class:`TrainJob` to the runner; the curve, the preview map and
+the progress bar move in the main-thread slot of each TrainEvent.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+
+import numpy as np
+from napari.utils import progress
+from napari.utils.notifications import show_error, show_info, show_warning
+from qtpy.QtWidgets import QGroupBox, QLabel
+
+from napari_ssdgl._napari._classes_table import label_counts
+from napari_ssdgl._napari._data_box import DataBox
+from napari_ssdgl._napari._jobs import Job, Outcome, TrainJob, train_and_predict
+from napari_ssdgl._napari._layers import class_colors, class_names, size_text
+from napari_ssdgl._napari._loss_plot import LossPlot
+from napari_ssdgl._napari._outputs import show_class_map
+from napari_ssdgl._napari._results_box import ResultsBox
+from napari_ssdgl._napari._runner import Runner
+from napari_ssdgl._napari._settings import SettingsBox
+from napari_ssdgl._napari._ui import button, fill, row
+from napari_ssdgl.prediction.classifier import Classifier
+from napari_ssdgl.training import Trainer
+
+
+class TrainingBox(QGroupBox):
+    """Trains on the data box's picks with the settings box's config; ``on_trained(clf)``
+    receives each finished model (also after Stop: the best one so far)."""
+
+    def __init__(self, viewer, data: DataBox, settings: SettingsBox, runner: Runner,
+                 results: ResultsBox, on_trained: Callable[[Classifier], None], parent=None):
+        super().__init__("Training", parent)
+        self.viewer, self.data, self.settings, self.runner = viewer, data, settings, runner
+        self.results, self.on_trained = results, on_trained
+        self.config_overrides: dict = {}  # extra TrainConfig fields (tests: tiny model widths)
+        self.train_button = button("Train", self.train, "Train in the background")
+        self.stop_button = button("Stop", self.stop, "Stop after this iteration; keep the best")
+        self.stop_button.setEnabled(False)
+        self.status = QLabel("Paint a few pixels of each class, then Train.")
+        self.status.setWordWrap(True)
+        self.plot = LossPlot()
+        fill(self, row(self.train_button, self.stop_button), self.status, self.plot)
+
+    def train(self) -> TrainJob | None:
+        """Start training on the picked cube and labels; returns the running job."""
+        if self.runner.running:
+            show_info("SSDGL is already running; press Stop first.")
+            return None
+        cube_layer, labels_layer = self.data.cube_picker.value, self.data.labels_picker.value
+        if cube_layer is None:
+            show_error("Open a hyperspectral cube first (a 3-D image layer: bands, rows, cols).")
+            return None
+        if labels_layer is None:
+            show_error("No training labels: click 'New labels layer', paint a few pixels of each "
+                       "class, then Train.")
+            return None
+        labels = np.array(labels_layer.data, copy=True)
+        if labels.shape != tuple(cube_layer.data.shape[1:]):
+            show_error(f"The labels layer '{labels_layer.name}' is {size_text(labels_layer, 0)}"
+                       f" but the cube '{cube_layer.name}' is {size_text(cube_layer)}; use "
+                       "'New labels layer' to make one the cube's size.")
+            return None
+        cube = self.data.copy_cube(cube_layer)
+        gt = self.data.copy_gt(cube.shape[1:])
+        values = sorted(label_counts(labels))
+        names = class_names(labels_layer) or class_names(cube_layer)
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                trainer = Trainer(
+                    cube, labels, self.settings.config(**self.config_overrides), test_labels=gt,
+                    class_names=names, colors=class_colors(labels_layer, values),
+                    wavelengths=cube_layer.metadata.get("wavelengths"))
+        except (ValueError, TypeError) as exc:
+            show_error(f"Cannot train: {exc}")
+            return None
+        for w in caught:
+            show_warning(str(w.message))
+        job = TrainJob(cube_layer.name, cube, tuple(cube_layer.scale[-2:]),
+                       tuple(cube_layer.translate[-2:]), train_labels=labels, gt=gt,
+                       trainer=trainer, source_layers=(cube_layer.name, labels_layer.name),
+                       device=trainer.config.device, tta=self.settings.tta.isChecked())
+        job.pbar = progress(total=trainer.config.iterations, desc="SSDGL training")
+        self.plot.reset()
+        self.status.setText(f"Training {trainer.config.model} on {int((labels > 0).sum())} "
+                            f"labelled pixels in {len(values)} classes…")
+        return self.runner.start(job, train_and_predict, yielded=self._on_event,
+                                 returned=self._on_outcome)
+
+    def stop(self) -> None:
+        """Stop the running job early: training after this iteration, keeping the best model."""
+        note = self.runner.stop()
+        if note:
+            self.status.setText(note)
+
+    def set_running(self, job: Job | None) -> None:
+        """Buttons for ``job`` running, or for none (then the curve shows its last points)."""
+        self.train_button.setEnabled(job is None)
+        self.stop_button.setEnabled(job is not None and job.stoppable)
+        if job is None:
+            self.plot.flush()
+
+    def _on_event(self, job: TrainJob, event) -> None:
+        eta = event.elapsed_s / event.iteration * (event.iterations - event.iteration)
+        text = (f"Iteration {event.iteration}/{event.iterations}   loss {event.loss:.3f}   "
+                f"ETA {_duration(eta)}")
+        if event.validation:
+            text += f"   validation OA {event.validation['oa']:.1%}"
+        self.status.setText(text)
+        self.plot.add(event)
+        if event.preview is not None:
+            show_class_map(self.viewer, job, event.preview, job.trainer.colors)
+        # last: moving napari's progress bar processes pending Qt events, so the worker's result
+        # (and its end) may be handled inside this call; nothing here may come after it
+        job.pbar.update(event.iteration - job.pbar.n)
+
+    def _on_outcome(self, job: TrainJob, outcome: Outcome) -> None:
+        if outcome.error is not None:
+            show_error(f"Training failed: {outcome.error}")
+            self.status.setText(f"Training failed: {outcome.error}")
+            return
+        self.on_trained(outcome.classifier)
+        done = "Model trained"
+        if job.trainer.stopped:
+            done = f"Stopped at iteration {job.trainer.iterations_done}; best model kept"
+        self.status.setText(self.results.show_map(job, outcome.prediction, outcome.classifier,
+                                                  done))
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 60}:{seconds % 60:02d}" if seconds >= 60 else f"{seconds} s"
