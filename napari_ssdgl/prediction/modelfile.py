@@ -21,6 +21,7 @@ from napari_ssdgl.prediction.classifier import Classifier
 FORMAT_VERSION = 1
 WEIGHTS = "model.safetensors"
 SIDECAR = "model.json"
+RUN_MODEL_DIR = "model"  # where a run folder (workflows.rundir) keeps its classifier
 
 
 class ModelFileError(ValueError):
@@ -78,11 +79,21 @@ def _read_meta(directory: Path) -> dict:
     return meta
 
 
+def _model_directory(directory: Path) -> Path:
+    """``directory``, or its ``model/`` when it is a run folder: ``train`` writes ``OUT/model/``
+    and ``predict OUT`` should find it."""
+    nested = directory / RUN_MODEL_DIR
+    if not (directory / SIDECAR).exists() and (nested / SIDECAR).is_file():
+        return nested
+    return directory
+
+
 def load_classifier(directory: str | Path) -> Classifier:
-    """Rebuild a :class:`Classifier` saved by :func:`save_classifier`; raises ModelFileError."""
+    """Rebuild a :class:`Classifier` saved by :func:`save_classifier` in ``directory`` or in
+    the ``model/`` of the run folder ``directory``; raises ModelFileError."""
     from napari_ssdgl.models import build_model
 
-    directory = Path(directory)
+    directory = _model_directory(Path(directory))
     meta = _read_meta(directory)
     try:
         model = build_model(meta["model"], **meta["model_config"])
