@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 import warnings
 from pathlib import Path
 
@@ -86,15 +87,16 @@ def _load_training_data(args):
     return cube, gt, train, test, split
 
 
-def train(args) -> int:
-    import torch
+def _listing(written: list[Path]) -> str:
+    """'model/, metrics.json and report.png': the names of a run folder's outputs."""
+    names = [p.name + ("/" if p.is_dir() else "") for p in written]
+    return ", ".join(names[:-1]) + f" and {names[-1]}" if len(names) > 1 else "".join(names)
 
-    from napari_ssdgl import __version__
-    from napari_ssdgl.analysis.metrics import classification_metrics
-    from napari_ssdgl.io.jsonio import jsonable
-    from napari_ssdgl.prediction.modelfile import save_classifier
+
+def train(args) -> int:
     from napari_ssdgl.training import TrainConfig, Trainer
     from napari_ssdgl.workflows.progress import stop_on_ctrl_c, train_with_progress
+    from napari_ssdgl.workflows.rundir import run_metrics, write_run
 
     cube, gt, train_labels, test, split = _load_training_data(args)
     config = TrainConfig(
@@ -116,48 +118,27 @@ def train(args) -> int:
     with stop_on_ctrl_c(trainer, PROG):
         history, seconds = train_with_progress(trainer, quiet=args.quiet)
     clf = trainer.result()
+    start = time.perf_counter()
     pred = clf.predict(cube.data, device=trainer.device, tta=args.tta).labels.astype(
         gt.data.dtype)
-    test_mask = None if trainer.test_labels is None else trainer._test_mask()
-    metrics: dict = {"oa": None, "aa": None, "kappa": None, "per_class": {}, "confusion": []}
-    if test_mask is not None:
-        metrics.update(classification_metrics(pred, trainer.test_labels, exclude=train_labels > 0,
-                                              class_values=clf.class_values))
-    metrics.update({
-        "train_pixels": int((train_labels > 0).sum()),
-        "test_pixels": 0 if test_mask is None else int(test_mask.sum()),
-        "iterations": trainer.iterations_done,
-        "iterations_requested": config.iterations,
-        "best_iteration": trainer.best_metrics.get("iteration"),
-        "seconds_per_iteration": seconds / max(1, trainer.iterations_done),
-        "seed": config.seed, "device": str(trainer.device), "split": split,
-        "model": clf.model_name, "preset": config.preset, "lr": config.lr,
-        "power": config.power, "per_class_draw": config.per_class, "keep": config.keep,
-        "augment": config.augment, "tta": args.tta, "members": args.members,
-        "torch_version": torch.__version__, "napari_ssdgl_version": __version__,
-    })
+    metrics = run_metrics(trainer, clf, pred, trainer.test_labels, train_seconds=seconds,
+                          inference_seconds=time.perf_counter() - start, tta=args.tta,
+                          split=split)
     clf.metrics = metrics
+    truth = None
+    if args.report and metrics["oa"] is None:
+        _warn("--report needs test labels (a --split-* option or --test-labels); "
+              "no report written", args.quiet)
+    elif args.report:
+        truth = gt.data if test is None or split["protocol"] != "given" else test
     out = Path(args.out)
-    save_classifier(clf, out)
-    (out / "metrics.json").write_text(json.dumps(jsonable(metrics), indent=2), encoding="utf-8")
-    (out / "history.json").write_text(json.dumps(history.to_dict()), encoding="utf-8")
-    np.save(out / "prediction.npy", pred)
-    if args.report:
-        if metrics["oa"] is None:
-            _warn("--report needs test labels (a --split-* option or --test-labels); "
-                  "no report written", args.quiet)
-        else:
-            from napari_ssdgl.analysis.reports import write_report
-
-            truth = gt.data if test is None or split["protocol"] != "given" else test
-            write_report(out / "report.png", pred, truth, metrics, history=history.to_dict(),
-                         class_names=clf.class_names, colors=clf.colors,
-                         title=f"{Path(args.cube).name}: {clf.model_name}")
+    written = write_run(out, clf, pred, metrics, history, geo=cube.geo, report_truth=truth,
+                        report_title=f"{Path(args.cube).name}: {clf.model_name}")
     if args.json:
         _emit_json(metrics)
     summary = "no test set" if metrics["oa"] is None else (
         f"OA {metrics['oa']:.4f}  AA {metrics['aa']:.4f}  kappa {metrics['kappa']:.4f}")
-    _say(args, f"{summary}; model, metrics.json and prediction.npy in {out}")
+    _say(args, f"{summary}; {_listing(written)} in {out}")
     return 0
 
 
@@ -314,13 +295,10 @@ def reproduce(args) -> int:
 def demo(args) -> int:
     import torch
 
-    from napari_ssdgl.analysis.reports import write_report
     from napari_ssdgl.datasets import load_scene
-    from napari_ssdgl.io.exports import export_class_map
-    from napari_ssdgl.io.jsonio import jsonable
-    from napari_ssdgl.prediction.modelfile import save_classifier
     from napari_ssdgl.workflows.protocols import get_protocol
     from napari_ssdgl.workflows.reproduce import SceneData, run_seed
+    from napari_ssdgl.workflows.rundir import write_run
 
     if not args.threads:  # the demo's tiny network gains nothing from more threads
         torch.set_num_threads(1)
@@ -332,19 +310,13 @@ def demo(args) -> int:
                    eval_every=max(1, iterations // 6), quiet=args.quiet)
     out = Path(args.out)
     m = run.metrics
-    save_classifier(run.classifier, out / "model")
-    (out / "metrics.json").write_text(json.dumps(jsonable(m), indent=2), encoding="utf-8")
-    (out / "history.json").write_text(json.dumps(run.history.to_dict()), encoding="utf-8")
-    names, colors = scene.gt.class_names, scene.gt.colors
-    for suffix in ("png", "tif"):
-        export_class_map(out / f"class_map.{suffix}", run.prediction, class_names=names,
-                         colors=colors, class_values=run.classifier.class_values)
-    write_report(out / "report.png", run.prediction, scene.gt.data, m,
-                 history=run.history.to_dict(), class_names=names, colors=colors,
-                 title=f"napari-ssdgl demo: {scene.title}, {protocol.key}")
+    names = scene.gt.class_names
+    written = write_run(out, run.classifier, run.prediction, m, run.history,
+                        formats=("npy", "tif", "png"), geo=scene.cube.geo, class_names=names,
+                        colors=scene.gt.colors, report_truth=scene.gt.data,
+                        report_title=f"napari-ssdgl demo: {scene.title}, {protocol.key}")
     if args.json:
         _emit_json({**m, "out": str(out)})
     _say(args, f"{metrics_text(m, names)}\n{m['iterations']} iterations in "
-               f"{m['train_seconds']:.1f} s on {m['device']}; model/, metrics.json, "
-               f"history.json, class_map.png, class_map.tif and report.png in {out}")
+               f"{m['train_seconds']:.1f} s on {m['device']}; {_listing(written)} in {out}")
     return 0

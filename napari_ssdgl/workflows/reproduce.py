@@ -5,10 +5,9 @@ reported model is the LAST one (no checkpoint is chosen by its test score, which
 score optimistic), and the test labels are given to the trainer only when a test-OA curve is
 asked for (``eval_every``), never to the loss. Layout of ``out_dir``::
 
-    seed_<s>/metrics.json   OA, AA, kappa, per-class, confusion, timings, device, versions
-    seed_<s>/history.json   loss / learning rate / train accuracy per iteration
-    seed_<s>/class_map.npy  the predicted map (label values)
-    seed_<s>/model/         with ``save_models``;  seed_<s>/report.png with ``report``
+    seed_<s>/                 a run folder (:mod:`~napari_ssdgl.workflows.rundir`, as ``train``
+                              writes): metrics.json, history.json, class_map.npy; model/ with
+                              ``save_models``, report.png with ``report``
     summary.json, summary.md  mean ± std over the seeds (rewritten after every seed)
 
 Standard deviations are population ones (numpy ``ddof=0``) over the seeds.
@@ -16,20 +15,17 @@ Standard deviations are population ones (numpy ``ddof=0``) over the seeds.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from napari_ssdgl import __version__
-from napari_ssdgl.analysis.metrics import classification_metrics
-from napari_ssdgl.device import device_name
 from napari_ssdgl.io import Cube, LabelMap
+from napari_ssdgl.io.jsonio import write_json
 from napari_ssdgl.workflows.progress import History, train_with_progress
 from napari_ssdgl.workflows.protocols import Protocol
+from napari_ssdgl.workflows.rundir import run_metrics, write_run
 
 __all__ = ["ReproduceError", "SceneData", "SeedRun", "load_scene_data", "markdown_summary",
            "reproduce", "run_seed", "summarize"]
@@ -132,21 +128,8 @@ def run_seed(data: SceneData, protocol: Protocol, seed: int, *, model: str = "ss
     start = time.perf_counter()
     pred = clf.predict(data.cube.data, device=trainer.device, tta=tta).labels.astype(gt.dtype)
     infer_s = time.perf_counter() - start
-    m = classification_metrics(pred, test, exclude=train > 0, class_values=clf.class_values)
-    m["per_class"] = {str(k): v for k, v in m["per_class"].items()}
-    m.update({
-        "scene": data.key or data.title, "protocol": protocol.key, "seed": seed,
-        "train_pixels": int((train > 0).sum()), "test_pixels": int((test > 0).sum()),
-        "iterations": trainer.iterations_done, "iterations_requested": config.iterations,
-        "seconds_per_iteration": train_s / max(1, trainer.iterations_done),
-        "train_seconds": train_s, "inference_seconds": infer_s,
-        "model": clf.model_name, "model_config": clf.model_config, "preset": config.preset,
-        "lr": config.lr, "power": config.power, "per_class_draw": config.per_class,
-        "augment": config.augment, "tta": tta, "members": clf.model_config.get("members", 1),
-        "keep": "last", "device": str(trainer.device),
-        "device_name": device_name(trainer.device), "torch_version": torch.__version__,
-        "napari_ssdgl_version": __version__,
-    })
+    m = run_metrics(trainer, clf, pred, test, train_seconds=train_s, inference_seconds=infer_s,
+                    tta=tta, scene=data.key or data.title, protocol=protocol.key)
     clf.metrics = m
     return SeedRun(m, history, clf, pred, train, test)
 
@@ -235,31 +218,6 @@ def markdown_summary(s: dict) -> str:
     ])
 
 
-def _write_json(path: Path, obj) -> None:
-    from napari_ssdgl.io.jsonio import jsonable
-
-    path.write_text(json.dumps(jsonable(obj), indent=2), encoding="utf-8")
-
-
-def _write_seed(out: Path, data: SceneData, run: SeedRun, save_model: bool,
-                report: bool) -> None:
-    from napari_ssdgl.analysis.reports import write_report
-    from napari_ssdgl.prediction.modelfile import save_classifier
-
-    d = out / f"seed_{run.metrics['seed']}"
-    d.mkdir(parents=True, exist_ok=True)
-    _write_json(d / "metrics.json", run.metrics)
-    _write_json(d / "history.json", run.history.to_dict())
-    np.save(d / "class_map.npy", run.prediction)
-    if save_model:
-        save_classifier(run.classifier, d / "model")
-    if report:
-        write_report(d / "report.png", run.prediction, data.gt.data, run.metrics,
-                     history=run.history.to_dict(), class_names=data.gt.class_names,
-                     colors=data.gt.colors,
-                     title=f"{data.title}: {run.metrics['protocol']}, seed {run.metrics['seed']}")
-
-
 def reproduce(data: SceneData, protocol: Protocol, seeds: list[int], out_dir: str | Path, *,
               save_models: bool = False, report: bool = False, quiet: bool = False,
               **run_options) -> dict:
@@ -276,10 +234,14 @@ def reproduce(data: SceneData, protocol: Protocol, seeds: list[int], out_dir: st
                      position=0, dynamic_ncols=True):
         run = run_seed(data, protocol, seed, quiet=quiet,
                        position=1 if len(seeds) > 1 else None, **run_options)
-        _write_seed(out, data, run, save_models, report)
+        write_run(out / f"seed_{seed}", run.classifier, run.prediction, run.metrics,
+                  run.history, save_model=save_models, geo=data.cube.geo,
+                  class_names=data.gt.class_names, colors=data.gt.colors,
+                  report_truth=data.gt.data if report else None,
+                  report_title=f"{data.title}: {protocol.key}, seed {seed}")
         runs.append(run.metrics)
         summary = summarize(runs, protocol, title=data.title, class_names=data.gt.class_names,
                             total_seconds=time.perf_counter() - start)
-        _write_json(out / "summary.json", summary)
+        write_json(out / "summary.json", summary)
         (out / "summary.md").write_text(markdown_summary(summary), encoding="utf-8")
     return summary

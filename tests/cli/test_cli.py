@@ -50,9 +50,10 @@ def one_error_line(capsys) -> str:
     return lines[0]
 
 
-def test_train_writes_model_metrics_and_prediction(trained):
-    assert {p.name for p in trained.iterdir()} >= {
-        "model.safetensors", "model.json", "metrics.json", "prediction.npy"}
+def test_train_writes_a_run_folder(trained):
+    assert {p.name for p in trained.iterdir()} == {
+        "model", "metrics.json", "history.json", "class_map.npy"}
+    assert {p.name for p in (trained / "model").iterdir()} == {"model.safetensors", "model.json"}
     m = json.loads((trained / "metrics.json").read_text())
     for key in ("oa", "aa", "kappa", "per_class", "confusion", "train_pixels", "test_pixels",
                 "iterations", "seconds_per_iteration", "seed", "device", "split",
@@ -64,7 +65,7 @@ def test_train_writes_model_metrics_and_prediction(trained):
     assert m["model"] == "ssdgl" and m["preset"] is None and 0 <= m["oa"] <= 1
     assert m["keep"] == "last"  # the saved model is not chosen by its test score
     assert set(m["per_class"]) == {"1", "3", "7"}
-    pred = np.load(trained / "prediction.npy")
+    pred = np.load(trained / "class_map.npy")
     assert pred.shape == (24, 24) and set(np.unique(pred)) <= {1, 3, 7}
 
 
@@ -87,7 +88,8 @@ def test_train_cuda_graph_switch_is_recorded(files, tmp_path, flag, graph):
                "--split-per-class", "5", "--iterations", "1", "--quiet", "--device", "cpu",
                *flag])
     assert rc == 0
-    assert json.loads((tmp_path / "model.json").read_text())["train_config"]["cuda_graph"] is graph
+    meta = json.loads((tmp_path / "model" / "model.json").read_text())
+    assert meta["train_config"]["cuda_graph"] is graph
 
 
 def test_train_compile_option_reaches_the_trainer(files, tmp_path, monkeypatch):
@@ -105,8 +107,8 @@ def test_train_compile_option_reaches_the_trainer(files, tmp_path, monkeypatch):
                    str(tmp_path), "--split-per-class", "5", "--iterations", "2", "--quiet",
                    "--device", "cpu", "--compile"])
     assert rc == 0
-    assert json.loads((tmp_path / "model.json").read_text())["train_config"]["compile"] == \
-        "inductor"
+    meta = json.loads((tmp_path / "model" / "model.json").read_text())
+    assert meta["train_config"]["compile"] == "inductor"
 
 
 def test_train_members_writes_an_ensemble(files, tmp_path, capsys):
@@ -117,7 +119,7 @@ def test_train_members_writes_an_ensemble(files, tmp_path, capsys):
                "--members", "3"])
     assert rc == 0
     assert json.loads((tmp_path / "metrics.json").read_text())["members"] == 3
-    assert len(load_classifier(tmp_path).model.members) == 3
+    assert len(load_classifier(tmp_path).model.members) == 3  # the run folder's model/
     with pytest.raises(SystemExit):  # argparse: a usage error, exit 2
         main([*TRAIN, str(files / "cube.npy"), str(files / "gt.npy"), "--out", str(tmp_path),
               "--members", "0"])
@@ -141,7 +143,7 @@ def test_predict_npy_and_tif(trained, files, tmp_path):
     assert main(["predict", str(trained), str(files / "cube.npy"), "--out",
                  str(tmp_path / "map.npy"), "--quiet", "--device", "cpu"]) == 0
     labels = np.load(tmp_path / "map.npy")
-    assert np.array_equal(labels, np.load(trained / "prediction.npy"))
+    assert np.array_equal(labels, np.load(trained / "class_map.npy"))
     assert main(["predict", str(trained), str(files / "cube.npy"), "--out",
                  str(tmp_path / "map.tif"), "--tile-size", "48", "--overlap", "16",
                  "--device", "cpu"]) == 0
@@ -184,7 +186,7 @@ def test_train_out_of_memory_is_one_clear_line(files, tmp_path, capsys, monkeypa
                "--device", "cpu"])
     assert rc == 2
     assert "out of memory training on CPU" in one_error_line(capsys)
-    assert not (tmp_path / "m" / "model.json").exists()
+    assert not (tmp_path / "m").exists()  # nothing is written before training ends
 
 
 def test_error_missing_file(files, tmp_path, capsys):

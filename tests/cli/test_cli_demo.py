@@ -17,8 +17,8 @@ def test_demo_writes_every_output(tmp_path, capsys):
     assert "OA" in captured.out and "Meadow" in captured.out and str(out) in captured.out
     assert "seed 0" in captured.err  # progress bar
     names = {p.name for p in out.iterdir()}
-    assert names >= {"model", "metrics.json", "history.json", "class_map.png", "class_map.tif",
-                     "report.png"}
+    assert names == {"model", "metrics.json", "history.json", "class_map.npy", "class_map.png",
+                     "class_map.tif", "report.png"}
     m = json.loads((out / "metrics.json").read_text())
     assert m["iterations"] == 3 and m["protocol"] == "synthetic/5pct" and m["keep"] == "last"
     assert 0 <= m["oa"] <= 1 and m["train_pixels"] > 0
