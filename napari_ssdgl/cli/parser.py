@@ -46,6 +46,10 @@ examples:
   napari-ssdgl train cube.hdr painted.tif --test-labels gt.tif --model freenet --out runs/f --json
   # an ensemble: 3 networks from different random starts, their mean probability (3-4x the time)
   napari-ssdgl train cube.mat gt.mat --split-fraction 0.05 --members 3 --out runs/m3
+
+Writes the run folder OUT: model/ (model.safetensors + model.json), metrics.json, history.json,
+class_map.npy and, with --report, report.png; demo and each reproduce seed write the same.
+'napari-ssdgl predict OUT ...' reads OUT/model/.
 """
 
 PREDICT_EXAMPLES = """\
@@ -102,7 +106,8 @@ examples:
 
 {_protocol_table()}
 
-Writes OUT/seed_<s>/metrics.json (+ history.json, class_map.npy), OUT/summary.json and
+Writes a run folder per seed, OUT/seed_<s>/, laid out as train's: metrics.json, history.json,
+class_map.npy (+ model/ with --save-models, report.png with --report); and OUT/summary.json and
 OUT/summary.md (mean ± std of OA, AA, kappa and per-class accuracy, seconds per iteration,
 total time, device, torch version). The reported model is the last one: no checkpoint is
 chosen by its test score.
@@ -115,8 +120,9 @@ examples:
   napari-ssdgl demo --out /tmp/demo --iterations 60 --json
 
 Trains a small SSDGL on the built-in synthetic scene (64 x 64 pixels, 48 bands, 6 classes;
-5 % of each class trains) and writes model/, metrics.json, history.json, class_map.png (with
-a legend), class_map.tif and report.png into OUT.
+5 % of each class trains) and writes the run folder OUT, laid out as train's: model/,
+metrics.json, history.json, class_map.npy, class_map.tif, class_map.png (with a legend) and
+report.png.
 """
 
 
@@ -207,7 +213,8 @@ def _add_train(sub) -> None:
     t.add_argument("cube", help="hyperspectral cube (.mat, ENVI .hdr, .tif, .npy/.npz)")
     t.add_argument("labels", help="label raster: training pixels, or the full ground truth "
                                   "when a --split-* option is given")
-    t.add_argument("--out", required=True, help="directory for the model, metrics and prediction")
+    t.add_argument("--out", required=True,
+                   help="run folder: model/, metrics.json, history.json, class_map.npy")
     split = t.add_mutually_exclusive_group()
     split.add_argument("--split-fraction", type=_fraction, metavar="F",
                        help="train on max(5, ceil(F * count)) pixels per class of LABELS, test on "
@@ -251,7 +258,8 @@ def _add_train(sub) -> None:
 def _add_predict(sub) -> None:
     p = sub.add_parser("predict", help="predict class maps of one or many cubes with a model",
                        epilog=PREDICT_EXAMPLES, formatter_class=RAW)
-    p.add_argument("model_dir", help="directory written by 'napari-ssdgl train'")
+    p.add_argument("model_dir", help="a model folder, or a run folder written by train, demo "
+                                     "or reproduce (its model/ is read)")
     p.add_argument("cube", nargs="+", help="cube file(s) or glob pattern(s)")
     where = p.add_mutually_exclusive_group(required=True)
     where.add_argument("--out", help="class map file of ONE cube (.tif, .hdr, .npy or .png)")
@@ -297,7 +305,8 @@ def _add_reproduce(sub) -> None:
     r.add_argument("--protocol", required=True, help="protocol name, see below")
     r.add_argument("--seeds", type=_seeds, default=[0, 1, 2, 3, 4],
                    help="seeds: 0,1,2 or 0-4 (default 0-4)")
-    r.add_argument("--out", required=True, help="output directory")
+    r.add_argument("--out", required=True,
+                   help="output directory: a run folder seed_<s>/ per seed and the summary")
     r.add_argument("--iterations", type=_positive_int, default=None,
                    help="override the protocol's iteration count (600)")
     r.add_argument("--model", choices=("ssdgl", "freenet"), default="ssdgl")
@@ -319,7 +328,7 @@ def _add_reproduce(sub) -> None:
 def _add_demo(sub) -> None:
     d = sub.add_parser("demo", help="train on the synthetic scene and write every output",
                        epilog=DEMO_EXAMPLES, formatter_class=RAW)
-    d.add_argument("--out", default="runs/demo", help="output directory (default runs/demo)")
+    d.add_argument("--out", default="runs/demo", help="run folder (default runs/demo)")
     d.add_argument("--iterations", type=_positive_int, default=None,
                    help="training iterations (default 150)")
     d.add_argument("--seed", type=int, default=0)
