@@ -89,7 +89,13 @@ class GCL(nn.Module):
         return torch.cat(outs, dim=1)
 
 
-class ChannelAttention(nn.Module):
+class PooledGate(nn.Module):
+    """A module of the form ``x * gate(mean(x), max(x))``, pooled over all of H x W. Tiled
+    prediction (prediction.tiling) finds these by this class, measures their pools over the
+    whole scene and imposes the gate, so a subclass must keep that form."""
+
+
+class ChannelAttention(PooledGate):
     """CBAM-style channel gate a = sigmoid(mlp(avg) + mlp(max)), applied residually: x*a + x."""
 
     def __init__(self, channels: int, reduction: int = 16):
@@ -129,7 +135,7 @@ class GJAM(nn.Module):
         return torch.cat([self.channel(x), self.spatial(x)], dim=1)
 
 
-class SEBlock(nn.Module):
+class SEBlock(PooledGate):
     """Squeeze-and-excitation: GAP -> FC C->C/r -> ReLU -> FC -> sigmoid -> scale."""
 
     def __init__(self, channels: int, reduction: int = 16):

@@ -43,6 +43,8 @@ from napari_ssdgl.prediction.inference import pixel_entropy, pixel_margin
 from napari_ssdgl.prediction.tiling import (
     DEFAULT_OVERLAP,
     MULTIPLE,
+    Partial,
+    SceneStatistics,
     Window,
     ceil_to,
     plan_windows,
@@ -96,21 +98,6 @@ def _model(payload: dict, device: str, torch_threads: int | None) -> tuple[nn.Mo
 
 
 # -- statistics, through tiling's SceneStatistics ---------------------------------------------
-def _stats(model: nn.Module, frozen: dict, dev: torch.device):
-    """A tiling.SceneStatistics on ``model`` with ``frozen`` ({module name: numpy}) imposed."""
-    from napari_ssdgl.prediction.tiling import SceneStatistics
-
-    stats = SceneStatistics(model)
-    stats.order = None
-    modules = dict(model.named_modules())
-    for name, value in frozen.items():
-        if isinstance(value, tuple):
-            stats.frozen[modules[name]] = tuple(torch.from_numpy(v).to(dev) for v in value)
-        else:
-            stats.frozen[modules[name]] = torch.from_numpy(value).to(dev)
-    return stats
-
-
 def _window_input(raw: np.ndarray, window: Window, norm) -> torch.Tensor:
     """One window's model input from its raw pixels, built as the tiled path builds it."""
     mean, std = norm
@@ -118,44 +105,28 @@ def _window_input(raw: np.ndarray, window: Window, norm) -> torch.Tensor:
                         lambda r, out=None: clean_and_normalize(r, mean, std, out=out)[0])
 
 
-def _partial(payload, frozen, layer, window, raw, norm, device, torch_threads):
-    """One window's partial statistics of ``layer``: numpy (sum, sumsq-or-max, count)."""
-    from napari_ssdgl.prediction.tiling import StopPass
-
+def _partial(payload, frozen, layer, window, raw, norm, device, torch_threads) -> Partial:
+    """One window's partial statistics of ``layer`` (a module name), the layers before it
+    frozen to ``frozen``."""
     model, dev = _model(payload, device, torch_threads)
-    stats = _stats(model, frozen, dev)
-    stats.target, stats.window, stats.acc = dict(model.named_modules())[layer], window, None
-    try:
+    with SceneStatistics(model) as stats:
+        stats.impose(frozen, dev)
         with torch.inference_mode():
-            model(_window_input(raw, window, norm).to(dev))
-    except StopPass:
-        pass
-    finally:
-        stats.close()
-    if stats.acc is None:
-        raise RuntimeError(f"layer {layer} saw no input in window {window}")
-    s, t, n = stats.acc
-    return s.cpu().numpy(), t.cpu().numpy(), int(n)
+            x = _window_input(raw, window, norm).to(dev)
+            stats.accumulate(model.get_submodule(layer), window, lambda: model(x))
+        return stats.take_partial()
 
 
 def _predict_window(payload, frozen, window, raw, norm, device, torch_threads) -> np.ndarray:
     """Probabilities (K, core rows, core cols) of one window with every statistic frozen."""
     model, dev = _model(payload, device, torch_threads)
-    stats = _stats(model, frozen, dev)
-    try:
+    with SceneStatistics(model) as stats:
+        stats.impose(frozen, dev)
         with torch.inference_mode():
             x = _window_input(raw, window, norm).to(dev)
             probs = torch.softmax(model(x).float(), dim=1)[0].cpu().numpy()
-    finally:
-        stats.close()
     rs, cs = window.core_in_window()
     return np.ascontiguousarray(probs[:, rs, cs])
-
-
-def _combine(parts: list, pooled_max: bool) -> list:
-    s = sum(p[0] for p in parts)
-    t = np.maximum.reduce([p[1] for p in parts]) if pooled_max else sum(p[1] for p in parts)
-    return [torch.from_numpy(s), torch.from_numpy(t), sum(p[2] for p in parts)]
 
 
 # -- the graph -------------------------------------------------------------------------------
@@ -281,30 +252,23 @@ def _measure(clf, payload, windows: list[Window], blocks, norm, device, torch_th
     """Scene statistics of every pooled layer, one layer per dask computation."""
     import dask
 
-    from napari_ssdgl.prediction.tiling import SceneStatistics
-
     model = clf.model.cpu().eval()
-    stats = SceneStatistics(model)
     names = {m: n for n, m in model.named_modules()}
-    try:
-        with torch.inference_mode():
-            model(torch.zeros(1, clf.bands, MULTIPLE, MULTIPLE))  # records the execution order
-            order, stats.order = stats.order, None
-            frozen: dict = {}
-            for i, layer in enumerate(order):
-                if on_pass is not None:
-                    on_pass(i, len(order) + 1)
-                tasks = [dask.delayed(_partial, pure=True)(payload, dict(frozen), names[layer], w,
-                                                           blocks[w], norm, device, torch_threads)
-                         for w in windows]
-                parts = client.gather(client.compute(tasks)) if client else dask.compute(*tasks)
-                stats.acc = _combine(list(parts), not isinstance(layer, nn.GroupNorm))
-                stats.freeze(layer)
-                value = stats.frozen[layer]
-                frozen[names[layer]] = (tuple(v.numpy() for v in value) if isinstance(value, tuple)
-                                        else value.numpy())
-    finally:
-        stats.close()
+    with SceneStatistics(model) as stats, torch.inference_mode():
+        order = stats.execution_order(
+            lambda: model(torch.zeros(1, clf.bands, MULTIPLE, MULTIPLE)))
+        frozen: dict = {}
+        for i, layer in enumerate(order):
+            if on_pass is not None:
+                on_pass(i, len(order) + 1)
+            tasks = [dask.delayed(_partial, pure=True)(payload, frozen, names[layer], w,
+                                                       blocks[w], norm, device, torch_threads)
+                     for w in windows]
+            parts = client.gather(client.compute(tasks)) if client else dask.compute(*tasks)
+            for part in parts:  # in window order, as the tiled path adds them
+                stats.add(layer, part)
+            stats.freeze(layer)
+            frozen = stats.export_frozen()
     if on_pass is not None:
         on_pass(len(order), len(order) + 1)
     return frozen

@@ -23,6 +23,7 @@ the scene is one window's activations plus the (K, rows, cols) output.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -30,9 +31,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from napari_ssdgl.models.blocks import PooledGate
+
 MULTIPLE = 16  # models pad to this; tiles on this grid need no internal padding
 DEFAULT_OVERLAP = 64  # px of context around a tile's core: >= 48 matched whole-scene prediction
-
 
 
 class Prepare(Protocol):
@@ -47,13 +49,6 @@ def logits(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     see ``EncoderDecoder.folded_logits``)."""
     fast = getattr(model, "folded_logits", None)
     return fast(x) if fast is not None else model(x)
-
-
-def _pooled_types() -> tuple[type, ...]:
-    """Modules of the form ``x * gate(mean(x), max(x))`` with the pooling over H, W."""
-    from napari_ssdgl.models import blocks
-
-    return tuple(getattr(blocks, n) for n in ("ChannelAttention", "SEBlock") if hasattr(blocks, n))
 
 
 def ceil_to(n: int, multiple: int = MULTIPLE) -> int:
@@ -127,69 +122,131 @@ def _window_data(x: np.ndarray, w: Window, prepare: Prepare | None = None) -> to
 
 
 class StopPass(Exception):
-    """Raised inside a hook once the layer being measured (``target``) has seen its input: the
-    rest of that forward pass is not needed."""
+    """Raised inside a hook once the layer being measured has seen its input: the rest of that
+    forward pass is not needed."""
+
+
+Partial = tuple[np.ndarray, np.ndarray, int]  # (sum, sum of squares or max, count), numpy
 
 
 class SceneStatistics:
-    """Forward hooks on a model's pooled layers (GroupNorm, channel attention) that accumulate
+    """Forward hooks on a model's pooled layers (GroupNorm, PooledGate) that accumulate
     scene-wide statistics window by window, then impose them, one layer at a time.
 
-    Protocol, as :meth:`measure` runs it on one process and :mod:`.dask_predict`
-    across dask tasks: ``order`` records the layers' execution order on a first forward pass;
-    for each layer in that order set ``target``, run every ``window`` (each run ends in
-    :class:`StopPass` once the layer has added its core's sums to ``acc``), then :meth:`freeze`
-    it. Layers in ``frozen`` use the stored statistics from then on. :meth:`close` removes the
-    hooks.
+    Protocol, as :meth:`measure` runs it in one process and :mod:`.dask_predict` across dask
+    tasks: :meth:`execution_order` on a first forward pass; then for each layer in that order,
+    :meth:`accumulate` it over every window (or :meth:`add` the :meth:`take_partial` sums that
+    other processes accumulated) and :meth:`freeze` it. Layers in ``frozen`` use the stored
+    statistics from then on; :meth:`export_frozen` and :meth:`impose` carry them to other
+    processes. :meth:`close` (or leaving a ``with`` block) removes the hooks.
     """
 
     def __init__(self, model: nn.Module) -> None:
-        self.pooled = _pooled_types()
-        kinds = (nn.GroupNorm, *self.pooled)
-        self.layers = [m for m in model.modules() if isinstance(m, kinds)]
-        self.order: list[nn.Module] = []
-        self.frozen: dict[nn.Module, tuple] = {}
-        self.acc: list | None = None
-        self.target: nn.Module | None = None
-        self.window: Window | None = None
+        self.model = model
+        self.layers = [m for m in model.modules() if isinstance(m, (nn.GroupNorm, PooledGate))]
+        self.frozen: dict[nn.Module, tuple | torch.Tensor] = {}
+        self._names = {m: n for n, m in model.named_modules()}
+        self._order: list[nn.Module] | None = None  # recording, during execution_order only
+        self._acc: list | None = None  # running sums of the layer being measured
+        self._target: nn.Module | None = None
+        self._window: Window | None = None
         self.handles = [m.register_forward_hook(self._hook) for m in self.layers]
 
     def close(self) -> None:
         for h in self.handles:
             h.remove()
 
+    def __enter__(self) -> SceneStatistics:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
     # -- statistics of the core region ------------------------------------------------------
     def _core(self, x: torch.Tensor) -> torch.Tensor:
-        w = self.window
+        w = self._window
         stride = (w.rows[1] - w.rows[0]) // x.shape[-2]
         rs, cs = w.core_in_window(stride)
         return x[..., rs, cs].double()
 
-    def _accumulate(self, module: nn.Module, x: torch.Tensor) -> None:
+    def _part(self, module: nn.Module, x: torch.Tensor) -> list:
         core = self._core(x)
         if isinstance(module, nn.GroupNorm):
             g = core.reshape(core.shape[0], module.num_groups, -1)
-            part = [g.sum(-1), (g * g).sum(-1), g.shape[-1]]
-            self.acc = part if self.acc is None else [a + b for a, b in zip(self.acc, part,
-                                                                              strict=True)]
-        else:
-            part = [core.sum((2, 3)), core.amax((2, 3)), core.shape[2] * core.shape[3]]
-            if self.acc is None:
-                self.acc = part
-            else:
-                s, m, n = self.acc
-                self.acc = [s + part[0], torch.maximum(m, part[1]), n + part[2]]
+            return [g.sum(-1), (g * g).sum(-1), g.shape[-1]]
+        return [core.sum((2, 3)), core.amax((2, 3)), core.shape[2] * core.shape[3]]
+
+    def _merge(self, module: nn.Module, part: list) -> None:
+        """Add one window's sums to the running ones (maxima for a PooledGate's max)."""
+        if self._acc is None:
+            self._acc = part
+            return
+        s, t, n = self._acc
+        t = t + part[1] if isinstance(module, nn.GroupNorm) else torch.maximum(t, part[1])
+        self._acc = [s + part[0], t, n + part[2]]
+
+    # -- the protocol -----------------------------------------------------------------------
+    def execution_order(self, forward: Callable[[], object]) -> list[nn.Module]:
+        """The pooled layers in the order ``forward`` (one pass, nothing frozen) runs them: a
+        layer's input depends on the statistics of the layers before it."""
+        self._order = []
+        try:
+            forward()
+        finally:
+            order, self._order = self._order, None
+        if len(order) != len(self.layers):
+            raise RuntimeError("a pooled layer was not used or used twice in one forward pass")
+        return order
+
+    def accumulate(self, layer: nn.Module, window: Window, forward: Callable[[], object]) -> None:
+        """Run ``forward`` (the pass of ``window``) until ``layer`` has added the sums over the
+        window's core to the running ones; the rest of the pass is skipped."""
+        before, self._target, self._window = self._acc, layer, window
+        try:
+            forward()
+        except StopPass:
+            pass
+        finally:
+            self._target = self._window = None
+        if self._acc is before:
+            raise RuntimeError(f"layer {self._names[layer]} saw no input in window {window}")
+
+    def take_partial(self) -> Partial:
+        """The running sums as numpy, for another process to :meth:`add`; clears them."""
+        s, t, n = self._acc
+        self._acc = None
+        return s.cpu().numpy(), t.cpu().numpy(), int(n)
+
+    def add(self, layer: nn.Module, part: Partial) -> None:
+        """Add sums that another process accumulated (:meth:`take_partial`) for ``layer``."""
+        s, t, n = part
+        self._merge(layer, [torch.from_numpy(s), torch.from_numpy(t), n])
 
     def freeze(self, module: nn.Module) -> None:
-        """Turn the sums in ``acc`` into ``module``'s fixed statistics; clears ``acc``."""
-        s, t, n = self.acc
+        """Turn the running sums into ``module``'s fixed statistics; clears the sums."""
+        s, t, n = self._acc
         mean = s / n
         if isinstance(module, nn.GroupNorm):
             var = (t / n - mean * mean).clamp_min(0)
             self.frozen[module] = (mean.float(), torch.rsqrt(var + module.eps).float())
         else:
             self.frozen[module] = self._gate(module, mean.float(), t.float())
-        self.acc = None
+        self._acc = None
+
+    def export_frozen(self) -> dict[str, np.ndarray | tuple[np.ndarray, ...]]:
+        """The frozen statistics by module name, as numpy: what :meth:`impose` takes."""
+        return {self._names[m]: (tuple(v.cpu().numpy() for v in value)
+                                 if isinstance(value, tuple) else value.cpu().numpy())
+                for m, value in self.frozen.items()}
+
+    def impose(self, frozen: dict, device: torch.device) -> None:
+        """Freeze layers to statistics measured elsewhere (:meth:`export_frozen`)."""
+        for name, value in frozen.items():
+            module = self.model.get_submodule(name)
+            if isinstance(value, tuple):
+                self.frozen[module] = tuple(torch.from_numpy(v).to(device) for v in value)
+            else:
+                self.frozen[module] = torch.from_numpy(value).to(device)
 
     @staticmethod
     def _gate(module: nn.Module, mean: torch.Tensor, mx: torch.Tensor) -> torch.Tensor:
@@ -215,42 +272,28 @@ class SceneStatistics:
         return x * self.frozen[module].to(x.dtype)
 
     def _hook(self, module, inputs, output):
-        if self.order is not None and module not in self.order:
-            self.order.append(module)
+        if self._order is not None and module not in self._order:
+            self._order.append(module)
         if module in self.frozen:
             return self._apply(module, inputs[0])
-        if module is self.target:
-            self._accumulate(module, inputs[0])
+        if module is self._target:
+            self._merge(module, self._part(module, inputs[0]))
             raise StopPass
         return None
 
     # -- passes -----------------------------------------------------------------------------
     def measure(self, model: nn.Module, windows: list[Window], fetch) -> None:
         """Find the layers' execution order, then measure each layer over every window."""
-        self.window = windows[0]
-        logits(model, fetch(windows[0]))  # records the execution order (nothing frozen yet)
-        order, self.order = self.order, None
-        if len(order) != len(self.layers):
-            raise RuntimeError("a pooled layer was not used or used twice in one forward pass")
-        for layer in order:
-            self.target = layer
+        for layer in self.execution_order(lambda: logits(model, fetch(windows[0]))):
             for w in windows:
-                self.window = w
-                try:
-                    logits(model, fetch(w))
-                except StopPass:
-                    pass
+                self.accumulate(layer, w, lambda w=w: logits(model, fetch(w)))
             self.freeze(layer)
-        self.target = None
 
 
-def _stitch(model, x: np.ndarray, windows: list[Window], dev, stats: SceneStatistics | None,
-            prepare: Prepare | None = None):
+def _stitch(model, x: np.ndarray, windows: list[Window], dev, prepare: Prepare | None = None):
     rows, cols = x.shape[1:]
     out: np.ndarray | None = None
     for w in windows:
-        if stats is not None:
-            stats.window = w
         window = _window_data(x, w, prepare).to(dev)
         probs = torch.softmax(logits(model, window).float(), dim=1)[0].cpu().numpy()
         if out is None:
@@ -277,11 +320,8 @@ def predict_tiled(
     """
     windows = plan_windows(x.shape[1], x.shape[2], tile_size, overlap)
     if not scene_stats:
-        return _stitch(model, x, windows, device, None, prepare)
-    stats = SceneStatistics(model)
-    try:
+        return _stitch(model, x, windows, device, prepare)
+    with SceneStatistics(model) as stats:
         stats.measure(model, windows, lambda w: _window_data(x, w, prepare).to(device))
-        return _stitch(model, x, windows, device, stats, prepare)
-    finally:
-        stats.close()
+        return _stitch(model, x, windows, device, prepare)
 
