@@ -188,7 +188,7 @@ class Trainer:
                 f"only one class ({self.encoder.values[0]}) is labelled; "
                 "a classifier needs at least 2 classes"
             )
-        if self.test_labels is not None and not np.any(self._test_mask()):
+        if self.test_labels is not None and not np.any(self.test_mask):
             warnings.warn("the test labels hold no pixel outside the training set", stacklevel=2)
             self.test_labels = None
         clean, self.warnings = replace_nonfinite(cube)
@@ -231,7 +231,12 @@ class Trainer:
             raise TrainingError("the Houston variant trains as a single model, not an ensemble")
         return model
 
-    def _test_mask(self) -> np.ndarray:
+    @property
+    def test_mask(self) -> np.ndarray | None:
+        """The pixels scored as test: labelled in ``test_labels`` and not training pixels (None
+        without test labels). What the validation during training and the metrics count."""
+        if self.test_labels is None:
+            return None
         return (self.test_labels > 0) & (self.train_labels == 0)
 
     @property
