@@ -10,7 +10,6 @@ than memory.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from napari_ssdgl.io.zarr_store import DEFAULT_TILE
@@ -34,10 +33,10 @@ def add_convert_parser(sub) -> argparse.ArgumentParser:
 def run_convert(args) -> int:
     try:
         from napari_ssdgl.workflows.convert import convert
+        from napari_ssdgl.workflows.dask_run import local_progress
     except ImportError as exc:
         raise ValueError(f"convert needs zarr and dask ({exc}); {INSTALL_HINT}") from None
-    progress = _progress(args.quiet)
-    with progress:
+    with local_progress(not args.quiet):
         out = convert(args.cube, args.out, tile=args.tile, overwrite=args.overwrite)
     if not args.quiet:
         print(f"zarr cube written to {out}")
@@ -72,13 +71,3 @@ def run_predict(args) -> int:
     elif not args.quiet:
         print(f"class map ({rows} x {cols}) written to {written}")
     return 0
-
-
-def _progress(quiet: bool):
-    from contextlib import nullcontext
-
-    if quiet:
-        return nullcontext()
-    from dask.diagnostics import ProgressBar
-
-    return ProgressBar(out=sys.stderr)

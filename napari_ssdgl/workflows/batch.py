@@ -9,13 +9,13 @@ Output names are the cube's stem, made unique when two cubes share one.
 from __future__ import annotations
 
 import glob
-import sys
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from napari_ssdgl.io.exports import export_prediction
 from napari_ssdgl.prediction.tiling import DEFAULT_OVERLAP
+from napari_ssdgl.workflows.progress import progress_bar
 
 __all__ = ["BatchItem", "expand_inputs", "predict_many"]
 
@@ -86,15 +86,12 @@ def predict_many(clf, patterns: list[str], out_dir: str | Path, *, formats=("tif
                  tile_size: int | None = None, overlap: int = DEFAULT_OVERLAP, device: str = "auto",
                  tta: bool = False, quiet: bool = False) -> list[BatchItem]:
     """Predict every cube and export it into ``out_dir``; returns one item per input."""
-    from tqdm import tqdm
-
     from napari_ssdgl.io import read_cube
 
     items = expand_inputs(patterns)
     used: set[str] = set()
     todo = [it for it in items if it.ok]
-    bar = tqdm(todo, desc="predict", unit="cube", file=sys.stderr, disable=quiet,
-               dynamic_ncols=True)
+    bar = progress_bar(todo, quiet=quiet, desc="predict", unit="cube")
     for item in bar:
         bar.set_postfix_str(Path(item.source).name)
         try:

@@ -70,15 +70,22 @@ def _say_dashboard(client, quiet: bool) -> None:
         print(f"dask dashboard: {client.dashboard_link}", file=sys.stderr)
 
 
+def local_progress(enabled: bool = True):
+    """The progress bar of dask computations on the local schedulers (on stderr, with results on
+    stdout), as a context manager; a no-op one when not ``enabled``."""
+    if not enabled:
+        return nullcontext()
+    from dask.diagnostics import ProgressBar
+
+    return ProgressBar(out=sys.stderr)
+
+
 def _store(sources: list, targets: list, client, progress: bool) -> None:
     """da.store with a progress bar: dask.diagnostics locally, distributed.progress on a client."""
     import dask.array as da
 
     if client is None:
-        from dask.diagnostics import ProgressBar
-
-        ctx = ProgressBar(out=sys.stderr) if progress else nullcontext()
-        with ctx:
+        with local_progress(progress):
             da.store(sources, targets, lock=False)
         return
     futures = client.compute(da.store(sources, targets, lock=False, compute=False))

@@ -59,15 +59,21 @@ def stop_on_ctrl_c(trainer: Trainer, prog: str = "napari-ssdgl"):
         signal.signal(signal.SIGINT, previous)
 
 
+def progress_bar(iterable=None, *, quiet: bool = False, **options):
+    """The tqdm bar of the headless runs: on stderr (results go to stdout), as wide as the
+    terminal, none with ``quiet``; ``options`` (desc, unit, total, position, ...) go to tqdm."""
+    from tqdm import tqdm
+
+    return tqdm(iterable, file=sys.stderr, disable=quiet, dynamic_ncols=True, **options)
+
+
 def train_with_progress(trainer: Trainer, *, quiet: bool = False, desc: str = "train",
                         leave: bool = True, position: int | None = None,
                         ) -> tuple[History, float]:
-    """Run ``trainer`` to the end with a tqdm bar on stderr; returns (history, seconds)."""
-    from tqdm import tqdm
-
+    """Run ``trainer`` to the end with a :func:`progress_bar`; returns (history, seconds)."""
     history = History()
-    bar = tqdm(total=trainer.config.iterations, file=sys.stderr, disable=quiet, desc=desc,
-               unit="it", dynamic_ncols=True, leave=leave, position=position)
+    bar = progress_bar(total=trainer.config.iterations, quiet=quiet, desc=desc, unit="it",
+                       leave=leave, position=position)
     start = time.perf_counter()
     oa = None
     with bar:
