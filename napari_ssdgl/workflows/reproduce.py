@@ -23,7 +23,7 @@ import numpy as np
 
 from napari_ssdgl.io import Cube, LabelMap
 from napari_ssdgl.io.jsonio import write_json
-from napari_ssdgl.workflows.progress import History, train_with_progress
+from napari_ssdgl.workflows.progress import History, progress_bar, train_with_progress
 from napari_ssdgl.workflows.protocols import Protocol
 from napari_ssdgl.workflows.rundir import run_metrics, write_run
 
@@ -223,15 +223,13 @@ def reproduce(data: SceneData, protocol: Protocol, seeds: list[int], out_dir: st
               **run_options) -> dict:
     """Run every seed (``run_options`` go to :func:`run_seed`), write the files listed in the
     module docstring, and return the summary."""
-    from tqdm import tqdm
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     runs: list[dict] = []
     summary: dict = {}
-    for seed in tqdm(seeds, desc="seeds", unit="seed", disable=quiet or len(seeds) < 2,
-                     position=0, dynamic_ncols=True):
+    for seed in progress_bar(seeds, quiet=quiet or len(seeds) < 2, desc="seeds", unit="seed",
+                             position=0):
         run = run_seed(data, protocol, seed, quiet=quiet,
                        position=1 if len(seeds) > 1 else None, **run_options)
         write_run(out / f"seed_{seed}", run.classifier, run.prediction, run.metrics,
