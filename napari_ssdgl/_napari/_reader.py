@@ -6,13 +6,19 @@ ENVI, .npz) a parse failure is also reported as a warning, which napari shows as
 so a truncated or corrupt file is explained; a plain 2-D .tif/.png/.npy and a zarr directory that
 is not a cube are left to napari quietly (but a zarr left by an unfinished run is explained).
 
+A cube layer's metadata says which axis of the stored array was taken as the bands and why
+(``band_axis``, ``band_axis_source``: the file's layout, or the rule "two equal axes are rows and
+cols, otherwise the smallest axis holds the bands"; ``stored_shape``); ``read_path(...,
+band_axis=)`` / ``open_lazy(..., band_axis=)`` choose another from Python.
+
 With ``NAPARI_SSDGL_AUTO_RGB=1`` in the environment, each cube also opens with its RGB composite
 (bands nearest 640/545/460 nm, see ``_rgb.py``), the view most users make first.
 
 Big scenes open lazily (:func:`napari_ssdgl.io.lazy.open_lazy`): a ``.zarr`` directory always, and a
 cube file of more than :data:`LAZY_BYTES` (1 GiB; ``NAPARI_SSDGL_LAZY_BYTES`` in the environment
 overrides it). The layer's data is then a dask array that napari reads chunk by chunk as it
-displays it, its contrast limits come from a few sampled chunks, its metadata has ``lazy: True``,
+displays it, its contrast limits come from a few small sampled windows (a bounded read, however
+large the scene), its metadata has ``lazy: True``,
 and no RGB composite is added (it would read three whole bands). A file that cannot be opened
 lazily (MATLAB v5, a label raster) is read into memory as before. A prediction written by
 ``napari-ssdgl predict ... --out X.zarr`` opens as a lazy Labels layer of its class map.
@@ -34,8 +40,6 @@ _EXPLAIN = {".mat", ".hdr", ".npz"}  # suffixes napari has no other reader for
 AUTO_RGB_ENV = "NAPARI_SSDGL_AUTO_RGB"
 LAZY_BYTES = 1 << 30  # cube files larger than this open as dask arrays
 LAZY_BYTES_ENV = "NAPARI_SSDGL_LAZY_BYTES"
-# ENVI "data type" code -> bytes per value
-_ENVI_BYTES = {1: 1, 2: 2, 3: 4, 4: 4, 5: 8, 6: 16, 9: 16, 12: 2, 13: 4, 14: 8, 15: 8}
 
 
 def lazy_bytes() -> int:
@@ -118,16 +122,14 @@ def _lazy_layers(p: Path) -> list[tuple] | None:
 
 
 def _data_bytes(p: Path) -> int:
-    """Size of the pixel data: the data file's for an ENVI header (from the header), else the
-    file's."""
+    """Size of the pixel data: the data file's for an ENVI header (from the checked header,
+    see ``io.envi.envi_layout``), else the file's."""
     if p.suffix.lower() == ".hdr":
-        try:
-            from spectral.io import envi
+        from napari_ssdgl.io.envi import envi_layout
 
-            h = envi.read_envi_header(str(p))
-            return (int(h["samples"]) * int(h["lines"]) * int(h["bands"])
-                    * _ENVI_BYTES.get(int(h["data type"]), 1))
-        except Exception:  # a broken header: the in-memory reader explains it
+        try:
+            return envi_layout(p).nbytes
+        except HSIReadError:  # a broken header: the in-memory reader explains it
             return 0
     return p.stat().st_size
 
@@ -158,7 +160,7 @@ def _zarr_prediction(p: Path) -> tuple | None:
         return None
     attrs = dict(node.attrs)
     if attrs.get("complete") is not True:
-        raise IncompleteOutputError(f"{p}: incomplete (written by a run that did not finish)")
+        raise IncompleteOutputError(p, "incomplete (written by a run that did not finish)")
     names = {int(k): str(v) for k, v in (attrs.get("class_names") or {}).items()}
     colors = {int(k): str(v) for k, v in (attrs.get("colors") or {}).items()}
     kwargs: dict = {"name": f"{p.stem} prediction", "axis_labels": ("y", "x"),

@@ -6,6 +6,9 @@ dtype bookkeeping, the NaN/inf warning and the error wording are the same for al
 
 from __future__ import annotations
 
+import math
+import operator
+import os
 import re
 import warnings
 from pathlib import Path
@@ -52,27 +55,141 @@ def native(arr: np.ndarray) -> np.ndarray:
     return arr
 
 
-def band_axis_by_size(shape: tuple[int, ...]) -> int | None:
-    """The axis that is at most half of each other axis ("clearly the smallest"), if any."""
-    for ax, size in enumerate(shape):
-        others = [s for i, s in enumerate(shape) if i != ax]
-        if 2 * size <= min(others):
-            return ax
-    return None
+# What a header may declare (see check_declared): generous for real scenes, small enough that a
+# corrupt or hostile header cannot make a reader allocate, map or chunk without bound.
+MAX_ELEMENTS = 10**13  # values in one array (40 TB of float32; 100 000 x 100 000 x 500 is 5e12)
+MAX_CHUNKS = 2**20  # chunks of one lazy array: the dask graph stays small (~1 M tasks)
+MAX_CHUNK_BYTES = 2**31  # bytes of one chunk, what one task reads (2 GiB)
+MAX_RATIO = 1024  # declared bytes per stored byte of a compressed array (deflate tops out ~1032)
+RATIO_FLOOR = 64 * 2**20  # ... but a compressed array may always declare up to 64 MiB
 
 
-def to_bands_first(arr: np.ndarray) -> np.ndarray:
-    """Layout rule for 3-D arrays without axis metadata (.npy/.npz, TIFF without an 'S' axis).
+def check_declared(
+    path: str | Path,
+    shape,
+    itemsize: int,
+    *,
+    stored: int | None = None,
+    compressed: bool = False,
+    chunks=None,
+    allow_empty: bool = False,
+    what: str = "the header",
+) -> int:
+    """The one check of what a file's header declares, made before anything is allocated,
+    memory-mapped or chunked; returns the declared bytes (shape x itemsize).
 
-    1. an axis that is clearly the smallest (at most half of each other axis) holds the bands;
-    2. else, when exactly two axes have the same length, they are rows and cols (a square scene
-       such as Indian Pines, 145 x 145 x 200) and the third axis holds the bands;
-    3. else bands first, the layout this library writes.
+    Every dimension is a positive integer (a zero-size dimension is an error unless
+    ``allow_empty``, for the empty variables of .mat/.npz files, which are skipped); at most
+    :data:`MAX_ELEMENTS` values. ``stored`` is what holds the data: for an uncompressed array
+    the file's bytes after the header (the data must fit in them), for a compressed one its
+    compressed bytes (it may declare at most :data:`MAX_RATIO` times as much, or
+    :data:`RATIO_FLOOR`); None where missing data are legitimately fill values (zarr chunks).
+    ``chunks`` (the chunk shape of a lazy array): at most :data:`MAX_CHUNKS` chunks of at most
+    :data:`MAX_CHUNK_BYTES` each.
     """
-    ax = band_axis_by_size(arr.shape)
-    if ax is None and len(set(arr.shape)) == 2:
-        ax = next(i for i, n in enumerate(arr.shape) if arr.shape.count(n) == 1)
-    return arr if ax in (None, 0) else np.moveaxis(arr, ax, 0)
+    p = Path(path)
+    try:
+        dims = tuple(operator.index(n) for n in shape)
+        itemsize = operator.index(itemsize)
+    except TypeError:
+        raise HSIReadError(p, f"{what} declares a shape that is not a tuple of integers "
+                              f"({shape!r})") from None
+    shown = _shape(dims)
+    if any(n < 0 for n in dims):
+        raise HSIReadError(p, f"{what} declares a negative dimension (shape {shown})")
+    if 0 in dims and not allow_empty:
+        raise HSIReadError(p, f"{what} declares a zero-size dimension (shape {shown})")
+    values = math.prod(dims)
+    if values > MAX_ELEMENTS:
+        raise HSIReadError(p, f"{what} declares {values:,} values (shape {shown}), more than "
+                              f"the {MAX_ELEMENTS:,} a reader accepts (corrupt header?)")
+    declared = values * itemsize
+    if stored is not None:
+        stored = max(0, int(stored))
+        if not compressed and declared > stored:
+            raise HSIReadError(p, f"{what} declares {declared:,} bytes of data (shape {shown} x "
+                                  f"{itemsize} bytes) but the file holds only {stored:,}: "
+                                  f"truncated, or a corrupt header")
+        if compressed and declared > max(MAX_RATIO * stored, RATIO_FLOOR):
+            raise HSIReadError(p, f"{what} declares {declared:,} bytes of data (shape {shown} x "
+                                  f"{itemsize} bytes) from {stored:,} compressed bytes, more "
+                                  f"than {MAX_RATIO} times as much (corrupt header?)")
+    if chunks is not None and values:
+        try:
+            edges = tuple(operator.index(c) for c in chunks)
+        except TypeError:
+            raise HSIReadError(p, f"{what} declares chunks that are not integers "
+                                  f"({chunks!r})") from None
+        if len(edges) != len(dims) or any(c <= 0 for c in edges):
+            raise HSIReadError(p, f"{what} declares chunks {_shape(edges)} for shape {shown}")
+        count = math.prod(-(-n // c) for n, c in zip(dims, edges, strict=True))
+        if count > MAX_CHUNKS:
+            raise HSIReadError(p, f"shape {shown} in chunks of {_shape(edges)} makes {count:,} "
+                                  f"chunks, more than the {MAX_CHUNKS:,} a lazy cube may have "
+                                  f"(corrupt header, or choose a larger tile)")
+        chunk_bytes = math.prod(min(n, c) for n, c in zip(dims, edges, strict=True)) * itemsize
+        if chunk_bytes > MAX_CHUNK_BYTES:
+            raise HSIReadError(p, f"chunks of {_shape(edges)} hold {chunk_bytes:,} bytes each, "
+                                  f"more than the {MAX_CHUNK_BYTES:,} one read may take")
+    return declared
+
+
+def _shape(dims) -> str:
+    return "(" + ", ".join(str(n) for n in dims) + ")"
+
+
+def file_identity(*paths: str | Path) -> tuple:
+    """(resolved path, size, mtime_ns) of each file: what a cache or a dask token is keyed on
+    besides the path, so that a file replaced at the same path is read afresh."""
+    out = []
+    for path in paths:
+        st = os.stat(path)
+        out.append((str(Path(path).resolve()), int(st.st_size), int(st.st_mtime_ns)))
+    return tuple(out)
+
+
+BAND_AXIS_RULE = "two equal axes are rows and cols, else the smallest axis holds the bands"
+
+
+def band_axis_by_size(shape: tuple[int, ...]) -> tuple[int, str]:
+    """The band axis of a 3-D array without axis metadata, and how it was chosen.
+
+    The rule the README states: two equal axes are rows and cols and the third holds the bands
+    (a square scene such as Indian Pines, 145 x 145 x 200); otherwise the smallest axis holds
+    the bands (a (40, 50, 30) array has 30 bands). Three equal axes: axis 0 (bands first, the
+    layout this library writes).
+    """
+    shape = tuple(int(n) for n in shape)
+    if len(set(shape)) == 1:
+        return 0, "rule: all axes equal, bands first"
+    if len(set(shape)) == 2:
+        return next(i for i, n in enumerate(shape) if shape.count(n) == 1), (
+            "rule: two equal axes are rows and cols")
+    return shape.index(min(shape)), "rule: the smallest axis"
+
+
+def choose_band_axis(
+    path: str | Path, shape: tuple[int, ...], band_axis: int | None = None, *,
+    stored: tuple[int, str] | None = None,
+) -> tuple[int, str]:
+    """(axis, source) of the bands in a 3-D array as the file stores it: the reader's
+    ``band_axis`` option first, then the file's own layout (``stored``: axis and its source,
+    e.g. an ENVI interleave), then :func:`band_axis_by_size`."""
+    if band_axis is not None:
+        if isinstance(band_axis, bool) or not isinstance(band_axis, (int, np.integer)) or not (
+            -len(shape) <= band_axis < len(shape)
+        ):
+            raise HSIReadError(path, f"band_axis={band_axis!r} is not an axis of its "
+                                     f"{len(shape)}-D array of shape {_shape(shape)}")
+        return int(band_axis) % len(shape), "option: band_axis"
+    if stored is not None:
+        return stored
+    return band_axis_by_size(shape)
+
+
+def to_bands_first(arr: np.ndarray, axis: int) -> np.ndarray:
+    """The array with its band axis ``axis`` moved to the front (a view)."""
+    return arr if axis == 0 else np.moveaxis(arr, axis, 0)
 
 
 def as_label_array(arr: np.ndarray) -> np.ndarray | None:
@@ -107,8 +224,11 @@ def make_cube(
     wavelength_units: str | None = None,
     geo: dict | None = None,
     name: str | None = None,
+    band_axis: tuple[int, str] | None = None,
+    stored_shape: tuple[int, ...] | None = None,
 ) -> Cube:
-    """A Cube from a bands-first array, recording (and warning about) non-finite values."""
+    """A Cube from a bands-first array, recording (and warning about) non-finite values;
+    ``band_axis`` is the (axis, source) the bands came from in the ``stored_shape`` array."""
     path = Path(path)
     if data.ndim != 3:
         raise HSIReadError(path, f"expected a 3-D cube (bands, rows, cols), found {describe(data)}")
@@ -142,6 +262,9 @@ def make_cube(
         dtype=dtype,
         geo=geo or None,
         warnings=notes,
+        band_axis=None if band_axis is None else band_axis[0],
+        band_axis_source=None if band_axis is None else band_axis[1],
+        stored_shape=None if stored_shape is None else tuple(int(n) for n in stored_shape),
     )
 
 
@@ -163,20 +286,31 @@ def make_labels(
     )
 
 
+MATLAB_LAYOUT = (2, "format: MATLAB arrays are rows x cols x bands")
+
+
 def from_named_arrays(
-    path: Path, arrays: dict[str, np.ndarray], *, bands_last: bool, any_vector: bool = False
+    path: Path, arrays: dict[str, np.ndarray], *, bands_last: bool, any_vector: bool = False,
+    band_axis: int | None = None,
 ) -> list[Cube | LabelMap]:
     """Pick cube, label rasters and wavelengths out of a file's variables (.mat, .npz).
 
     The largest 3-D numeric array is the cube; every 2-D integer raster is a label map; a 1-D
     (or 1xN) vector as long as the band axis and named like ``wavelength``/``wl``/``lambda`` is
     the wavelength list (with ``any_vector``, an unnamed vector of that length also counts).
-    ``bands_last`` says the cube is stored (rows, cols, bands), as MATLAB does.
+    ``bands_last`` says the cube is stored (rows, cols, bands), as MATLAB does; otherwise the
+    band axis is chosen by :func:`choose_band_axis` (``band_axis`` overrides either). Empty
+    (zero-size) variables are skipped.
     """
     numeric = {}
     for k, v in arrays.items():
         if is_numeric(v):
             numeric[k] = v.squeeze() if v.ndim > 3 else v
+    empty = {k: v for k, v in numeric.items() if v.size == 0}
+    numeric = {k: v for k, v in numeric.items() if v.size}
+    if not numeric and empty:
+        found = "; ".join(f"{k or 'array'}: {describe(v)}" for k, v in empty.items())
+        raise HSIReadError(path, f"only empty (zero-size) arrays ({found})")
     if not numeric:
         found = ", ".join(f"{k or 'array'}: {getattr(v, 'dtype', '?')}" for k, v in arrays.items())
         raise HSIReadError(path, f"non-numeric data: no numeric arrays found ({found or 'empty'})")
@@ -186,7 +320,9 @@ def from_named_arrays(
     cube_key = max(cubes)[1] if cubes else None
     if cube_key is not None:
         raw = numeric[cube_key]
-        data = np.moveaxis(raw, -1, 0) if bands_last else to_bands_first(raw)
+        axis = choose_band_axis(path, raw.shape, band_axis,
+                                stored=MATLAB_LAYOUT if bands_last else None)
+        data = to_bands_first(raw, axis[0])
         bands = data.shape[0]
         vectors = {
             k: v.ravel()
@@ -195,7 +331,8 @@ def from_named_arrays(
         }
         named = [k for k in vectors if is_wavelength_name(k)]
         wl_key = named[0] if named else (next(iter(vectors), None) if any_vector else None)
-        items.append(make_cube(data, path, wavelengths=None if wl_key is None else vectors[wl_key]))
+        items.append(make_cube(data, path, wavelengths=None if wl_key is None else vectors[wl_key],
+                               band_axis=axis, stored_shape=raw.shape))
 
     label_keys = [k for k, v in numeric.items() if k != cube_key and as_label_array(v) is not None]
     for k in label_keys:

@@ -32,6 +32,11 @@ class Cube:
     dtype: str = ""
     geo: dict | None = None  # GeoTIFF tags (tag code -> value) to carry to outputs
     warnings: list[str] = field(default_factory=list)
+    # which axis of the array as the file stores it holds the bands, and why (the file's own
+    # layout, the reader's ``band_axis`` option, or the size rule of ``_common.band_axis_by_size``)
+    band_axis: int | None = None
+    band_axis_source: str | None = None
+    stored_shape: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
         if not self.dtype:
@@ -53,6 +58,11 @@ class Cube:
             "wavelength_units": self.wavelength_units,
             "wavelengths": None if self.wavelengths is None else list(map(float, self.wavelengths)),
         }
+        if self.band_axis is not None:
+            md["band_axis"] = int(self.band_axis)
+            md["band_axis_source"] = self.band_axis_source
+        if self.stored_shape is not None:
+            md["stored_shape"] = [int(n) for n in self.stored_shape]
         if self.geo:
             md["geo"] = self.geo
         if self.warnings:

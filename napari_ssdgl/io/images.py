@@ -10,13 +10,20 @@ from pathlib import Path
 
 import numpy as np
 
-from napari_ssdgl.io._common import as_label_array, check_file, describe, make_labels
+from napari_ssdgl.io._common import (
+    as_label_array,
+    check_declared,
+    check_file,
+    describe,
+    make_labels,
+)
 from napari_ssdgl.io.base import HSIReadError, LabelMap
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-def read_png(path: str | Path) -> list[LabelMap]:
+def read_png(path: str | Path, *, band_axis: int | None = None) -> list[LabelMap]:
+    """The label raster of a PNG (``band_axis`` is accepted, as by every reader, and unused)."""
     from PIL import Image
 
     p = check_file(path)
@@ -26,8 +33,14 @@ def read_png(path: str | Path) -> list[LabelMap]:
     try:
         with Image.open(p) as img:
             mode = img.mode
+            bands = len(img.getbands())
+            depth = 4 if mode in ("I", "F") else 2 if "16" in mode else 1
+            check_declared(p, (img.height, img.width, bands), depth,
+                           stored=p.stat().st_size, compressed=True, what="the PNG header")
             arr = np.array(img)
             palette = img.getpalette() if mode == "P" else None
+    except (HSIReadError, MemoryError):
+        raise
     except Exception as exc:
         raise HSIReadError(p, f"truncated or corrupt PNG ({type(exc).__name__}: {exc})") from exc
     if arr.ndim == 3:

@@ -10,7 +10,16 @@ processes.
 Backends are reached through :class:`LazySource`, a picklable object holding a *path*, not data
 or an open handle, that opens its file once per process; so a graph sent to dask.distributed
 workers carries a few hundred bytes per chunk and each worker reads the file itself (the file must
-be visible to the workers at the same path, e.g. on a shared file system).
+be visible to the workers at the same path, e.g. on a shared file system). A source presents its
+array bands first (it reorders the axes of each block it reads), so a small window asked of the
+dask array is a small read of the file.
+
+What a header declares is checked before anything is mapped or chunked
+(``_common.check_declared``: sizes against the file, the compression-ratio, element and chunk
+caps), the band axis follows the same rule as the in-memory readers (``band_axis=`` chooses
+another), and the per-process cache of open files and the dask tokens are keyed on each file's
+identity (resolved path, size, modification time): a file replaced at the same path is read
+afresh, and a source whose file changed under it refuses to read.
 """
 
 from __future__ import annotations
@@ -20,29 +29,33 @@ from pathlib import Path
 
 import numpy as np
 
+from napari_ssdgl.io._common import check_declared, choose_band_axis, file_identity
 from napari_ssdgl.io.base import Cube, HSIReadError
 from napari_ssdgl.io.zarr_store import DEFAULT_TILE, ChunkReadError, open_zarr_cube
 
 LAZY_SUFFIXES = (".zarr", ".hdr", ".tif", ".tiff", ".mat", ".h5", ".hdf5", ".npy")
 
-_OPEN: dict[tuple, object] = {}  # (kind, path, key) -> opened backend array, per process
+_OPEN: dict[tuple, object] = {}  # (kind, path, key, identity) -> opened backend array
 _OPEN_LOCK = threading.Lock()
 
 
-def _open_backend(kind: str, path: str, key: str):
-    """The backend's array-like for (kind, path, key), opened once per process."""
-    token = (kind, path, key)
+def _open_backend(kind: str, path: str, key: str, identity: tuple):
+    """The backend's array-like for (kind, path, key) as the file is now (``identity``), opened
+    once per process; entries for an earlier version of the same file are dropped."""
+    token = (kind, path, key, identity)
     with _OPEN_LOCK:
         arr = _OPEN.get(token)
         if arr is None:
+            for old in [t for t in _OPEN if t[:3] == token[:3]]:
+                del _OPEN[old]
             arr = _OPEN[token] = _OPENERS[kind](path, key)
     return arr
 
 
 def _open_envi(path: str, data_file: str):
-    from spectral.io import envi
+    from napari_ssdgl.io.envi import envi_layout
 
-    return envi.open(path, data_file or None).open_memmap(interleave="bsq")
+    return envi_layout(path, data_file or None).memmap()
 
 
 def _open_npy(path: str, key: str):
@@ -73,64 +86,138 @@ def _open_tiff(path: str, key: str):
 _OPENERS = {"envi": _open_envi, "npy": _open_npy, "h5": _open_h5, "tiff": _open_tiff}
 
 
-class LazySource:
-    """Array-like (shape, dtype, ``__getitem__``) for ``dask.array.from_array``, picklable."""
+def _is_int(index) -> bool:
+    return isinstance(index, (int, np.integer)) and not isinstance(index, bool)
 
-    def __init__(self, kind: str, path: str | Path, key: str = "") -> None:
+
+class LazySource:
+    """Array-like (shape, dtype, ``__getitem__``) for ``dask.array.from_array``, picklable.
+
+    ``axes``: for each axis this source presents, the axis of the stored array it is (bands
+    first); stored axes not listed have length 1. ``files``: the files whose identity the
+    source is keyed on (default: ``path``; an ENVI source has its header and its data file).
+    """
+
+    def __init__(self, kind: str, path: str | Path, key: str = "", *, axes=None,
+                 files=None) -> None:
         self.kind, self.path, self.key = kind, str(path), key
-        arr = _open_backend(kind, self.path, key)
-        self.shape = tuple(int(n) for n in arr.shape)
-        self.dtype = np.dtype(arr.dtype)
+        self.files = tuple(str(f) for f in (files or (path,)))
+        self.identity = file_identity(*self.files)
+        arr = _open_backend(kind, self.path, key, self.identity)
+        self.stored_shape = tuple(int(n) for n in arr.shape)
+        self.axes = tuple(range(len(self.stored_shape)) if axes is None else axes)
+        dropped = set(range(len(self.stored_shape))) - set(self.axes)
+        if sorted(self.axes) != sorted(set(self.axes)) or any(
+            self.stored_shape[a] != 1 for a in dropped
+        ):
+            raise HSIReadError(path, f"axes {self.axes} do not fit the stored shape "
+                                     f"{self.stored_shape}")
+        self.shape = tuple(self.stored_shape[a] for a in self.axes)
+        dtype = np.dtype(arr.dtype)
+        self.dtype = dtype if dtype.isnative else dtype.newbyteorder("=")
         self.ndim = len(self.shape)
 
-    def __getitem__(self, index) -> np.ndarray:
+    def _check_identity(self) -> None:
         try:
-            block = np.asarray(_open_backend(self.kind, self.path, self.key)[index])
+            now = file_identity(*self.files)
+        except OSError as exc:
+            raise ChunkReadError(f"{self.path}: the file is gone ({exc})") from exc
+        if [i[1:] for i in now] != [i[1:] for i in self.identity]:
+            raise ChunkReadError(f"{self.path}: the file changed since it was opened (size or "
+                                 f"modification time); open it again")
+
+    def _stored_index(self, index) -> tuple[tuple, list[int]]:
+        """The index into the stored array (ints as length-1 slices) and the presented axes
+        the block keeps."""
+        index = index if isinstance(index, tuple) else (index,)
+        if any(i is Ellipsis for i in index):
+            at = index.index(Ellipsis)
+            index = index[:at] + (slice(None),) * (self.ndim - len(index) + 1) + index[at + 1:]
+        index = index + (slice(None),) * (self.ndim - len(index))
+        stored: list = [slice(None)] * len(self.stored_shape)
+        kept = []
+        for i, (ix, axis) in enumerate(zip(index, self.axes, strict=True)):
+            if _is_int(ix):
+                n = self.stored_shape[axis]
+                ix = int(ix) % n if -n <= ix < n else int(ix)
+                stored[axis] = slice(ix, ix + 1)
+            else:
+                stored[axis] = ix
+                kept.append(i)
+        return tuple(stored), kept
+
+    def __getitem__(self, index) -> np.ndarray:
+        self._check_identity()
+        stored, kept = self._stored_index(index)
+        try:
+            block = np.asarray(_open_backend(self.kind, self.path, self.key,
+                                             self.identity)[stored])
         except Exception as exc:  # truncated file, bad tile/chunk, vanished network share
             raise ChunkReadError(f"{self.path}: cannot read {index} ({type(exc).__name__}: "
                                  f"{exc})") from exc
+        dropped = tuple(a for a in range(len(self.stored_shape)) if a not in self.axes)
+        order = self.axes + dropped  # presented axes first, then the length-1 ones dropped
+        if order != tuple(range(len(order))):
+            block = block.transpose(order)
+        if len(kept) != block.ndim:
+            block = block.reshape([block.shape[i] for i in kept])
         if not block.dtype.isnative:
             block = block.astype(block.dtype.newbyteorder("="))
         return block
 
     def __dask_tokenize__(self) -> tuple:
-        """Same file, same modification time -> same dask keys (cached results stay valid)."""
-        return (self.kind, self.path, self.key, Path(self.path).stat().st_mtime_ns)
+        """Same files (path, size, modification time) -> same dask keys (cached results stay
+        valid); a replaced file gets new keys."""
+        return (self.kind, self.path, self.key, self.identity, self.axes)
 
     def __getstate__(self) -> dict:
-        return {k: getattr(self, k) for k in ("kind", "path", "key", "shape", "dtype", "ndim")}
+        keys = ("kind", "path", "key", "files", "identity", "stored_shape", "axes", "shape",
+                "dtype", "ndim")
+        return {k: getattr(self, k) for k in keys}
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
 
 
-def _chunks(shape: tuple[int, ...], band_axis: int, tile: int) -> tuple[int, ...]:
-    return tuple(n if i == band_axis else min(n, tile) for i, n in enumerate(shape))
+def _bands_first_axes(axis: int, keep: list[int]) -> tuple[int, ...]:
+    """Stored axes, bands first: ``keep`` are the stored axes of the 3-D array (singletons
+    dropped) and ``axis`` the band axis among them."""
+    return (keep[axis], *(a for i, a in enumerate(keep) if i != axis))
 
 
-def open_lazy(path: str | Path, *, tile: int = DEFAULT_TILE) -> Cube:
+def open_lazy(path: str | Path, *, tile: int = DEFAULT_TILE, band_axis: int | None = None) -> Cube:
     """A :class:`Cube` whose ``data`` is a dask array ``(bands, rows, cols)``; nothing is read
-    but headers and metadata. ``tile`` is the spatial chunk edge (zarr keeps its own chunks)."""
+    but headers and metadata. ``tile`` is the spatial chunk edge (zarr keeps its own chunks);
+    ``band_axis`` names the axis of the stored array that holds the bands (default: the file's
+    layout, else the rule of ``_common.band_axis_by_size``). Every failure, running out of
+    memory included, is an ``HSIReadError`` naming the file."""
     p = Path(path)
     if not p.exists():
         raise HSIReadError(p, "file not found")
+    if isinstance(tile, bool) or not isinstance(tile, (int, np.integer)) or tile < 1:
+        raise ValueError(f"tile must be a positive integer, got {tile!r}")
     ext = p.suffix.lower()
-    if p.is_dir() or ext == ".zarr":
-        return open_zarr_cube(p)
     try:
+        if p.is_dir() or ext == ".zarr":
+            return open_zarr_cube(p, band_axis=band_axis)
         if ext in (".hdr",) or (ext not in LAZY_SUFFIXES and _envi_header(p) is not None):
-            return _envi(p, tile)
+            return _envi(p, tile, band_axis)
         if ext in (".tif", ".tiff"):
-            return _tiff(p, tile)
+            return _tiff(p, tile, band_axis)
         if ext in (".mat", ".h5", ".hdf5"):
-            return _hdf5(p, tile)
+            return _hdf5(p, tile, band_axis)
         if ext == ".npy":
-            return _npy(p, tile)
+            return _npy(p, tile, band_axis)
     except HSIReadError:
         raise
+    except MemoryError:
+        pass  # raised below, once the failed allocation's frames are released
     except Exception as exc:  # backends raise OSError, ValueError, KeyError, their own types
         raise HSIReadError(p, f"cannot open lazily ({type(exc).__name__}: {exc})") from exc
-    raise HSIReadError(p, f"no lazy reader for '{ext}' (lazy formats: {', '.join(LAZY_SUFFIXES)})")
+    else:
+        raise HSIReadError(p, f"no lazy reader for '{ext}' (lazy formats: "
+                              f"{', '.join(LAZY_SUFFIXES)})")
+    raise HSIReadError(p, "not enough memory to open it lazily")
 
 
 def can_open_lazy(path: str | Path) -> bool:
@@ -145,14 +232,31 @@ def is_zarr_dir(path: str | Path) -> bool:
     return p.is_dir() and any((p / m).is_file() for m in ("zarr.json", ".zarray", ".zgroup"))
 
 
-def _cube(data, path: Path, **kw) -> Cube:
-    if data.ndim != 3:
-        raise HSIReadError(path, f"expected a 3-D cube (bands, rows, cols), got shape {data.shape}")
+def _chunked(src: LazySource, tile: int, name: str | None = None):
+    import dask.array as da
+
+    chunks = (src.shape[0], *(min(n, tile) for n in src.shape[1:]))
+    return da.from_array(src, chunks=chunks, name=name)
+
+
+def _tile_chunks(shape: tuple[int, ...], axes: tuple[int, ...], tile: int) -> tuple[int, ...]:
+    """The chunk edges of a bands-first array with stored shape ``shape``."""
+    bands, *rest = (shape[a] for a in axes)
+    return (bands, *(min(n, tile) for n in rest))
+
+
+def _cube(src: LazySource, path: Path, tile: int, axis: tuple[int, str], **kw) -> Cube:
+    data = _chunked(src, tile)
     wl = kw.pop("wavelengths", None)
     if wl is not None:
-        wl = np.asarray(wl, dtype=float).ravel()
-        wl = wl if wl.size == data.shape[0] else None
-    return Cube(data=data, wavelengths=wl, source=str(path), name=kw.pop("name", path.stem), **kw)
+        try:
+            wl = np.asarray(wl, dtype=float).ravel()
+        except (TypeError, ValueError):
+            wl = None
+        wl = wl if wl is not None and wl.size == data.shape[0] else None
+    return Cube(data=data, wavelengths=wl, source=str(path), name=kw.pop("name", path.stem),
+                band_axis=axis[0], band_axis_source=axis[1],
+                stored_shape=src.stored_shape, **kw)
 
 
 def _envi_header(p: Path) -> Path | None:
@@ -161,58 +265,71 @@ def _envi_header(p: Path) -> Path | None:
     return header_for(p)
 
 
-def _envi(p: Path, tile: int) -> Cube:
-    import dask.array as da
-    from spectral.io import envi
+def _envi(p: Path, tile: int, band_axis: int | None) -> Cube:
+    from napari_ssdgl.io.envi import _units, envi_layout, envi_wavelengths
 
     hdr = _envi_header(p)
     if hdr is None:
         raise HSIReadError(p, "no ENVI header (.hdr) found next to the data file")
-    data_file = "" if p == hdr else str(p)
-    src = LazySource("envi", hdr, data_file)
-    meta = envi.read_envi_header(str(hdr))
-    wl = meta.get("wavelength")
-    units = meta.get("wavelength units")
-    arr = da.from_array(src, chunks=_chunks(src.shape, 0, tile))
-    return _cube(arr, hdr, wavelengths=wl, wavelength_units=units, name=hdr.stem)
+    layout = envi_layout(hdr, None if p == hdr else p)  # sizes checked against the data file
+    axis = choose_band_axis(hdr, layout.shape, band_axis,
+                            stored=(layout.band_axis, f"metadata: ENVI interleave "
+                                                      f"{layout.interleave}"))
+    axes = _bands_first_axes(axis[0], [0, 1, 2])
+    check_declared(hdr, layout.shape, layout.dtype.itemsize,
+                   chunks=_stored_chunks(layout.shape, axes, tile))
+    src = LazySource("envi", hdr, str(layout.data), axes=axes, files=(hdr, layout.data))
+    return _cube(src, hdr, tile, axis, wavelengths=envi_wavelengths(layout.meta),
+                 wavelength_units=_units(layout.meta), name=hdr.stem)
 
 
-def _npy(p: Path, tile: int) -> Cube:
-    import dask.array as da
-
-    from napari_ssdgl.io._common import band_axis_by_size, to_bands_first
-
-    src = LazySource("npy", p)
-    ax = band_axis_by_size(src.shape)
-    arr = da.from_array(src, chunks=_chunks(src.shape, 0 if ax is None else ax, tile))
-    return _cube(to_bands_first(arr), p)
+def _stored_chunks(shape, axes, tile) -> list[int]:
+    """:func:`_tile_chunks` in the stored order (1 for dropped singleton axes)."""
+    edges = _tile_chunks(shape, axes, tile)
+    return [edges[axes.index(a)] if a in axes else 1 for a in range(len(shape))]
 
 
-def _tiff(p: Path, tile: int) -> Cube:
-    import dask.array as da
+def _npy(p: Path, tile: int, band_axis: int | None) -> Cube:
+    from napari_ssdgl.io.arrays import checked_npy_header
+
+    shape, dtype, _ = checked_npy_header(p)  # sizes checked against the file
+    if len(shape) != 3:
+        raise HSIReadError(p, f"expected a 3-D cube (bands, rows, cols), got shape {shape}")
+    axis = choose_band_axis(p, shape, band_axis)
+    axes = _bands_first_axes(axis[0], [0, 1, 2])
+    check_declared(p, shape, dtype.itemsize, chunks=_stored_chunks(shape, axes, tile))
+    return _cube(LazySource("npy", p, axes=axes), p, tile, axis)
+
+
+def _tiff(p: Path, tile: int, band_axis: int | None) -> Cube:
     import tifffile
 
-    from napari_ssdgl.io.tiff import read_geo_tags, tiff_bands_first
+    from napari_ssdgl.io.tiff import check_series, read_geo_tags, tiff_band_axis
 
     with tifffile.TiffFile(p) as tf:
-        axes = tf.series[0].axes
+        if not tf.series:
+            raise HSIReadError(p, "the TIFF holds no image series")
+        series = tf.series[0]
+        shape, axes = tuple(int(n) for n in series.shape), series.axes
+        keep = [i for i, n in enumerate(shape) if n != 1]
+        if len(keep) != 3:
+            raise HSIReadError(p, f"expected a 3-D cube, got shape {shape} with axes {axes!r}")
+        kept = tuple(shape[i] for i in keep)
+        axis = tiff_band_axis(p, kept, "".join(axes[i] for i in keep), band_axis)
+        order = _bands_first_axes(axis[0], keep)
+        check_series(p, series, chunks=_stored_chunks(shape, order, tile))  # before any read
         geo = read_geo_tags(tf.pages[0])
-    src = LazySource("tiff", p)
-    keep = [i for i, n in enumerate(src.shape) if n != 1]
-    if len(keep) != 3:
-        raise HSIReadError(p, f"expected a 3-D cube, got shape {src.shape} with axes {axes!r}")
-    axes3 = "".join(axes[i] for i in keep)
-    band_ax = axes3.index("S") if axes3.count("S") == 1 else 0
-    arr = da.from_array(src, chunks=_chunks(src.shape, keep[band_ax], tile))
-    arr = arr.reshape([src.shape[i] for i in keep])
-    return _cube(tiff_bands_first(arr, axes3), p, geo=geo)
+    return _cube(LazySource("tiff", p, axes=order), p, tile, axis, geo=geo)
 
 
-def _hdf5(p: Path, tile: int) -> Cube:
+def _hdf5(p: Path, tile: int, band_axis: int | None) -> Cube:
     """The largest 3-D numeric dataset. MATLAB v7.3 stores (rows, cols, bands) column-major, so
-    h5py sees (bands, cols, rows): swapping the last two axes gives the cube without a copy."""
-    import dask.array as da
+    h5py sees (bands, cols, rows): presenting stored axes (0, 2, 1) gives the cube without a
+    copy (``band_axis`` is then an axis of the MATLAB-order array)."""
     import h5py
+
+    from napari_ssdgl.io._common import MATLAB_LAYOUT
+    from napari_ssdgl.io.mat import check_h5_dataset
 
     if not h5py.is_hdf5(p):
         raise HSIReadError(p, "not an HDF5 / MATLAB v7.3 file (v5 .mat files cannot be read "
@@ -222,47 +339,64 @@ def _hdf5(p: Path, tile: int) -> Cube:
         matlab = any("MATLAB_class" in f[k].attrs for k in f if isinstance(f[k], h5py.Dataset))
 
         def visit(name, obj):
-            if isinstance(obj, h5py.Dataset) and obj.ndim == 3 and obj.dtype.kind in "biuf":
-                found.append((int(np.prod(obj.shape)), name))
+            if (isinstance(obj, h5py.Dataset) and obj.shape is not None and obj.ndim == 3
+                    and obj.dtype.kind in "biuf"):
+                found.append((int(np.prod(obj.shape, dtype=object)), name))
 
         f.visititems(visit)
         if not found:
             raise HSIReadError(p, "no 3-D numeric dataset in the HDF5 file")
         key = max(found)[1]
-        wl = _h5_wavelengths(f, f[key].shape[0] if matlab else None)
-    src = LazySource("h5", p, key)
-    if matlab:
-        arr = da.from_array(src, chunks=_chunks(src.shape, 0, tile)).transpose(0, 2, 1)
-    else:
-        from napari_ssdgl.io._common import band_axis_by_size, to_bands_first
-
-        ax = band_axis_by_size(src.shape)
-        arr = to_bands_first(da.from_array(src, chunks=_chunks(src.shape, ax or 0, tile)))
-    return _cube(arr, p, wavelengths=wl if wl is not None and wl.size == arr.shape[0] else None)
+        ds = f[key]
+        shape = tuple(int(n) for n in ds.shape)
+        if matlab:  # choose in MATLAB order (rows, cols, bands) = reversed h5py order
+            b, source = choose_band_axis(p, shape[::-1], band_axis, stored=MATLAB_LAYOUT)
+            axes = _bands_first_axes(b, [2, 1, 0])  # MATLAB axis i is h5py axis 2 - i
+            axis = (b, source)
+        else:
+            axis = choose_band_axis(p, shape, band_axis)
+            axes = _bands_first_axes(axis[0], [0, 1, 2])
+        check_h5_dataset(p, ds, chunks=_stored_chunks(shape, axes, tile),
+                         what=f"dataset '{key}'")
+        wl = _h5_wavelengths(f, shape[axes[0]])
+    return _cube(LazySource("h5", p, key, axes=axes), p, tile, axis, wavelengths=wl)
 
 
 def _h5_wavelengths(f, bands: int | None) -> np.ndarray | None:
     from napari_ssdgl.io._common import is_wavelength_name
 
     for name, obj in f.items():
-        if is_wavelength_name(name) and getattr(obj, "ndim", 0) in (1, 2) and obj.size < 100_000:
+        if (is_wavelength_name(name) and getattr(obj, "shape", None) is not None
+                and getattr(obj, "ndim", 0) in (1, 2) and obj.size < 100_000
+                and obj.dtype.kind in "biuf"):
             return np.asarray(obj[()], dtype=float).ravel()
     return None
 
 
-def sample_contrast_limits(data, *, blocks: int = 4,
-                           percentiles=(1.0, 99.0)) -> tuple[float, float]:
-    """Contrast limits for a lazy cube from a few of its chunks (evenly spread over the scene),
-    not from the whole cube: a viewer asking for ``min``/``max`` would read every chunk.
-    Reads at most ``blocks`` chunks; non-finite values are ignored."""
+def sample_contrast_limits(data, *, blocks: int = 4, percentiles=(1.0, 99.0), size: int = 32,
+                           bands: int = 16) -> tuple[float, float]:
+    """Contrast limits for a lazy cube from a few small windows of it, not from the whole cube:
+    a viewer asking for ``min``/``max`` would read every chunk. Reads at most ``blocks``
+    windows (evenly spread over the scene, one inside each of that many chunks) of at most
+    ``size`` x ``size`` pixels and ``bands`` evenly spaced bands, so what it reads is bounded
+    whatever the scene's size (a sparse file has the size but not the data). Non-finite
+    values are ignored."""
     import dask.array as da
 
     arr = data if isinstance(data, da.Array) else da.from_array(np.asarray(data))
-    n_r, n_c = arr.numblocks[1], arr.numblocks[2]
+    if arr.ndim != 3 or 0 in arr.shape:
+        return 0.0, 1.0
+    step = max(1, -(-arr.shape[0] // max(1, bands)))
     side = max(1, int(np.sqrt(blocks)))
-    rows = sorted({int(round(x)) for x in np.linspace(0, n_r - 1, min(side, n_r))})
-    cols = sorted({int(round(x)) for x in np.linspace(0, n_c - 1, min(side, n_c))})
-    parts = [arr.blocks[:, i, j] for i in rows for j in cols]
+    windows = []
+    for axis in (1, 2):
+        edges = arr.chunks[axis]
+        starts = np.concatenate([[0], np.cumsum(edges[:-1])]).astype(int)
+        picks = sorted({int(round(x)) for x in np.linspace(0, len(edges) - 1,
+                                                            min(side, len(edges)))})
+        windows.append([slice(int(starts[i]), int(starts[i]) + min(size, int(edges[i])))
+                        for i in picks])
+    parts = [arr[::step, r, c] for r in windows[0] for c in windows[1]]
     values = np.concatenate([np.asarray(p).ravel() for p in da.compute(*parts)])
     values = values[np.isfinite(values)]
     if values.size == 0:

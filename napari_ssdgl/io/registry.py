@@ -46,17 +46,29 @@ def _reader_for(path: Path) -> Reader:
     raise HSIReadError(path, f"unsupported file type '{ext or path.name}' (supported: {supported})")
 
 
-def read_path(path: str | Path) -> list[Cube | LabelMap]:
-    """Everything useful in a file: its cube (first) and any label rasters."""
+def read_path(path: str | Path, *, band_axis: int | None = None) -> list[Cube | LabelMap]:
+    """Everything useful in a file: its cube (first) and any label rasters.
+
+    ``band_axis``: which axis of the cube, as the file stores it, holds the bands (default: the
+    file's own layout where it has one, else the rule of ``_common.band_axis_by_size``: two
+    equal axes are rows and cols, otherwise the smallest axis). The cube records the axis taken
+    and why (``Cube.band_axis``, ``Cube.band_axis_source``). Running out of memory is reported
+    as ``HSIReadError`` too.
+    """
     p = Path(path)
     reader = _reader_for(p)
     check_file(p)
-    return reader(p)
+    try:
+        return reader(p, band_axis=band_axis)
+    except MemoryError:
+        pass  # raised below, once the failed allocation's frames are released
+    raise HSIReadError(p, "not enough memory to read it (for a scene larger than memory use "
+                          "open_lazy or 'napari-ssdgl convert')")
 
 
-def read_cube(path: str | Path) -> Cube:
+def read_cube(path: str | Path, *, band_axis: int | None = None) -> Cube:
     """The hyperspectral cube (bands, rows, cols) in a file; HSIReadError if there is none."""
-    items = read_path(path)
+    items = read_path(path, band_axis=band_axis)
     for item in items:
         if isinstance(item, Cube):
             return item

@@ -5,13 +5,16 @@ Band-axis rule for a 3-D series (first series of the file, singleton axes droppe
 1. If tifffile reports a samples axis ``S`` (planar ``SYX``, i.e. PlanarConfiguration=2 as GDAL
    writes band-sequential GeoTIFFs, or contiguous ``YXS``, pixel-interleaved), that axis holds the
    bands: the file itself says which values belong to one pixel.
-2. Otherwise (a page stack, ``IYX``/``QYX``/``ZYX``/``CYX``...): if one axis is clearly the
-   smallest (at most half of each other axis) it is the band axis; this catches a bands-last array
-   written naively as one page per row.
-3. Otherwise, if exactly two axes have equal length, they are the (square) spatial axes and the
-   third holds the bands (a 145 x 145 x 200 Indian Pines array written page per row).
-4. Otherwise axis 0 (pages are bands, the usual layout of a multiband page stack, e.g.
-   200 pages of 145x145).
+2. Otherwise (a page stack, ``IYX``/``QYX``/``ZYX``/``CYX``...) the rule of every reader
+   without axis metadata (``_common.band_axis_by_size``): two equal axes are rows and cols and
+   the third holds the bands (a 145 x 145 x 200 Indian Pines array written page per row);
+   otherwise the smallest axis holds the bands (200 pages of 145 x 150, or a bands-last array
+   written naively as one page per row).
+3. ``band_axis=`` (an axis of the series with its singleton axes dropped) overrides both.
+
+The series' declared shape and dtype are checked against the file's size before anything is
+read (``_common.check_declared``: an uncompressed series must fit in the file, a compressed one
+may not claim more than the compression-ratio cap).
 
 A 2-D image is a label raster when it is integer (or integral float); class names and colours
 written by :func:`napari_ssdgl.io.write_class_map` are read back from the JSON description.
@@ -26,7 +29,9 @@ import numpy as np
 
 from napari_ssdgl.io._common import (
     as_label_array,
+    check_declared,
     check_file,
+    choose_band_axis,
     describe,
     make_cube,
     make_labels,
@@ -45,18 +50,33 @@ GEO_TAGS = {
 }
 
 
-def read_tiff(path: str | Path) -> list[Cube | LabelMap]:
+def check_series(path: Path, series, *, chunks=None) -> int:
+    """``check_declared`` for a tifffile series (the file's size is what holds its data)."""
+    if series.dtype is None:
+        raise HSIReadError(path, "the TIFF declares no data type it can be read as")
+    compressed = int(getattr(series.keyframe, "compression", 1) or 1) != 1
+    return check_declared(path, series.shape, np.dtype(series.dtype).itemsize,
+                          stored=path.stat().st_size, compressed=compressed, chunks=chunks,
+                          what="the TIFF header")
+
+
+def read_tiff(path: str | Path, *, band_axis: int | None = None) -> list[Cube | LabelMap]:
     """The cube (3-D) or label raster (2-D integer) of a TIFF file."""
     import tifffile
 
     p = check_file(path)
     try:
         with tifffile.TiffFile(p) as tf:
+            if not tf.series:
+                raise HSIReadError(p, "the TIFF holds no image series")
             series = tf.series[0]
+            check_series(p, series)
             arr = series.asarray()
             axes = series.axes
             geo = read_geo_tags(tf.pages[0])
             shaped = tf.shaped_metadata[0] if tf.shaped_metadata else {}
+    except (HSIReadError, MemoryError):
+        raise
     except tifffile.TiffFileError as exc:
         raise HSIReadError(p, f"not a TIFF file ({exc})") from exc
     except Exception as exc:  # truncated strips, unsupported compression, ...
@@ -67,7 +87,9 @@ def read_tiff(path: str | Path) -> list[Cube | LabelMap]:
         axes = "".join(axes[i] for i in keep)
         arr = arr.reshape([arr.shape[i] for i in keep])
     if arr.ndim == 3:
-        return [make_cube(tiff_bands_first(arr, axes), p, geo=geo)]
+        axis = tiff_band_axis(p, arr.shape, axes, band_axis)
+        return [make_cube(to_bands_first(arr, axis[0]), p, geo=geo, band_axis=axis,
+                          stored_shape=arr.shape)]
     if arr.ndim == 2:
         labels = as_label_array(arr)
         if labels is None:
@@ -85,11 +107,13 @@ def read_tiff(path: str | Path) -> list[Cube | LabelMap]:
     raise HSIReadError(p, f"unsupported TIFF layout: {describe(arr)} with axes {axes!r}")
 
 
-def tiff_bands_first(arr: np.ndarray, axes: str) -> np.ndarray:
-    """Move the band axis of a 3-D TIFF series to the front (rule in the module docstring)."""
+def tiff_band_axis(path: Path, shape: tuple[int, ...], axes: str,
+                   band_axis: int | None = None) -> tuple[int, str]:
+    """(axis, source) of the bands in a 3-D TIFF series (rule in the module docstring)."""
+    stored = None
     if len(axes) == 3 and axes.count("S") == 1:
-        return np.moveaxis(arr, axes.index("S"), 0)
-    return to_bands_first(arr)
+        stored = axes.index("S"), "metadata: TIFF samples axis"
+    return choose_band_axis(path, shape, band_axis, stored=stored)
 
 
 def read_geo_tags(page) -> dict[int, object] | None:

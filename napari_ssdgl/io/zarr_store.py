@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from napari_ssdgl.io._common import check_declared, choose_band_axis, file_identity
 from napari_ssdgl.io.atomic import atomic_output
 from napari_ssdgl.io.base import Cube, HSIReadError
 from napari_ssdgl.io.jsonio import jsonable
@@ -25,7 +26,7 @@ CUBE_NAME = "cube"
 DEFAULT_TILE = 256  # spatial chunk edge; 256 x 256 x 200 bands x float32 = 52 MB per chunk
 
 
-class IncompleteOutputError(ValueError):
+class IncompleteOutputError(HSIReadError):
     """A zarr output lacks ``complete: true``: it was left by a run that did not finish."""
 
 
@@ -104,37 +105,68 @@ class _Checked:
                                  f"({type(exc).__name__}: {exc})") from exc
 
 
-def open_zarr_cube(path: str | Path) -> Cube:
-    """A :class:`Cube` whose data is a dask array over the zarr array (nothing is read)."""
+ZARR_LAYOUT = (0, "metadata: zarr cube (bands, rows, cols)")
+
+
+def open_zarr_cube(path: str | Path, *, band_axis: int | None = None) -> Cube:
+    """A :class:`Cube` whose data is a dask array over the zarr array (nothing is read).
+
+    The declared shape and chunks are checked (``_common.check_declared``: element, chunk
+    count and chunk size caps; missing chunks are fill values, so there is no size check).
+    ``band_axis`` names another axis than 0 as the bands."""
     import dask.array as da
 
     p = Path(path)
     try:
         z = _find_cube_array(p)
-    except HSIReadError:
+        if z.ndim != 3:
+            raise HSIReadError(p, f"expected a 3-D (bands, rows, cols) array, got shape "
+                                  f"{z.shape}")
+        check_declared(p, z.shape, z.dtype.itemsize, chunks=z.chunks, what="the zarr metadata")
+        attrs = dict(z.attrs)
+        if attrs.get("complete") is False:
+            raise IncompleteOutputError(p, "incomplete (written by a run that did not finish)")
+        axis = choose_band_axis(p, z.shape, band_axis, stored=ZARR_LAYOUT)
+        data = da.from_array(_Checked(z, p), chunks=z.chunks, name=f"zarr-cube-{_token(p)}")
+        if axis[0]:
+            data = da.moveaxis(data, axis[0], 0)
+        wl = _wavelengths(attrs.get("wavelengths"), data.shape[0])
+        geo = attrs.get("geo") or None
+        geo = {int(k): v for k, v in geo.items()} if isinstance(geo, dict) else None
+        units, name = attrs.get("wavelength_units"), attrs.get("name")
+        return Cube(
+            data=data,
+            wavelengths=wl,
+            wavelength_units=units if isinstance(units, str) else None,
+            source=str(p),
+            name=name if isinstance(name, str) and name else p.stem,
+            geo=geo,
+            band_axis=axis[0],
+            band_axis_source=axis[1],
+            stored_shape=tuple(int(n) for n in z.shape),
+        )
+    except HSIReadError:  # IncompleteOutputError too
         raise
     except Exception as exc:  # zarr raises FileNotFoundError, KeyError, its own errors
         raise HSIReadError(p, f"not a readable zarr cube ({type(exc).__name__}: {exc})") from exc
-    if z.ndim != 3:
-        raise HSIReadError(p, f"expected a 3-D (bands, rows, cols) array, got shape {z.shape}")
-    attrs = dict(z.attrs)
-    if attrs.get("complete") is False:
-        raise IncompleteOutputError(f"{p}: incomplete (written by a run that did not finish)")
-    wl = attrs.get("wavelengths")
-    wl = None if wl is None or len(wl) != z.shape[0] else np.asarray(wl, dtype=float)
-    geo = attrs.get("geo") or None
-    return Cube(
-        data=da.from_array(_Checked(z, p), chunks=z.chunks, name=f"zarr-cube-{_token(p)}"),
-        wavelengths=wl,
-        wavelength_units=attrs.get("wavelength_units"),
-        source=str(p),
-        name=attrs.get("name") or p.stem,
-        geo={int(k): v for k, v in geo.items()} if geo else None,
-    )
+
+
+def _wavelengths(values, bands: int) -> np.ndarray | None:
+    try:
+        wl = np.asarray(values, dtype=float).ravel() if isinstance(values, list) else None
+    except (TypeError, ValueError):
+        return None
+    return wl if wl is not None and wl.size == bands else None
+
+
+_ZARR_METADATA = ("zarr.json", ".zarray", ".zgroup", ".zattrs", f"{CUBE_NAME}/zarr.json",
+                  f"{CUBE_NAME}/.zarray", f"{CUBE_NAME}/.zattrs")
 
 
 def _token(p: Path) -> str:
-    """Dask key prefix: the path and its modification time (a rewritten cube gets new keys)."""
+    """Dask key prefix: the directory's and its metadata files' identity (resolved path, size,
+    modification time): a rewritten or replaced cube gets new keys."""
     from dask.base import tokenize
 
-    return tokenize(str(p.resolve()), p.stat().st_mtime_ns)
+    files = [p] + [p / m for m in _ZARR_METADATA if (p / m).is_file()]
+    return tokenize(file_identity(*files), p.stat().st_ino)
