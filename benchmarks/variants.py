@@ -86,8 +86,8 @@ def run_one(args: argparse.Namespace, seed: int) -> dict:
     hist, last = [], None
     start = time.perf_counter()
     for event in trainer.run():
-        if event.validation:
-            last = event.validation
+        if event.test:
+            last = event.test
             hist.append([event.iteration, round(event.elapsed_s, 2), round(100 * last["oa"], 3)])
     out = {"name": args.name, "protocol": args.protocol, "seed": seed, "lr": config.lr,
            "iterations": config.iterations, "per_class_draw": config.per_class,

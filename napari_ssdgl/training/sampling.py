@@ -157,3 +157,33 @@ class HBSampler:
     def __iter__(self) -> Iterator[np.ndarray]:
         while True:
             yield self.draw()
+
+
+VALIDATION_FRACTION = 0.2
+VALIDATION_MIN = 10
+"""Held-out painted pixels that choose the kept checkpoint (``keep="best"``): a seeded
+``floor(fraction * n_c)`` of every class, and no hold-out at all (the last model is kept) when
+that makes fewer than ``VALIDATION_MIN`` pixels in all: a handful of pixels cannot rank models."""
+
+
+def hold_out(labels: np.ndarray, fraction: float = VALIDATION_FRACTION,
+             minimum: int = VALIDATION_MIN, seed: int = 0) -> tuple[np.ndarray, np.ndarray | None]:
+    """``(fit, held)`` label rasters from the painted ``labels``: ``held`` holds a seeded,
+    stratified ``floor(fraction * n_c)`` pixels of each class (never all of a class), ``fit`` the
+    rest. ``held`` is None, and ``fit`` is ``labels``, when that is under ``minimum`` pixels."""
+    labels = np.asarray(labels)
+    if not 0 <= fraction < 1:
+        raise TrainingError(f"validation fraction must be in [0, 1), got {fraction}")
+    if fraction == 0:
+        return labels, None
+    flat = labels.ravel()
+    rng = np.random.default_rng([seed, 2])  # its own stream: nothing else draws from it
+    held = np.zeros(flat.size, dtype=labels.dtype)
+    for value in np.unique(flat[flat > 0]):
+        pixels = np.flatnonzero(flat == value)
+        n = min(math.floor(fraction * pixels.size), pixels.size - 1)
+        held[rng.permutation(pixels)[:n]] = value
+    if int((held > 0).sum()) < max(1, minimum):
+        return labels, None
+    held = held.reshape(labels.shape)
+    return np.where(held > 0, 0, labels).astype(labels.dtype), held

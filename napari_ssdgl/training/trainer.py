@@ -5,10 +5,20 @@ of training pixels (by default every training pixel up to 256 per class, see
 ``sampling.DEFAULT_DRAW``), optionally flips/transposes the scene (``augment``), computes the
 class-weighted cross-entropy at those pixels only, and takes one SGD step (momentum, weight
 decay, grad-norm clip, polynomial LR). Every ``eval_every`` iterations (and at the end) the
-model is scored on the test labels; the best state by validation OA is kept (the last one when
-there is no test set or with ``keep="last"``: choosing a model by its test score makes that
-score optimistic, so protocol runs report the last model). ``stop()`` may be called from any
-thread; training ends after the current iteration and the kept model stays usable.
+model is scored on its validation pixels and on the test labels. With ``keep="best"`` the
+validation pixels are a seeded, stratified ``validation_fraction`` of the training pixels held
+out of the loss (``sampling.hold_out``; or the ``validation_labels`` given) and the state with
+the best validation OA is kept; the test labels are only reported, never used to choose (a
+model chosen on its test score has an optimistic score). Too few pixels to hold out, or
+``keep="last"`` (protocol runs: every training pixel trains, nothing is held out), keep the
+last state. ``stop()`` may be called from any thread; training ends after the current
+iteration and the kept model stays usable.
+
+``init_from`` (a :class:`Classifier` or a model folder) refines: the network starts from that
+model's weights and keeps its normalisation (mean/std), so the weights stay valid; the final
+classifier conv gets one row per class of the current labels, copied by class value from the
+old model (new classes get freshly initialised rows, removed classes' rows are dropped). The
+band count must match. ``train_config["refined_from"]`` records where it came from.
 
 Runs are reproducible for a seed on the CPU (seeded init, seeded H-B draws; two runs give
 identical losses). On CUDA, cuDNN and atomic adds make losses differ slightly between runs
@@ -36,6 +46,7 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from functools import partial
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -51,6 +62,7 @@ from napari_ssdgl.device import (
 from napari_ssdgl.models import build_model, model_config
 from napari_ssdgl.models.ensemble import Ensemble
 from napari_ssdgl.prediction.classifier import Classifier
+from napari_ssdgl.prediction.modelfile import load_classifier
 from napari_ssdgl.prediction.tiling import logits
 from napari_ssdgl.training.compiling import compiled_or_eager
 from napari_ssdgl.training.cuda_graph import GraphedIteration
@@ -60,7 +72,14 @@ from napari_ssdgl.training.loss import (
     gather_pixels,
     picked_cross_entropy,
 )
-from napari_ssdgl.training.sampling import DEFAULT_DRAW, HBSampler, LabelEncoder
+from napari_ssdgl.training.sampling import (
+    DEFAULT_DRAW,
+    VALIDATION_FRACTION,
+    VALIDATION_MIN,
+    HBSampler,
+    LabelEncoder,
+    hold_out,
+)
 from napari_ssdgl.transforms.dihedral import TRANSPOSE, dihedral, dihedral_index
 from napari_ssdgl.transforms.normalize import band_statistics, normalize, replace_nonfinite
 
@@ -88,7 +107,13 @@ class TrainConfig:
     amp: bool = True  # autocast on CUDA; on the CPU see cpu_bf16
     eval_every: int = 25  # 0 = only at the end
     preview_every: int = 0  # 0 = no previews
-    keep: str = "best"  # "best" validation OA, or "last" (no model selection on the test set)
+    # "best": the state with the best OA on held-out training pixels; "last": the final state
+    # (then nothing is held out). The test labels never choose
+    keep: str = "best"
+    validation_fraction: float = VALIDATION_FRACTION  # of each class's training pixels (best)
+    validation_min: int = VALIDATION_MIN  # fewer held-out pixels than this: keep the last state
+    # set by the Trainer when it refines a model (init_from): what it started from
+    refined_from: dict | None = None
     model_kwargs: dict = field(default_factory=dict)
     # speed (issue 7). The fast path computes the full-resolution head only at the drawn pixels
     # (same loss and gradients as the dense path up to float rounding); ``reference=True`` is
@@ -111,7 +136,10 @@ class TrainConfig:
 
 @dataclass
 class TrainEvent:
-    """One iteration's progress. ``preview`` holds label values; ``best`` marks a new best."""
+    """One iteration's progress. ``preview`` holds label values; ``best`` marks a new best.
+
+    ``validation``: metrics on the held-out validation pixels (what ``keep="best"`` chooses
+    on); ``test``: metrics on the test labels (reported only). Each None where not scored."""
 
     iteration: int  # 1-based count of completed iterations
     iterations: int
@@ -122,6 +150,7 @@ class TrainEvent:
     validation: dict | None = None
     preview: np.ndarray | None = None
     best: bool = False
+    test: dict | None = None
 
 
 def poly_lr(base: float, it: int, max_it: int, power: float) -> float:
@@ -140,6 +169,9 @@ def _check_config(cfg: TrainConfig) -> None:
         raise TrainingError("eval_every and preview_every must be >= 0")
     if cfg.keep not in ("best", "last"):
         raise TrainingError(f"keep must be 'best' or 'last', got {cfg.keep!r}")
+    if not 0 <= cfg.validation_fraction < 1:
+        raise TrainingError(
+            f"validation fraction must be in [0, 1), got {cfg.validation_fraction}")
 
 
 def _check_labels(name: str, labels, shape: tuple[int, int]) -> np.ndarray:
@@ -157,6 +189,70 @@ def _check_labels(name: str, labels, shape: tuple[int, int]) -> np.ndarray:
     return labels.astype(np.int64)
 
 
+def _initial_model(init_from, bands: int, cfg: TrainConfig) -> Classifier | None:
+    """The model to refine (loaded when ``init_from`` is a folder), checked against the cube;
+    ``cfg`` is set to its architecture and records where it came from."""
+    if init_from is None:
+        return None
+    path = None
+    if not isinstance(init_from, Classifier):
+        path = str(init_from)
+        try:
+            init_from = load_classifier(init_from)
+        except (OSError, ValueError) as exc:
+            raise TrainingError(f"cannot refine from {path}: {exc}") from None
+    if init_from.bands != bands:
+        raise TrainingError(
+            f"cannot refine: the model was trained on {init_from.bands} bands but the cube has "
+            f"{bands}; refine only with a cube from the same sensor and band set (or Train a new "
+            "model)")
+    if getattr(init_from.model, "classifier", None) is None and not isinstance(
+            init_from.model, Ensemble):
+        raise TrainingError(f"cannot refine a {init_from.model_name} model: it has no "
+                            "classifier layer to extend")
+    arch = {k: v for k, v in init_from.model_config.items()
+            if k not in ("in_channels", "num_classes")}
+    cfg.model, cfg.preset, cfg.model_kwargs = init_from.model_name, None, arch
+    before = init_from.train_config or {}
+    cfg.refined_from = {
+        "path": path, "model": init_from.model_name,
+        "class_values": [int(v) for v in init_from.class_values],
+        "iterations": before.get("iterations"), "seed": init_from.seed,
+        "refined_from": before.get("refined_from"),  # the chain of earlier rounds
+    }
+    return init_from
+
+
+def _heads(model: torch.nn.Module) -> list[torch.nn.Conv2d]:
+    """The final 1x1 classifier conv of a model, or of each ensemble member."""
+    members = model.members if isinstance(model, Ensemble) else [model]
+    return [m.classifier for m in members]
+
+
+def _load_refined(model: torch.nn.Module, init: Classifier, values: np.ndarray) -> None:
+    """``init``'s weights into ``model`` (same architecture, ``len(values)`` classes): every
+    layer as it was; the classifier rows by class value (rows of new classes keep ``model``'s
+    fresh initialisation, rows of classes no longer labelled are dropped)."""
+    old = init.model
+    fresh = {k: v.clone() for k, v in model.state_dict().items()}
+    head_keys = set()
+    for name, module in model.named_modules():
+        if any(module is h for h in _heads(model)):
+            head_keys |= {f"{name}.weight", f"{name}.bias"}
+    state = {k: v for k, v in old.state_dict().items() if k not in head_keys}
+    model.load_state_dict({**fresh, **state})  # strict: the same architecture
+    old_index = {int(v): i for i, v in enumerate(init.class_values)}
+    with torch.no_grad():
+        for new_head, old_head in zip(_heads(model), _heads(old), strict=True):
+            for row, value in enumerate(values):
+                i = old_index.get(int(value))
+                if i is None:
+                    continue
+                new_head.weight[row] = old_head.weight[i]
+                if new_head.bias is not None and old_head.bias is not None:
+                    new_head.bias[row] = old_head.bias[i]
+
+
 class Trainer:
     """Trains one model on one scene; ``run()`` yields a :class:`TrainEvent` per iteration."""
 
@@ -169,12 +265,16 @@ class Trainer:
         class_names: dict[int, str] | None = None,
         colors: dict[int, str] | None = None,
         wavelengths: np.ndarray | None = None,
+        *,
+        init_from: Classifier | str | Path | None = None,
+        validation_labels: np.ndarray | None = None,
     ) -> None:
         self.config = cfg = copy.deepcopy(config) if config is not None else TrainConfig()
         _check_config(cfg)
         cube = np.asarray(getattr(cube, "data", cube))
         if cube.ndim != 3:
             raise TrainingError(f"the cube must be 3-D (bands, rows, cols), got shape {cube.shape}")
+        self.init_from = _initial_model(init_from, cube.shape[0], cfg)
         shape = cube.shape[1:]
         self.train_labels = _check_labels("training labels", train_labels, shape)
         self.test_labels = (
@@ -191,34 +291,64 @@ class Trainer:
         if self.test_labels is not None and not np.any(self.test_mask):
             warnings.warn("the test labels hold no pixel outside the training set", stacklevel=2)
             self.test_labels = None
-        clean, self.warnings = replace_nonfinite(cube)
+        self.fit_labels, self.validation_labels = self._validation_split(validation_labels)
+        init = self.init_from
+        fill = None if init is None else init.mean
+        clean, self.warnings = replace_nonfinite(cube, fill=fill)
         for m in self.warnings:
             warnings.warn(m, stacklevel=2)
-        self.mean, self.std = band_statistics(clean)
-        self._x = normalize(clean, self.mean, self.std)
+        # a refined model keeps the normalisation its weights were trained with
+        self.mean, self.std = band_statistics(clean) if init is None else (init.mean, init.std)
+        self._x = normalize(clean, self.mean, self.std, out=clean)
         del clean
         self.class_names = dict(class_names or {})
         self.colors = dict(colors or {})
         self.wavelengths = None if wavelengths is None else np.asarray(wavelengths)
+        if init is not None:  # what the user does not say now, the refined model said before
+            self.class_names = {**init.class_names, **self.class_names}
+            self.colors = {**init.colors, **self.colors}
+            if self.wavelengths is None and init.wavelengths is not None:
+                self.wavelengths = np.asarray(init.wavelengths)
         try:
             self.device = resolve_device(cfg.device)
         except ValueError as exc:
             raise TrainingError(str(exc)) from None
-        encoded = self.encoder.encode(self.train_labels)
+        # only the fitting pixels reach the sampler, the class weights and so the loss
+        encoded = self.encoder.encode(self.fit_labels)
         self.sampler = HBSampler(encoded, cfg.per_class, seed=cfg.seed)
         self.class_weights = effective_number_weights(self.sampler.counts, cfg.beta)
         self._targets = torch.from_numpy(encoded.reshape(-1))
         torch.manual_seed(cfg.seed)
         self.model = self._build_model(cube.shape[0])
+        if init is not None:
+            _load_refined(self.model, init, self.encoder.values)
         self._stop = threading.Event()
         self.best_state: dict | None = None
         self.best_metrics: dict = {}
+        self._best_validation_oa: float | None = None
         self.iterations_done = 0
         self.seconds_per_iteration: float | None = None
         self._amp: torch.dtype | None = None
         self._xt: torch.Tensor | None = None
 
     # -- setup -------------------------------------------------------------------------------
+    def _validation_split(self, given) -> tuple[np.ndarray, np.ndarray | None]:
+        """(fit, validation) labels: the pixels in the loss and those that choose the kept
+        state (None: keep the last). Only ``keep="best"`` holds pixels out."""
+        cfg, train = self.config, self.train_labels
+        if cfg.keep != "best":
+            return train, None
+        if given is not None:
+            given = _check_labels("validation labels", given, train.shape)
+            given = np.where(train > 0, 0, given)  # a pixel trains or validates, never both
+            return train, (given if np.any(given) else None)
+        return hold_out(train, cfg.validation_fraction, cfg.validation_min, seed=cfg.seed)
+
+    @property
+    def validation_pixels(self) -> int:
+        """How many pixels choose the kept state (0: the last state is kept)."""
+        return 0 if self.validation_labels is None else int((self.validation_labels > 0).sum())
+
     def _build_model(self, bands: int) -> torch.nn.Module:
         cfg = self.config
         try:
@@ -233,8 +363,8 @@ class Trainer:
 
     @property
     def test_mask(self) -> np.ndarray | None:
-        """The pixels scored as test: labelled in ``test_labels`` and not training pixels (None
-        without test labels). What the validation during training and the metrics count."""
+        """The pixels scored as test: labelled in ``test_labels`` and not training pixels (held-out
+        validation pixels are training pixels too); None without test labels."""
         if self.test_labels is None:
             return None
         return (self.test_labels > 0) & (self.train_labels == 0)
@@ -264,18 +394,38 @@ class Trainer:
         return self.encoder.decode(idx)
 
     def _evaluate(self, pred: np.ndarray) -> dict:
+        """Metrics on the test labels (reported, never used to choose)."""
         return classification_metrics(
             pred, self.test_labels, exclude=self.train_labels > 0,
             class_values=self.encoder.values,
         )
 
-    def _keep(self, metrics: dict | None, force: bool = False) -> bool:
-        """Remember the current state if it is the best so far (or ``force``); True when kept."""
-        better = not self.best_metrics or metrics is None or metrics["oa"] > self.best_metrics["oa"]
+    def _validate(self, pred: np.ndarray) -> dict:
+        """Metrics on the held-out validation pixels (what ``keep="best"`` chooses on)."""
+        return classification_metrics(pred, self.validation_labels,
+                                      class_values=self.encoder.values)
+
+    def _scores(self, pred: np.ndarray) -> tuple[dict | None, dict | None]:
+        """(validation, test) metrics of the class map ``pred``, None where there is no set."""
+        validation = None if self.validation_labels is None else self._validate(pred)
+        test = None if self.test_labels is None else self._evaluate(pred)
+        return validation, test
+
+    def _keep(self, validation: dict | None, test: dict | None, force: bool = False) -> bool:
+        """Remember the current state if its validation OA is the best so far (a tie keeps the
+        later state: it has trained longer), or with ``force``; True when kept. ``test`` is only
+        recorded with it."""
+        best = self._best_validation_oa
+        better = validation is not None and (best is None or validation["oa"] >= best)
         if not (force or better):
             return False
         self.best_state = {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()}
-        self.best_metrics = dict(metrics or {}, iteration=self.iterations_done)
+        self._best_validation_oa = None if validation is None else validation["oa"]
+        chosen = (f"held-out training pixels ({self.validation_pixels} px)"
+                  if self.validation_labels is not None else "last iteration")
+        self.best_metrics = dict(test or {}, iteration=self.iterations_done, selected_on=chosen,
+                                 validation_oa=self._best_validation_oa,
+                                 validation_pixels=self.validation_pixels)
         return True
 
     # -- the loop ----------------------------------------------------------------------------
@@ -284,11 +434,11 @@ class Trainer:
 
         Closing the generator early (``break`` in the consumer) also settles the best model.
         """
-        state: dict = {"last_validation": None}
+        state: dict = {"last_scores": None}
         try:
             yield from self._iterate(state)
         except GeneratorExit:
-            self._finish(state["last_validation"])
+            self._finish(state["last_scores"])
             raise
         except (RuntimeError, MemoryError) as exc:
             if not is_out_of_memory(exc):
@@ -304,7 +454,7 @@ class Trainer:
                 f"activations must fit. {first.capitalize()}, crop or spatially bin the scene, "
                 f"or use the smaller model defaults (preset 'none')."
             ) from exc
-        self._finish(state["last_validation"])
+        self._finish(state["last_scores"])
 
     def _iterate(self, state: dict) -> Iterator[TrainEvent]:
         cfg, dev = self.config, self.device
@@ -383,17 +533,17 @@ class Trainer:
             last = done == cfg.iterations or self._stop.is_set()
             event = TrainEvent(done, cfg.iterations, loss_value, lr, acc,
                                time.perf_counter() - start)
-            want_eval = self.test_labels is not None and (
-                last or (cfg.eval_every and done % cfg.eval_every == 0)
-            )
+            scored = self.test_labels is not None or self.validation_labels is not None
+            want_eval = scored and (last or (cfg.eval_every and done % cfg.eval_every == 0))
             want_preview = cfg.preview_every and done % cfg.preview_every == 0
             pred = self._predict_map(x) if (want_eval or want_preview) else None
             if want_eval:
-                event.validation = self._evaluate(pred)
-                event.best = cfg.keep == "best" and self._keep(event.validation)
+                event.validation, event.test = self._scores(pred)
+                event.best = event.validation is not None and self._keep(event.validation,
+                                                                         event.test)
             if want_preview:
                 event.preview = pred
-            state["last_validation"] = event.validation
+            state["last_scores"] = (event.validation, event.test) if want_eval else None
             self.seconds_per_iteration = event.elapsed_s / done
             yield event
 
@@ -438,15 +588,16 @@ class Trainer:
             return None
         return graphed
 
-    def _finish(self, last_validation: dict | None) -> None:
+    def _finish(self, last_scores: tuple | None) -> None:
         """Settle the kept model: score the final state if that was not done (stop between
-        iterations) and keep it when it is better, or always with ``keep="last"``/no test set."""
+        iterations) and keep it when its validation OA is the best, or always without
+        validation pixels (``keep="last"``, too few painted pixels to hold any out)."""
         if self.iterations_done:
-            metrics = last_validation
-            if metrics is None and self.test_labels is not None:
-                metrics = self._evaluate(self._predict_map(self._xt))
-            last = self.config.keep == "last" or self.test_labels is None
-            self._keep(metrics, force=last)
+            scored = self.test_labels is not None or self.validation_labels is not None
+            if last_scores is None and scored:
+                last_scores = self._scores(self._predict_map(self._xt))
+            validation, test = last_scores or (None, None)
+            self._keep(validation, test, force=self.validation_labels is None)
         self._xt = None  # free the device copy of the scene
         self.model.zero_grad(set_to_none=True)  # and the gradients (fixed ones with CUDA graphs)
 

@@ -31,9 +31,9 @@ class History:
         self.loss.append(event.loss)
         self.lr.append(event.lr)
         self.train_accuracy.append(event.train_accuracy)
-        if event.validation is not None:
+        if event.test is not None:  # the test labels' OA (reported; never chooses the model)
             self.eval_iteration.append(event.iteration)
-            self.eval_oa.append(float(event.validation["oa"]))
+            self.eval_oa.append(float(event.test["oa"]))
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -79,8 +79,8 @@ def train_with_progress(trainer: Trainer, *, quiet: bool = False, desc: str = "t
     with bar:
         for event in trainer.run():
             history.add(event)
-            if event.validation is not None:
-                oa = event.validation["oa"]
+            if event.test is not None:
+                oa = event.test["oa"]
             bar.set_postfix(loss=f"{event.loss:.4f}", **({} if oa is None else {"oa": f"{oa:.4f}"}))
             bar.update(1)
     return history, time.perf_counter() - start

@@ -41,8 +41,10 @@ def test_events_lr_schedule_and_validation(split):
     assert [e.lr for e in events] == pytest.approx([poly_lr(0.01, i, 6, 0.8) for i in range(6)])
     assert events[0].lr == pytest.approx(0.01)
     assert all(np.isfinite(e.loss) and 0 <= e.train_accuracy <= 1 for e in events)
-    assert [e.validation is not None for e in events] == [False, True, False, True, False, True]
-    assert set(events[1].validation) >= {"oa", "aa", "kappa", "per_class", "confusion"}
+    # test labels are scored (reported) every eval_every; 5 px per class hold none out
+    assert [e.test is not None for e in events] == [False, True, False, True, False, True]
+    assert all(e.validation is None for e in events)
+    assert set(events[1].test) >= {"oa", "aa", "kappa", "per_class", "confusion"}
     assert [e.preview is not None for e in events] == [False, False, True, False, False, True]
     assert events[2].preview.shape == train.shape
     assert set(np.unique(events[2].preview)) <= {1, 4, 9}
@@ -103,18 +105,24 @@ def test_stop_from_another_thread(split):
         assert torch.equal(a, b.cpu())
 
 
-def test_best_model_by_validation_oa_is_kept(split):
-    cube, train, test = split
+def test_best_model_by_held_out_validation_oa_is_kept():
+    cube, gt = scene()
+    train, test = split_per_class(gt, 20, seed=0)  # 4 of each class's 20 px are held out
     trainer = Trainer(cube, train, config(iterations=12, eval_every=1, lr=0.05), test_labels=test)
+    assert trainer.validation_pixels == 12
     events = list(trainer.run())
     oas = [e.validation["oa"] for e in events]
-    best = int(np.argmax(oas))  # first maximum wins (a tie keeps the earlier model)
-    assert [e.best for e in events].index(True) == 0
-    assert events[best].best
+    assert all(e.validation["n_test"] == 12 for e in events)
+    best = len(oas) - 1 - int(np.argmax(oas[::-1]))  # last maximum wins (a tie: the later)
+    assert events[0].best and events[best].best
     clf = trainer.result()
-    assert clf.metrics["oa"] == oas[best] and clf.metrics["iteration"] == best + 1
+    assert clf.metrics["validation_oa"] == oas[best] and clf.metrics["iteration"] == best + 1
+    assert clf.metrics["selected_on"] == "held-out training pixels (12 px)"
+    # the test score is recorded with it, and is that state's
+    assert clf.metrics["oa"] == events[best].test["oa"]
     pred = clf.predict(cube, device="cpu").labels
-    assert classification_metrics(pred, test, exclude=train > 0)["oa"] == pytest.approx(oas[best])
+    val = trainer.validation_labels
+    assert classification_metrics(pred, val)["oa"] == pytest.approx(oas[best])
 
 
 def test_keep_last_keeps_the_final_model(split):
@@ -124,7 +132,8 @@ def test_keep_last_keeps_the_final_model(split):
     events = list(trainer.run())
     assert not any(e.best for e in events)
     clf = trainer.result()
-    assert clf.metrics["iteration"] == 8 and clf.metrics["oa"] == events[-1].validation["oa"]
+    assert clf.metrics["iteration"] == 8 and clf.metrics["oa"] == events[-1].test["oa"]
+    assert trainer.validation_labels is None and np.array_equal(trainer.fit_labels, train)
     for a, b in zip(clf.model.parameters(), trainer.model.parameters(), strict=True):
         assert torch.equal(a, b.cpu())
     with pytest.raises(TrainingError, match="keep"):
