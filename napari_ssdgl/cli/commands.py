@@ -112,7 +112,8 @@ def train(args) -> int:
         warnings.simplefilter("always")
         trainer = Trainer(cube.data, train_labels, config, test_labels=test,
                           class_names=gt.class_names, colors=gt.colors,
-                          wavelengths=cube.wavelengths)
+                          wavelengths=cube.wavelengths,
+                          init_from=None if args.init_from is None else _existing(args.init_from))
     for w in caught:
         _warn(str(w.message), args.quiet)
     with stop_on_ctrl_c(trainer, PROG):

@@ -46,6 +46,8 @@ examples:
   napari-ssdgl train cube.hdr painted.tif --test-labels gt.tif --model freenet --out runs/f --json
   # an ensemble: 3 networks from different random starts, their mean probability (3-4x the time)
   napari-ssdgl train cube.mat gt.mat --split-fraction 0.05 --members 3 --out runs/m3
+  # refine: 100 more iterations from runs/ip's model with more labels (new classes get rows)
+  napari-ssdgl train cube.mat more_labels.tif --init-from runs/ip --iterations 100 --out runs/ip2
 
 Writes the run folder OUT: model/ (model.safetensors + model.json), metrics.json, history.json,
 class_map.npy and, with --report, report.png; demo and each reproduce seed write the same.
@@ -238,8 +240,14 @@ def _add_train(sub) -> None:
                         f"(default {DEFAULT_DRAW}; the paper drew 10)")
     t.add_argument("--eval-every", type=int, default=25)
     t.add_argument("--keep", choices=("last", "best"), default="last",
-                   help="model to save: the last one (default; its test score is unbiased) or "
-                        "the one with the best test OA (an optimistic score)")
+                   help="model to save: the last one (default) or the one with the best OA on "
+                        "a held-out 20 %% of each class's training pixels (the test labels never "
+                        "choose; with under 10 held-out pixels the last one is kept)")
+    t.add_argument("--init-from", metavar="MODEL_DIR",
+                   help="refine: start from this model's weights (a model or run folder) and "
+                        "keep its normalisation and architecture (--model and --preset are "
+                        "ignored); new classes get new output rows, classes no longer labelled "
+                        "are dropped; the cube must have the model's band count")
     _training_options(t)
     t.add_argument("--reference", action="store_true",
                    help="plain dense float32 training path (the speed yardstick; slower)")
