@@ -71,13 +71,16 @@ class AccuracyPanel(QWidget):
         if message:
             self.summary.setText(message)
 
-    def show_metrics(self, metrics: dict, class_names: dict[int, str] | None = None) -> None:
+    def show_metrics(self, metrics: dict, class_names: dict[int, str] | None = None,
+                     scored_on: str | None = None) -> None:
+        """``scored_on`` says which pixels the scores count (default: ``n_test`` test pixels)."""
         self.metrics = metrics
         self.class_names = dict(class_names or {})
         values = [int(v) for v in metrics["class_values"]]
         self.summary.setText(
-            f"OA {metrics['oa']:.2%}   AA {metrics['aa']:.2%}   kappa {metrics['kappa']:.3f}"
-            f"   ({metrics['n_test']} test pixels; rows: true class, columns: predicted)"
+            f"OA {metrics['oa']:.2%}   AA {metrics['aa']:.2%}   kappa {metrics['kappa']:.3f}\n"
+            f"{scored_on or str(metrics['n_test']) + ' test pixels.'} "
+            "Table rows: true class, columns: predicted."
         )
         t = self.table
         t.setRowCount(len(values))

@@ -43,6 +43,7 @@ class Job:
     translate: tuple = (0.0, 0.0)
     train_labels: np.ndarray | None = None  # left out of the score
     gt: np.ndarray | None = None
+    gt_name: str | None = None  # the ground-truth layer ``gt`` was copied from
     source_layers: tuple = ()  # names of the layers the copies came from
     classifier: Classifier | None = None
     device: str = "auto"

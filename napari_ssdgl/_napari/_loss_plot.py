@@ -1,4 +1,5 @@
-"""Live training curve: loss (left axis) and validation OA (right axis)."""
+"""Live training curve: loss (left axis), and on the right axis the OA on the held-out painted
+pixels (validation: what chooses the kept model) and on the ground truth (test: reported only)."""
 
 from __future__ import annotations
 
@@ -37,6 +38,8 @@ class LossPlot(FigureCanvasQTAgg):
         self.losses: list[float] = []
         self.val_iters: list[int] = []
         self.val_oa: list[float] = []
+        self.test_iters: list[int] = []
+        self.test_oa: list[float] = []
         for ax in (self.ax, self.ax_val):
             ax.clear()
             ax.set_facecolor("none")
@@ -47,20 +50,28 @@ class LossPlot(FigureCanvasQTAgg):
         self.ax.set_ylabel("loss", color="#4ea8de", fontsize=8)
         self.ax_val.yaxis.tick_right()  # clear() sends a twin axis back to the left
         self.ax_val.yaxis.set_label_position("right")
-        self.ax_val.set_ylabel("validation OA", color="#f4a261", fontsize=8)
+        self.ax_val.set_ylabel("OA: validation · test", color="#f4a261", fontsize=8)
         self.ax_val.set_ylim(0, 1)
         (self._loss_line,) = self.ax.plot([], [], color="#4ea8de", lw=1.2)
-        (self._val_line,) = self.ax_val.plot([], [], color="#f4a261", lw=1.2, marker="o", ms=3)
+        (self._val_line,) = self.ax_val.plot([], [], color="#f4a261", lw=1.2, marker="o", ms=3,
+                                             label="validation (held-out painted)")
+        (self._test_line,) = self.ax_val.plot([], [], color="#90be6d", lw=1.2, marker="s", ms=3,
+                                              ls="--", label="test (ground truth)")
+        self._legend = None
         self.draw_idle()
 
     def add(self, event) -> None:
-        """Append one TrainEvent (needs ``iteration``, ``loss``, ``validation``)."""
+        """Append one TrainEvent (``iteration``, ``loss``, ``validation``, ``test``)."""
         self.iters.append(int(event.iteration))
         self.losses.append(float(event.loss))
         validation = getattr(event, "validation", None)
         if validation and validation.get("oa") is not None:
             self.val_iters.append(int(event.iteration))
             self.val_oa.append(float(validation["oa"]))
+        test = getattr(event, "test", None)
+        if test and test.get("oa") is not None:
+            self.test_iters.append(int(event.iteration))
+            self.test_oa.append(float(test["oa"]))
         if not self._redraw.isActive():
             self._redraw.start()
 
@@ -72,6 +83,9 @@ class LossPlot(FigureCanvasQTAgg):
     def _update_lines(self) -> None:
         self._loss_line.set_data(self.iters, self.losses)
         self._val_line.set_data(self.val_iters, self.val_oa)
+        self._test_line.set_data(self.test_iters, self.test_oa)
+        if self._legend is None and (self.val_oa or self.test_oa):
+            self._legend = self.ax_val.legend(loc="lower right", fontsize=7, framealpha=0.3)
         self.ax.relim()
         self.ax.autoscale_view()
         self.draw_idle()

@@ -36,6 +36,7 @@ class ModelBox(QGroupBox):
         self.viewer, self.data, self.settings, self.runner = viewer, data, settings, runner
         self.results, self.status = results, status
         self.classifier: Classifier | None = None
+        self.on_model = lambda: None  # called when a model is loaded (the dock's Refine button)
         self.lazy_options: dict = {}  # predict_dask options for lazy cubes (tile_size, overlap)
         self.apply_picker = layer_picker(viewer, is_cube)
         self.apply_button = button("Apply to cube", self.apply_to_cube,
@@ -66,6 +67,7 @@ class ModelBox(QGroupBox):
             show_error(f"Could not load the model: {exc}")
             return None
         self.classifier = clf
+        self.on_model()
         self.status.setText(f"Loaded {clf.model_name} model: {clf.bands} bands, "
                             f"{clf.num_classes} classes. Pick a cube and Apply.")
         return clf
@@ -93,6 +95,7 @@ class ModelBox(QGroupBox):
         cube = self.data.copy_cube(layer, fill=clf.mean)
         job = Job(layer.name, cube, tuple(layer.scale[-2:]), tuple(layer.translate[-2:]),
                   train_labels=self.data.painted_on(layer), gt=self.data.copy_gt(cube.shape[1:]),
+                  gt_name=getattr(self.data.gt_picker.value, "name", None),
                   classifier=clf, source_layers=(layer.name,),
                   device=self.settings.device.currentText(), tta=self.settings.tta.isChecked())
         job.pbar = progress(total=0, desc="SSDGL prediction")

@@ -20,6 +20,28 @@ from napari_ssdgl._napari._ui import button, group, row
 from napari_ssdgl.prediction.classifier import Classifier, Prediction
 
 
+def _chosen_on(clf: Classifier, alone: bool = False) -> list[str]:
+    """What chose the kept model, from its metrics (empty when they do not say)."""
+    m = clf.metrics or {}
+    if m.get("validation_pixels"):
+        oa = m.get("validation_oa")
+        score = f" (OA {oa:.1%})" if alone and oa is not None else ""
+        return [f"The kept model was chosen on {m['validation_pixels']} held-out painted "
+                f"pixels{score}."]
+    if m.get("selected_on") == "last iteration":
+        return ["The last model was kept."]
+    return []
+
+
+def scored_on(job: Job, metrics: dict, clf: Classifier) -> str:
+    """Which pixels the panel's scores count, and what chose the model: never the ground
+    truth."""
+    name = f"'{job.gt_name}'" if job.gt_name else "the ground-truth layer"
+    excluded = ", training pixels excluded" if job.train_labels is not None else ""
+    return " ".join([f"Scored on ground-truth layer {name}: {metrics['n_test']} px{excluded}.",
+                     *_chosen_on(clf)])
+
+
 class ResultsBox(QWidget):
     """The "Where to label next" and "Accuracy" boxes, one above the other.
 
@@ -61,9 +83,10 @@ class ResultsBox(QWidget):
         result = score(self.viewer, job, labels, clf)
         self.metrics = result if isinstance(result, dict) else None
         if self.metrics is None:
-            self.accuracy.clear(result)
+            self.accuracy.clear(" ".join([result, *_chosen_on(clf, alone=True)]))
         else:
-            self.accuracy.show_metrics(self.metrics, clf.class_names)
+            self.accuracy.show_metrics(self.metrics, clf.class_names,
+                                       scored_on=scored_on(job, self.metrics, clf))
         return (f"{done}: '{job.cube_name} prediction' ({clf.num_classes} classes)"
                 + (f"; OA {self.metrics['oa']:.1%}" if self.metrics else "."))
 

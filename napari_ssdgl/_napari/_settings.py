@@ -78,14 +78,18 @@ class SettingsBox(QGroupBox):
         self.preview_every = _spin(0, 100_000, 25,
                                    "Refresh the class-map preview every N iterations (0 = never)")
         self.eval_every = _spin(0, 100_000, d.eval_every,
-                                "Score on the ground-truth layer every N iterations (0 = at end)")
+                                "Score the held-out painted pixels (they choose the kept model) "
+                                "and the ground-truth layer every N iterations (0 = at end)")
+        self.refine_iterations = _spin(1, 100_000, 100, "Iterations of a Refine round (it "
+                                       "continues from the current model)")
         for label, w in [("Model", self.model), ("Preset", self.preset),
                          ("Iterations", self.iterations), ("Learning rate", self.lr),
                          ("Per-class draw", self.per_class), ("Flip augmentation", self.augment),
                          ("Predict over flips", self.tta), ("Ensemble members", self.members),
                          ("Seed", self.seed),
                          ("Device", self.device), ("Preview every", self.preview_every),
-                         ("Validate every", self.eval_every)]:
+                         ("Validate every", self.eval_every),
+                         ("Refine iterations", self.refine_iterations)]:
             form.addRow(label, w)
         layout = QVBoxLayout(self)
         layout.addWidget(self._body)

@@ -1,4 +1,7 @@
-"""The "Training" box: Train and Stop, the status line and the live loss curve.
+"""The "Training" box: Train, Refine and Stop, the status line and the live loss curve.
+
+Refine continues SSDGL from the current model (``refine_source()``, set by the dock) with the
+current labels for the settings' refine iterations (``Trainer(init_from=...)``).
 
 :meth:`TrainingBox.train` checks the picks, copies the cube, labels and ground truth here on
 the main thread and hands a :class:`TrainJob` to the runner; the curve, the preview map and
@@ -42,13 +45,27 @@ class TrainingBox(QGroupBox):
         self.train_button = button("Train", self.train, "Train in the background")
         self.stop_button = button("Stop", self.stop, "Stop after this iteration; keep the best")
         self.stop_button.setEnabled(False)
+        self.refine_source: Callable[[], Classifier | None] = lambda: None  # the current model
+        self.refine_button = button("Refine", self.refine, "Continue from the current model "
+                                    "with the current labels for a short schedule")
+        self.refine_button.setEnabled(False)
         self.status = QLabel("Paint a few pixels of each class, then Train.")
         self.status.setWordWrap(True)
         self.plot = LossPlot()
-        fill(self, row(self.train_button, self.stop_button), self.status, self.plot)
+        fill(self, row(self.train_button, self.refine_button, self.stop_button), self.status,
+             self.plot)
 
-    def train(self) -> TrainJob | None:
-        """Start training on the picked cube and labels; returns the running job."""
+    def refine(self) -> TrainJob | None:
+        """Continue from the current model with the current labels (new classes get rows)."""
+        clf = self.refine_source()
+        if clf is None:
+            show_error("No model to refine yet: Train or load one first.")
+            return None
+        return self.train(init_from=clf)
+
+    def train(self, init_from: Classifier | None = None) -> TrainJob | None:
+        """Start training on the picked cube and labels (from ``init_from``'s weights: a
+        refine); returns the running job."""
         if self.runner.running:
             show_info("SSDGL is already running; press Stop first.")
             return None
@@ -70,13 +87,16 @@ class TrainingBox(QGroupBox):
         gt = self.data.copy_gt(cube.shape[1:])
         values = sorted(label_counts(labels))
         names = class_names(labels_layer) or class_names(cube_layer)
+        overrides = dict(self.config_overrides)
+        if init_from is not None:
+            overrides["iterations"] = self.settings.refine_iterations.value()
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 trainer = Trainer(
-                    cube, labels, self.settings.config(**self.config_overrides), test_labels=gt,
+                    cube, labels, self.settings.config(**overrides), test_labels=gt,
                     class_names=names, colors=class_colors(labels_layer, values),
-                    wavelengths=cube_layer.metadata.get("wavelengths"))
+                    wavelengths=cube_layer.metadata.get("wavelengths"), init_from=init_from)
         except (ValueError, TypeError) as exc:
             show_error(f"Cannot train: {exc}")
             return None
@@ -85,11 +105,15 @@ class TrainingBox(QGroupBox):
         job = TrainJob(cube_layer.name, cube, tuple(cube_layer.scale[-2:]),
                        tuple(cube_layer.translate[-2:]), train_labels=labels, gt=gt,
                        trainer=trainer, source_layers=(cube_layer.name, labels_layer.name),
-                       device=trainer.config.device, tta=self.settings.tta.isChecked())
+                       device=trainer.config.device, tta=self.settings.tta.isChecked(),
+                       gt_name=self.data.gt_picker.value.name if gt is not None else None)
         job.pbar = progress(total=trainer.config.iterations, desc="SSDGL training")
         self.plot.reset()
-        self.status.setText(f"Training {trainer.config.model} on {int((labels > 0).sum())} "
-                            f"labelled pixels in {len(values)} classes…")
+        verb = "Training" if init_from is None else "Refining"
+        held = (f", {trainer.validation_pixels} held out to choose the kept model"
+                if trainer.validation_pixels else "")
+        self.status.setText(f"{verb} {trainer.config.model} on {int((labels > 0).sum())} "
+                            f"labelled pixels in {len(values)} classes{held}…")
         return self.runner.start(job, train_and_predict, yielded=self._on_event,
                                  returned=self._on_outcome)
 
@@ -102,6 +126,7 @@ class TrainingBox(QGroupBox):
     def set_running(self, job: Job | None) -> None:
         """Buttons for ``job`` running, or for none (then the curve shows its last points)."""
         self.train_button.setEnabled(job is None)
+        self.refine_button.setEnabled(job is None and self.refine_source() is not None)
         self.stop_button.setEnabled(job is not None and job.stoppable)
         if job is None:
             self.plot.flush()
@@ -111,7 +136,9 @@ class TrainingBox(QGroupBox):
         text = (f"Iteration {event.iteration}/{event.iterations}   loss {event.loss:.3f}   "
                 f"ETA {_duration(eta)}")
         if event.validation:
-            text += f"   validation OA {event.validation['oa']:.1%}"
+            text += f"   validation OA {event.validation['oa']:.1%} (held-out painted px)"
+        if event.test:
+            text += f"   test OA {event.test['oa']:.1%}"
         self.status.setText(text)
         self.plot.add(event)
         if event.preview is not None:
@@ -126,7 +153,7 @@ class TrainingBox(QGroupBox):
             self.status.setText(f"Training failed: {outcome.error}")
             return
         self.on_trained(outcome.classifier)
-        done = "Model trained"
+        done = "Model refined" if job.trainer.init_from is not None else "Model trained"
         if job.trainer.stopped:
             done = f"Stopped at iteration {job.trainer.iterations_done}; best model kept"
         self.status.setText(self.results.show_map(job, outcome.prediction, outcome.classifier,

@@ -21,6 +21,7 @@ from napari_ssdgl._napari._classes_table import ClassesTable
 from napari_ssdgl._napari._data_box import DataBox
 from napari_ssdgl._napari._jobs import Job
 from napari_ssdgl._napari._layers import bind_class_hotkeys
+from napari_ssdgl._napari._live_box import LiveBox
 from napari_ssdgl._napari._model_box import ModelBox
 from napari_ssdgl._napari._results_box import ResultsBox
 from napari_ssdgl._napari._runner import Runner
@@ -61,6 +62,7 @@ class SSDGLWidget(QWidget):
                                     on_trained=self._set_classifier)
         self.model = ModelBox(v, self.data, self.settings, self.runner, self.results,
                               status=self.training.status)
+        self.live = LiveBox(v, self.data)
         self._name_widgets()
         self._lay_out()
         self._wire()
@@ -70,6 +72,7 @@ class SSDGLWidget(QWidget):
         self.cube_picker, self.labels_picker, self.gt_picker = (d.cube_picker, d.labels_picker,
                                                                 d.gt_picker)
         self.train_button, self.stop_button = t.train_button, t.stop_button
+        self.refine_button = t.refine_button
         self.status, self.plot = t.status, t.plot
         self.apply_picker, self.apply_button = m.apply_picker, m.apply_button
         self.accuracy, self.suggest_count, self.suggest_button = (r.accuracy, r.suggest_count,
@@ -81,7 +84,7 @@ class SSDGLWidget(QWidget):
         hint.setWordWrap(True)
         body = QWidget()
         layout = QVBoxLayout(body)
-        for w in (self.data, group("Classes", self.classes, hint), self.settings,
+        for w in (self.data, group("Classes", self.classes, hint), self.live, self.settings,
                   self.training, self.results, self.model):
             layout.addWidget(w)
         layout.addStretch(1)
@@ -97,6 +100,9 @@ class SSDGLWidget(QWidget):
     # -- wiring ------------------------------------------------------------------------------
     def _wire(self) -> None:
         self.labels_picker.changed.connect(self._on_labels_layer)
+        self.training.refine_source = lambda: self.model.classifier
+        self.model.on_model = lambda: self._on_jobs_changed(
+            self.runner.jobs[-1] if self.runner.jobs else None)
         layers = self.viewer.layers
         for ev in (layers.events.inserted, layers.events.removed, layers.events.reordered):
             ev.connect(self._refresh_pickers)
@@ -147,6 +153,10 @@ class SSDGLWidget(QWidget):
         """Start training on the picked cube and labels; returns the running job."""
         return self.training.train()
 
+    def refine(self) -> Job | None:
+        """Continue SSDGL from the current model with the current labels (a short round)."""
+        return self.training.refine()
+
     def stop(self) -> None:
         """Stop the running job early: training after this iteration (the best model so far is
         kept), a tiled prediction after the tiles in progress."""
@@ -154,6 +164,7 @@ class SSDGLWidget(QWidget):
 
     def shutdown(self) -> None:
         """Stop background work and wait for its thread (the viewer is closing)."""
+        self.live.shutdown()
         self.runner.shutdown()
 
     def suggest_labels(self, k: int | None = None) -> Layer | None:

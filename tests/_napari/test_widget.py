@@ -113,7 +113,7 @@ def test_train_outputs_accuracy_and_responsive_gui(dock, scene, qtbot, tmp_path,
     assert np.diff(ticks).max() < min(1.5, 0.5 * elapsed)
     # preview map shown before training ended; live curve got every iteration
     assert "Synthetic scene prediction" in added_while_training
-    assert len(w.plot.iters) == SSDGL_TINY["iterations"] and len(w.plot.val_oa) >= 3
+    assert len(w.plot.iters) == SSDGL_TINY["iterations"] and len(w.plot.test_oa) >= 3
     assert w.train_button.isEnabled() and not w.stop_button.isEnabled()
 
     pred = viewer.layers["Synthetic scene prediction"]
