@@ -6,7 +6,8 @@ Strokes are debounced (``DEBOUNCE_MS`` after the last paint/data event of the tr
 layer). The fit and the map run in a napari thread worker on copies taken here on the main
 thread; the layer is only touched in the worker's ``returned`` slot. A stroke while a live job
 runs queues one more run with the newest labels when it ends. The cube's z-scored spectra are
-made once per cube (in the worker) and reused for every stroke.
+made once per cube (in the worker) and reused for every stroke; turning Live on makes them
+(and warms torch up with a tiny fit) before the first stroke, so that one is quick too.
 """
 
 from __future__ import annotations
@@ -34,11 +35,18 @@ from napari_ssdgl.training.live import LiveScene
 DEBOUNCE_MS = 250
 
 
-def live_work(scene: LiveScene | None, cube, labels: np.ndarray, names: dict, colors: dict):
-    """Worker: (scene, classifier, prediction, seconds), or an Exception to show."""
+def live_work(scene: LiveScene | None, cube, labels: np.ndarray | None, names: dict,
+              colors: dict):
+    """Worker: (scene, classifier, prediction, seconds), or an Exception to show. Without
+    ``labels``: only the scene, and a tiny fit that warms torch up (classifier None)."""
     start = time.perf_counter()
     try:
         scene = scene if scene is not None else LiveScene(cube)
+        if labels is None:
+            warm = np.zeros(scene.shape, np.int64)
+            warm.flat[:2] = (1, 2)
+            scene.fit(warm, steps=2)
+            return scene, None, None, time.perf_counter() - start
         clf = scene.fit(labels, class_names=names, colors=colors)
         return scene, clf, clf.predict(scene), time.perf_counter() - start
     except Exception as exc:  # shown in the box's status line
@@ -115,15 +123,17 @@ class LiveBox(QGroupBox):
         if labels.shape != tuple(cube_layer.data.shape[1:]):
             self.status.setText("Live: the labels layer is not the cube's size.")
             return
-        if len(np.unique(labels[labels > 0])) < 2:
-            self.status.setText("Live: paint pixels of at least 2 classes.")
-            return
         key = (id(cube_layer), id(cube_layer.data), tuple(cube_layer.data.shape))
         scene = self._scene[3] if self._scene and self._scene[:3] == key else None
+        if len(np.unique(labels[labels > 0])) < 2:
+            self.status.setText("Live: paint pixels of at least 2 classes.")
+            if scene is not None:
+                return
+            labels = None  # get the scene ready for the first stroke
         cube = None if scene is not None else np.asarray(cube_layer.data)
-        values = sorted(int(v) for v in np.unique(labels[labels > 0]))
         names = class_names(labels_layer) or class_names(cube_layer)
-        colors = class_colors(labels_layer, values)
+        colors = {} if labels is None else class_colors(
+            labels_layer, sorted(int(v) for v in np.unique(labels[labels > 0])))
         target = (cube_layer.name, tuple(cube_layer.scale[-2:]),
                   tuple(cube_layer.translate[-2:]), key)
         worker = create_worker(live_work, scene, cube, labels, names, colors,
@@ -133,7 +143,8 @@ class LiveBox(QGroupBox):
         self._done = done = threading.Event()
         worker.finished.connect(done.set, Qt.ConnectionType.DirectConnection)
         self.worker = worker
-        self.status.setText(f"Live: fitting on {int((labels > 0).sum())} px…")
+        if labels is not None:
+            self.status.setText(f"Live: fitting on {int((labels > 0).sum())} px…")
         worker.start()
 
     def _on_result(self, target: tuple, result) -> None:
@@ -143,6 +154,8 @@ class LiveBox(QGroupBox):
         name, scale, translate, key = target
         scene, clf, prediction, seconds = result
         self._scene = (*key, scene)
+        if clf is None:  # the scene is ready; no map yet
+            return
         self.last = (clf, prediction)
         colors = {int(v): clf.colors.get(int(v), default_color(v)) for v in clf.class_values}
         active = self.viewer.layers.selection.active

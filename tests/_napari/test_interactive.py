@@ -56,6 +56,10 @@ def test_live_map_follows_each_stroke(dock, scene, qtbot, notes):
     viewer, w = dock
     layer = w.new_labels_layer()
     w.live.toggle.setChecked(True)
+    # turning Live on gets the scene's spectra ready before the first stroke; no map yet
+    qtbot.waitUntil(lambda: w.live._scene is not None and not w.live.running,
+                    timeout=TIMEOUT_MS)
+    assert LIVE not in viewer.layers and w.live.runs == 0
     layer.data = _labels(scene.gt.data, 6, drop=(6,))  # a first set of strokes: 5 classes
     qtbot.waitUntil(lambda: w.live.runs >= 1 and not w.live.running, timeout=TIMEOUT_MS)
     assert not notes.errors, notes.errors
