@@ -85,3 +85,15 @@ def test_refine_refuses_a_band_mismatch_and_a_bad_folder(trained, tmp_path):
         Trainer(cube[:10], train, config(), init_from=clf)
     with pytest.raises(TrainingError, match="cannot refine from"):
         Trainer(cube, train, config(), init_from=tmp_path / "nothing")
+
+
+def test_refine_an_ensemble_maps_every_members_rows(trained):
+    cube, _, train, _ = trained
+    first = np.where(train == 7, 0, train)
+    clf = Trainer(cube, first, config(iterations=3, model_kwargs={**TINY, "members": 2})).fit()
+    trainer = Trainer(cube, np.where(train == 9, 0, train), config(iterations=2), init_from=clf)
+    assert trainer.config.model_kwargs["members"] == 2
+    for new, old in zip(trainer.model.members, clf.model.members, strict=True):
+        assert new.classifier.weight.shape[0] == 3
+        assert torch.equal(new.classifier.weight[:2], old.classifier.weight[:2])
+    assert trainer.fit().class_values.tolist() == [1, 4, 7]
