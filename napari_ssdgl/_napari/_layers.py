@@ -7,6 +7,7 @@ but is not ours (other type) is never replaced.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -86,12 +87,30 @@ def upsert_layer(
         layer.data = data
         for key, value in kwargs.items():
             setattr(layer, key, value)
-        if isinstance(layer, Image):
+        if isinstance(layer, Image) and "contrast_limits" not in kwargs:
             layer.reset_contrast_limits()
         layer.metadata[ROLE] = role
         return layer
     adder = getattr(viewer, f"add_{kind}")
-    return adder(data, name=name, metadata={ROLE: role}, **kwargs, **(on_create or {}))
+    with keep_active(viewer):  # an output never takes the brush from the user's layer
+        return adder(data, name=name, metadata={ROLE: role}, **kwargs, **(on_create or {}))
+
+
+@contextmanager
+def keep_active(viewer):
+    """Restore the active layer and the selection after layers are added in the block (napari
+    makes a new layer the active one), so strokes during training land on the user's labels."""
+    active, selected = viewer.layers.selection.active, set(viewer.layers.selection)
+    try:
+        yield
+    finally:
+        still = {ly for ly in selected if ly in viewer.layers}
+        if active is not None and active in viewer.layers:
+            viewer.layers.selection.active = active
+            viewer.layers.selection.update(still)
+        else:
+            viewer.layers.selection.clear()
+            viewer.layers.selection.update(still)
 
 
 def is_output(layer: Layer) -> bool:

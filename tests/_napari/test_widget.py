@@ -121,7 +121,7 @@ def test_train_outputs_accuracy_and_responsive_gui(dock, scene, qtbot, tmp_path,
     unc = viewer.layers["Synthetic scene uncertainty"]
     assert isinstance(pred, Labels) and isinstance(probs, Image) and isinstance(unc, Image)
     assert pred.data.shape == (32, 32) and np.issubdtype(pred.data.dtype, np.integer)
-    assert probs.data.shape == (6, 32, 32) and probs.data.dtype == np.float32
+    assert probs.data.shape == (6, 1, 32, 32) and probs.data.dtype == np.float32  # classes
     np.testing.assert_allclose(probs.data.sum(0), 1.0, atol=1e-4)
     assert unc.data.shape == (32, 32) and unc.data.dtype == np.float32
     assert set(np.unique(pred.data)) <= set(range(1, 7))
@@ -199,7 +199,7 @@ def test_save_load_apply_to_second_cube(dock, scene, qtbot, tmp_path, notes):
     cube2 = viewer.add_image(other.cube.data, name="second cube")
     wait_idle(qtbot, w, w.apply_to_cube(cube2))
     first = viewer.layers["second cube prediction"].data.copy()
-    assert viewer.layers["second cube probabilities"].data.shape == (6, 40, 40)
+    assert viewer.layers["second cube probabilities"].data.shape == (6, 1, 40, 40)
     assert w.save_model(tmp_path / "model") is not None
     w.classifier = None
     assert w.load_model(tmp_path / "model") is not None
@@ -234,7 +234,7 @@ def test_predict_over_flips_setting(dock, scene, qtbot, notes):
     expected = w.classifier.predict(cube, device="cpu", tta=True)
     np.testing.assert_array_equal(viewer.layers["Synthetic scene prediction"].data,
                                   expected.labels)
-    np.testing.assert_allclose(viewer.layers["Synthetic scene probabilities"].data,
+    np.testing.assert_allclose(viewer.layers["Synthetic scene probabilities"].data[:, 0],
                                expected.probabilities, atol=1e-5)
     other = viewer.add_image(make_synthetic_scene(seed=1, size=40, bands=16).cube.data,
                              name="second cube")
