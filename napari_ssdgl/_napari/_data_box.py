@@ -12,7 +12,12 @@ from qtpy.QtWidgets import QFileDialog, QFormLayout, QGroupBox, QInputDialog
 
 from napari_ssdgl._napari._labels import add_blank_labels, add_imported_labels
 from napari_ssdgl._napari._layers import size_text
-from napari_ssdgl._napari._pickers import is_cube, is_label_raster, layer_picker
+from napari_ssdgl._napari._pickers import (
+    is_cube,
+    is_label_raster,
+    layer_picker,
+    looks_like_ground_truth,
+)
 from napari_ssdgl._napari._remap import parse_remap
 from napari_ssdgl._napari._ui import button, fill, row
 from napari_ssdgl.transforms.normalize import replace_nonfinite
@@ -28,7 +33,7 @@ class DataBox(QGroupBox):
         super().__init__("Data", parent)
         self.viewer = viewer
         self.cube_picker = layer_picker(viewer, is_cube)
-        self.labels_picker = layer_picker(viewer, is_label_raster)
+        self.labels_picker = layer_picker(viewer, is_label_raster, nullable=True)
         self.gt_picker = layer_picker(viewer, is_label_raster, nullable=True)
         form = QFormLayout()
         form.addRow("Cube", self.cube_picker.native)
@@ -37,10 +42,42 @@ class DataBox(QGroupBox):
         fill(self, form, row(
             button("New labels layer", self.new_labels_layer, "A blank layer the cube's size"),
             button("Import labels…", self._import_dialog, "Open a label raster file")))
+        # a pick the user (or a button) made sticks; the defaults below never override it
+        self._chosen: dict[str, Labels | None] = {}
+        for key, picker in (("labels", self.labels_picker), ("gt", self.gt_picker)):
+            picker.native.activated.connect(
+                lambda *_, key=key, picker=picker: self._chosen.__setitem__(key, picker.value))
 
     def reset_choices(self) -> None:
         for picker in (self.cube_picker, self.labels_picker, self.gt_picker):
             picker.reset_choices()
+        self._default_picks()
+
+    def _default_picks(self) -> None:
+        """Ground truth: the layer that reads as one (the sample's), of the cube's size. Training
+        labels: never a layer that reads as a ground truth, nor the ground-truth pick."""
+        cube, gt = self.cube_picker.value, self.gt_picker.value
+        shape = None if cube is None else tuple(cube.data.shape[1:])
+        labels = [c for c in self.labels_picker.choices if c is not None]
+        if gt is None and "gt" not in self._chosen:
+            fits = [c for c in labels if looks_like_ground_truth(c)
+                    and (shape is None or tuple(c.data.shape) == shape)]
+            if fits:
+                self.gt_picker.value = gt = fits[0]
+        current = self.labels_picker.value
+        if current is not None and self._chosen.get("labels") is current:
+            return
+        if current is None or current is gt or looks_like_ground_truth(current):
+            others = [c for c in labels if c is not gt and not looks_like_ground_truth(c)]
+            self.labels_picker.value = others[0] if others else None
+
+    def refused_as_labels(self, layer: Labels) -> str | None:
+        """Why ``layer`` may not be the training labels (it is the ground truth), else None."""
+        if layer is self.gt_picker.value:
+            return (f"'{layer.name}' is the ground-truth layer: training on it would score the "
+                    "map on the pixels it learnt. Click 'New labels layer' and paint a few "
+                    "pixels per class (or pick another layer as the ground truth).")
+        return None
 
     def new_labels_layer(self) -> Labels | None:
         """A blank 2-D labels layer the size of the cube, selected in paint mode."""
@@ -48,8 +85,13 @@ class DataBox(QGroupBox):
         if cube is None:
             show_error("Pick a cube first: the new labels layer takes its rows and columns.")
             return None
-        layer = add_blank_labels(self.viewer, cube, self.gt_picker.value)
+        gt = self.gt_picker.value
+        layer = add_blank_labels(self.viewer, cube, gt)
         self.labels_picker.value = layer
+        self._chosen["labels"] = layer
+        for other in self.viewer.layers:  # painting must show: hide what would cover it
+            if other is gt or (other is not layer and looks_like_ground_truth(other)):
+                other.visible = False
         return layer
 
     def import_labels(self, path: str | Path, remap: dict[int, int] | None = None) -> Labels | None:
@@ -63,6 +105,7 @@ class DataBox(QGroupBox):
         if warning:
             show_warning(warning)
         self.labels_picker.value = layer
+        self._chosen["labels"] = layer
         return layer
 
     def _import_dialog(self) -> None:

@@ -24,6 +24,7 @@ from napari_ssdgl._napari._jobs import Job, Outcome, TrainJob, train_and_predict
 from napari_ssdgl._napari._layers import class_colors, class_names, size_text
 from napari_ssdgl._napari._loss_plot import LossPlot
 from napari_ssdgl._napari._outputs import show_class_map
+from napari_ssdgl._napari._progress import TrainProgress
 from napari_ssdgl._napari._results_box import ResultsBox
 from napari_ssdgl._napari._runner import Runner
 from napari_ssdgl._napari._settings import SettingsBox
@@ -52,7 +53,9 @@ class TrainingBox(QGroupBox):
         self.status = QLabel("Paint a few pixels of each class, then Train.")
         self.status.setWordWrap(True)
         self.plot = LossPlot()
-        fill(self, row(self.train_button, self.refine_button, self.stop_button), self.status,
+        self.progress = TrainProgress()  # the dock's own bar, ETA from steady-state iterations
+        fill(self, row(self.train_button, self.refine_button, self.stop_button), self.progress,
+             self.status,
              self.plot)
 
     def refine(self) -> TrainJob | None:
@@ -76,6 +79,10 @@ class TrainingBox(QGroupBox):
         if labels_layer is None:
             show_error("No training labels: click 'New labels layer', paint a few pixels of each "
                        "class, then Train.")
+            return None
+        refused = self.data.refused_as_labels(labels_layer)
+        if refused:
+            show_error(f"Cannot train: {refused}")
             return None
         labels = np.array(labels_layer.data, copy=True)
         if labels.shape != tuple(cube_layer.data.shape[1:]):
@@ -109,6 +116,7 @@ class TrainingBox(QGroupBox):
                        gt_name=self.data.gt_picker.value.name if gt is not None else None)
         job.pbar = progress(total=trainer.config.iterations, desc="SSDGL training")
         self.plot.reset()
+        self.progress.start(trainer.config.iterations)
         verb = "Training" if init_from is None else "Refining"
         held = (f", {trainer.validation_pixels} held out to choose the kept model"
                 if trainer.validation_pixels else "")
@@ -132,9 +140,9 @@ class TrainingBox(QGroupBox):
             self.plot.flush()
 
     def _on_event(self, job: TrainJob, event) -> None:
-        eta = event.elapsed_s / event.iteration * (event.iterations - event.iteration)
+        eta = self.progress.advance(event.iteration, event.iterations, event.elapsed_s)
         text = (f"Iteration {event.iteration}/{event.iterations}   loss {event.loss:.3f}   "
-                f"ETA {_duration(eta)}")
+                f"ETA {eta}")
         if event.validation:
             text += f"   validation OA {event.validation['oa']:.1%} (held-out painted px)"
         if event.test:
@@ -148,6 +156,8 @@ class TrainingBox(QGroupBox):
         job.pbar.update(event.iteration - job.pbar.n)
 
     def _on_outcome(self, job: TrainJob, outcome: Outcome) -> None:
+        self.progress.finish("failed" if outcome.error is not None else
+                             "stopped" if job.trainer.stopped else "done")
         if outcome.error is not None:
             show_error(f"Training failed: {outcome.error}")
             self.status.setText(f"Training failed: {outcome.error}")
@@ -159,7 +169,3 @@ class TrainingBox(QGroupBox):
         self.status.setText(self.results.show_map(job, outcome.prediction, outcome.classifier,
                                                   done))
 
-
-def _duration(seconds: float) -> str:
-    seconds = int(round(seconds))
-    return f"{seconds // 60}:{seconds % 60:02d}" if seconds >= 60 else f"{seconds} s"
