@@ -99,4 +99,5 @@ class ResultsBox(QWidget):
         labels = self._labels_picker.value
         return show_suggestions(self.viewer, job, prediction.entropy,
                                 int(k or self.suggest_count.value()),
-                                None if labels is None else np.asarray(labels.data))
+                                None if labels is None else np.asarray(labels.data),
+                                classes=prediction.labels)

@@ -19,8 +19,10 @@ from qtpy.QtWidgets import QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from napari_ssdgl._napari._classes_table import ClassesTable
 from napari_ssdgl._napari._data_box import DataBox
+from napari_ssdgl._napari._history import PreviousRun
 from napari_ssdgl._napari._jobs import Job
 from napari_ssdgl._napari._layers import bind_class_hotkeys
+from napari_ssdgl._napari._lazy_apply import LazyJob
 from napari_ssdgl._napari._live_box import LiveBox
 from napari_ssdgl._napari._model_box import ModelBox
 from napari_ssdgl._napari._results_box import ResultsBox
@@ -28,6 +30,7 @@ from napari_ssdgl._napari._runner import Runner
 from napari_ssdgl._napari._settings import SettingsBox
 from napari_ssdgl._napari._training_box import TrainingBox
 from napari_ssdgl._napari._ui import group
+from napari_ssdgl._napari._views import ViewsBox
 from napari_ssdgl.prediction.classifier import Classifier
 
 
@@ -63,6 +66,14 @@ class SSDGLWidget(QWidget):
         self.model = ModelBox(v, self.data, self.settings, self.runner, self.results,
                               status=self.training.status)
         self.live = LiveBox(v, self.data)
+        self.previous = PreviousRun(v, self.results, lambda: self.model.classifier,
+                                    self._set_classifier, self.training.status)
+        self.views = ViewsBox(v, lambda: (self.data.cube_picker.value,
+                                          self.data.labels_picker.value,
+                                          self.data.gt_picker.value), self.restore_previous)
+        self.previous.on_change = lambda: self.views.restore_button.setEnabled(
+            self.previous.available and not self.runner.running)
+        self._job: Job | None = None
         self._name_widgets()
         self._lay_out()
         self._wire()
@@ -85,7 +96,7 @@ class SSDGLWidget(QWidget):
         body = QWidget()
         layout = QVBoxLayout(body)
         for w in (self.data, group("Classes", self.classes, hint), self.live, self.settings,
-                  self.training, self.results, self.model):
+                  self.training, self.views, self.results, self.model):
             layout.addWidget(w)
         layout.addStretch(1)
         scroll = QScrollArea()
@@ -127,6 +138,17 @@ class SSDGLWidget(QWidget):
     def _on_jobs_changed(self, job: Job | None) -> None:
         self.training.set_running(job)
         self.model.set_running(job)
+        if job is not self._job:  # a job started (remember what it may replace) or ended
+            if job is None:
+                self.previous.after_run(self._job)
+            elif not isinstance(job, LazyJob):
+                self.previous.remember(job)
+            self._job = job
+        self.previous.on_change()
+
+    def restore_previous(self) -> bool:
+        """Put back the map and model the last run replaced (a second call swaps back)."""
+        return False if self.running else self.previous.restore()
 
     def _set_classifier(self, clf: Classifier) -> None:
         self.model.classifier = clf
