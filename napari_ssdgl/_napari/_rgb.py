@@ -120,22 +120,58 @@ def show_layer_data(viewer, layer_data: list[tuple], above=None) -> list[Image]:
     return layers
 
 
+def used_text(layer) -> str:
+    """What 'auto' uses for ``layer``: its bands, and their centres only where known."""
+    md = layer.metadata
+    n = int(layer.data.shape[0])
+    chans, why = choose_channels(n, md, "auto")
+    wl = spectra.wavelengths_nm(md.get("wavelengths"), md.get("wavelength_units"), n)
+    if wl is None:
+        return f"Uses {why}."
+    centres = "/".join(f"{float(np.mean(wl[c])):.0f}" for c in chans)
+    return f"Uses {why}: {centres} nm."
+
+
 def _init_widget(widget) -> None:
-    """Switching mode fills the three values with that mode's defaults for the chosen cube."""
+    """The three values always say what they are: wavelengths (nm) only for a cube that has
+    them, else band indices; in 'auto' they show the bands the composite uses, and a line below
+    the button says which bands (and, where known, which wavelengths) it used."""
+    from qtpy.QtWidgets import QLabel
+
+    used = QLabel("")
+    used.setWordWrap(True)
+    widget.native.layout().addWidget(used)
+    widget.used_label = used
+
+    def cube_layer():
+        layer = widget.cube.value
+        ok = layer is not None and layer.ndim == 3 and not layer.rgb and not layer.multiscale
+        return layer if ok else None
+
+    def set_units(unit: str) -> None:
+        for colour in COLOURS:
+            getattr(widget, colour).label = f"{colour} ({unit})"
 
     def on_mode(mode: str) -> None:
-        layer = widget.cube.value
-        if mode == "bands" and layer is not None and layer.ndim == 3 and not layer.rgb:
-            md = layer.metadata
+        layer = cube_layer()
+        md = {} if layer is None else layer.metadata
+        if mode == "wavelengths":
+            values, unit = spectra.RGB_TARGETS_NM, "nm"
+        elif layer is not None:
             values, _ = spectra.default_rgb_bands(layer.data.shape[0], md.get("wavelengths"),
                                                   md.get("wavelength_units"), md.get("rgb_bands"))
-        elif mode == "wavelengths":
-            values = spectra.RGB_TARGETS_NM
+            unit = "band"
         else:
+            used.setText("")
             return
+        set_units(unit)
         widget.red.value, widget.green.value, widget.blue.value = values
+        used.setText("" if layer is None or mode != "auto" else used_text(layer))
 
     widget.mode.changed.connect(on_mode)
+    widget.cube.changed.connect(lambda *_: on_mode(widget.mode.value))
+    widget.called.connect(lambda *_: widget.mode.value == "auto" and on_mode("auto"))
+    on_mode(widget.mode.value)
 
 
 @magic_factory(

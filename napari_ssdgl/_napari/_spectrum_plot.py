@@ -35,7 +35,8 @@ from napari_ssdgl.analysis.spectra import ClassSpectra, band_axis, class_spectra
 LIVE_INTERVAL_S = 0.015  # at most ~60 live redraws per second
 CLASS_DELAY_MS = 250  # class means refresh at most 4 times per second while painting
 MAX_PINS = 10
-LEGEND_CLASSES = 8  # more classes than this get no legend entries
+LEGEND_CLASSES = 24  # more classes than this get no legend entries
+LEGEND_COLUMNS_OVER = 8  # more entries than this: a two-column legend in a smaller font
 _FG = "#d0d0d0"
 _PINS = ["#ffd166", "#06d6a0", "#ef476f", "#118ab2", "#f78c6b", "#83c5be", "#c77dff",
          "#e9c46a", "#90be6d", "#f94144"]  # fmt: skip
@@ -139,11 +140,13 @@ class SpectrumCanvas(FigureCanvasQTAgg):
         self._fitted = False
         if ys:
             self._grow_ylim(np.concatenate([np.asarray(y, dtype=float).ravel() for y in ys]))
-        # a 16-class legend neither fits a dock nor draws fast (~70 ms): colours match the labels
+        # the legend is drawn on full redraws only (the live curve is blitted over it)
         handles = (self.class_lines if len(self.class_lines) <= LEGEND_CLASSES else []) + self.pins
         if handles:
-            self.ax.legend(handles=handles, fontsize=7, loc="best", framealpha=0.3,
-                           labelcolor=_FG, facecolor="none")  # fmt: skip
+            many = len(handles) > LEGEND_COLUMNS_OVER
+            self.ax.legend(handles=handles, fontsize=5.5 if many else 7, loc="best",
+                           ncol=2 if many else 1, framealpha=0.3, labelcolor=_FG,
+                           facecolor="none", handlelength=1.0)  # fmt: skip
         elif self.ax.get_legend() is not None:
             self.ax.get_legend().remove()
         self._bg = None

@@ -4,8 +4,10 @@ Salinas benchmarks (offline copy or hash-checked download into a user cache).
 Sources, hashes, class names, colours and false-colour bands live in
 ``sample_data/registry.json``. Hash policy: see `napari_ssdgl.datasets._fetch`; in short,
 a remote file without a pinned sha256 is downloaded only on explicit request
-(``allow_unpinned=True`` or ``NAPARI_SSDGL_ALLOW_UNPINNED=1``). Real scenes have no wavelengths
-(the files do not carry band centres); the synthetic scene has 400-2500 nm.
+(``allow_unpinned=True`` or ``NAPARI_SSDGL_ALLOW_UNPINNED=1``). The files of the real scenes
+carry no band centres; the registry gives approximate ones for Indian Pines and Salinas (AVIRIS)
+and Pavia University (ROSIS), computed from the sensor's band layout (``band_layout``,
+``wavelengths_note``); Houston 2013 has none. The synthetic scene has 400-2500 nm.
 """
 
 from napari_ssdgl.datasets._fetch import fetch_file

@@ -15,7 +15,7 @@ from napari_ssdgl.datasets._fetch import (
     sha256_of,
     unpinned_allowed,
 )
-from napari_ssdgl.datasets._registry import class_tables, scene_info
+from napari_ssdgl.datasets._registry import class_tables, scene_info, scene_wavelengths
 from napari_ssdgl.datasets._scene import DatasetError, Scene
 from napari_ssdgl.datasets._synthetic import make_synthetic_scene
 from napari_ssdgl.io.base import Cube, LabelMap
@@ -54,7 +54,11 @@ def load_scene(key: str, *, cache_dir: str | Path | None = None,
             f"Sample scene {key!r}: ground truth has values outside 0..{len(names)}."
         )
     title = info["title"]
-    cube = Cube(data, source=cube_src, name=title)
+    wl = scene_wavelengths(info)
+    if wl is not None and wl.size != data.shape[0]:
+        wl = None  # a registry entry that does not fit the file: no wavelengths rather than wrong
+    cube = Cube(data, source=cube_src, name=title, wavelengths=wl,
+                wavelength_units=None if wl is None else "nm")
     labels = LabelMap(gt, source=gt_src, name=f"{title} ground truth",
                       class_names=names, colors=colors)
     return Scene(key, cube, labels, tuple(int(b) for b in info["rgb_bands"]))

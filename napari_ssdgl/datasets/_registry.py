@@ -7,6 +7,8 @@ import json
 from functools import lru_cache
 from importlib.resources import files
 
+import numpy as np
+
 from napari_ssdgl.datasets._scene import DatasetError
 
 
@@ -38,3 +40,23 @@ def class_tables(info: dict, n_classes: int | None = None) -> tuple[dict, dict]:
         {i + 1: names[i] for i in range(n)},
         {i + 1: colors[i] for i in range(n)},
     )
+
+
+def layout_centres(layout: dict) -> np.ndarray:
+    """Band centres (nm) from a registry ``band_layout``: an even grid of ``sensor_bands``
+    centres from ``first_nm`` to ``last_nm``, the ``removed_bands_1based`` ranges dropped."""
+    n = int(layout["sensor_bands"])
+    wl = np.linspace(float(layout["first_nm"]), float(layout["last_nm"]), n)
+    keep = np.ones(n, dtype=bool)
+    for first, last in layout.get("removed_bands_1based", []):
+        keep[int(first) - 1:int(last)] = False
+    return wl[keep]
+
+
+def scene_wavelengths(info: dict) -> np.ndarray | None:
+    """The scene's band centres in nm (``wavelengths_nm``; see ``wavelengths_note`` for how they
+    were made), or None when the registry has none for it."""
+    wl = info.get("wavelengths_nm")
+    if wl is None and "band_layout" in info:
+        return layout_centres(info["band_layout"])
+    return None if wl is None else np.asarray(wl, dtype=float)
