@@ -74,6 +74,7 @@ def check_declared(
     chunks=None,
     allow_empty: bool = False,
     what: str = "the header",
+    holder: str | None = None,
 ) -> int:
     """The one check of what a file's header declares, made before anything is allocated,
     memory-mapped or chunked; returns the declared bytes (shape x itemsize).
@@ -85,7 +86,8 @@ def check_declared(
     compressed bytes (it may declare at most :data:`MAX_RATIO` times as much, or
     :data:`RATIO_FLOOR`); None where missing data are legitimately fill values (zarr chunks).
     ``chunks`` (the chunk shape of a lazy array): at most :data:`MAX_CHUNKS` chunks of at most
-    :data:`MAX_CHUNK_BYTES` each.
+    :data:`MAX_CHUNK_BYTES` each. ``what`` names the declaration in messages, ``holder`` the
+    file that holds the data when it is not ``path`` (an ENVI data file).
     """
     p = Path(path)
     try:
@@ -108,12 +110,13 @@ def check_declared(
         stored = max(0, int(stored))
         if not compressed and declared > stored:
             raise HSIReadError(p, f"{what} declares {declared:,} bytes of data (shape {shown} x "
-                                  f"{itemsize} bytes) but the file holds only {stored:,}: "
+                                  f"{itemsize} bytes) but {holder or 'the file'} holds only "
+                                  f"{stored:,}: "
                                   f"truncated, or a corrupt header")
         if compressed and declared > max(MAX_RATIO * stored, RATIO_FLOOR):
             raise HSIReadError(p, f"{what} declares {declared:,} bytes of data (shape {shown} x "
-                                  f"{itemsize} bytes) from {stored:,} compressed bytes, more "
-                                  f"than {MAX_RATIO} times as much (corrupt header?)")
+                                  f"{itemsize} bytes) held in {stored:,} bytes, more than "
+                                  f"{MAX_RATIO} times compression (corrupt header?)")
     if chunks is not None and values:
         try:
             edges = tuple(operator.index(c) for c in chunks)

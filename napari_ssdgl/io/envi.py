@@ -169,9 +169,9 @@ def envi_layout(path: str | Path, data: str | Path | None = None) -> EnviLayout:
              "bip": (lines, samples, bands)}[interleave]
     data_path = check_file(data) if data is not None and Path(data) != hdr else (
         check_file(_data_file(hdr, interleave)))
-    check_declared(data_path, shape, dtype.itemsize, stored=data_path.stat().st_size - offset,
-                   what=f"the ENVI header {hdr.name} (samples x lines x bands, "
-                        f"data type {code}, header offset {offset})")
+    check_declared(hdr, shape, dtype.itemsize, stored=data_path.stat().st_size - offset,
+                   what=f"the ENVI header (samples x lines x bands, data type {code}, header "
+                        f"offset {offset})", holder=f"the data file {data_path}")
     return EnviLayout(hdr, data_path, shape, dtype, offset, interleave, meta)
 
 

@@ -7,6 +7,7 @@ MATLAB layout first, then apply the same rules as for v5 (see ``from_named_array
 
 Every variable's declared shape is checked against the file (``_common.check_declared``) before
 it is read: v5 headers through ``scipy.io.whosmat``, v7.3 datasets through h5py's metadata.
+A v5 file is first scanned for what would crash scipy's compiled reader (``_mat5_scan``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy as np
 import scipy.io
 
 from napari_ssdgl.io._common import check_declared, check_file, from_named_arrays
+from napari_ssdgl.io._mat5_scan import scan_v5
 from napari_ssdgl.io.base import Cube, HSIReadError, LabelMap
 
 _SKIP_CLASSES = {"char", "cell", "struct", "function_handle", "string"}
@@ -38,7 +40,9 @@ def read_mat(path: str | Path, *, band_axis: int | None = None) -> list[Cube | L
 
 
 def _check_v5(path: Path) -> None:
-    """Each variable's declared dimensions against the file (variables may be compressed)."""
+    """The element structure (``_mat5_scan.scan_v5``: what would crash scipy's reader), then
+    each variable's declared dimensions against the file (variables may be compressed)."""
+    scan_v5(path)
     size = path.stat().st_size
     for name, shape, cls in scipy.io.whosmat(str(path)):
         check_declared(path, shape, _CLASS_BYTES.get(cls, 8), stored=size, compressed=True,
