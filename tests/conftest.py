@@ -41,3 +41,14 @@ def toy_scene(
     spectra = rng.normal(size=(max(b[-1] for b in boxes) + 1, bands)) * 2
     cube = spectra[gt].transpose(2, 0, 1) + rng.normal(size=(bands, *gt.shape)) * 0.3
     return cube.astype(np.float32), gt
+
+
+# Hypothesis profile for the reader fuzzing (tests/io/test_fuzz_readers.py): a default run takes a
+# bounded number of examples per format; maintainers run the long one with
+# `pytest tests/io/test_fuzz_readers.py --hypothesis-profile=long`.
+try:
+    from hypothesis import settings as _hypothesis_settings
+except ImportError:  # hypothesis comes with the 'testing' extra
+    pass
+else:
+    _hypothesis_settings.register_profile("long", max_examples=1000, deadline=None, database=None)
