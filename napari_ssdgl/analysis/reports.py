@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from napari_ssdgl.io.atomic import atomic_output
 from napari_ssdgl.io.exports import class_palette, colorize, label_values, legend_handles
 
 __all__ = ["write_report"]
@@ -103,6 +104,7 @@ def write_report(path: str | Path, prediction: np.ndarray, ground_truth: np.ndar
     else:
         _per_class_panel(axes[1, 1], metrics, names, palette)
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, facecolor="white", bbox_inches="tight", pad_inches=0.2)
+    with atomic_output(path, overwrite=True, keep_suffix=True) as tmp:  # complete or absent
+        fig.savefig(tmp, format=path.suffix.lower().lstrip(".") or "png", facecolor="white",
+                    bbox_inches="tight", pad_inches=0.2)
     return path

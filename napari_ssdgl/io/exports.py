@@ -5,7 +5,8 @@ GeoTIFF outputs copy the georeferencing tags of the input cube (pixel scale, tie
 transformation, GeoKeys) so the map lands on the input in a GIS. The input's nodata tag is
 dropped: it describes the cube's values, not class values or probabilities. Figures use
 matplotlib's ``Figure`` directly (the Agg canvas, no pyplot), so nothing here needs a display
-or changes the backend of a napari session running in the same process.
+or changes the backend of a napari session running in the same process. Every file is written
+under a temporary name and renamed when complete (:mod:`napari_ssdgl.io.atomic`).
 """
 
 from __future__ import annotations
@@ -15,15 +16,18 @@ from pathlib import Path
 import numpy as np
 
 from napari_ssdgl.io import write_class_map
+from napari_ssdgl.io.atomic import atomic_output
 from napari_ssdgl.io.writers import geo_extratags
 
 __all__ = [
     "EXPORT_FORMATS",
+    "class_map_files",
     "class_palette",
     "colorize",
     "export_class_map",
     "export_prediction",
     "georeferencing",
+    "prediction_paths",
     "write_float_tiff",
     "write_png",
 ]
@@ -103,8 +107,9 @@ def write_png(path: str | Path, labels: np.ndarray, *, class_names: dict | None 
         ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8,
                   frameon=False, ncol=1 + len(handles) // 30)
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=dpi, bbox_inches="tight", pad_inches=0.1, facecolor="white")
+    with atomic_output(path, overwrite=True, keep_suffix=True) as tmp:
+        fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight", pad_inches=0.1,
+                    facecolor="white")
     return path
 
 
@@ -115,11 +120,11 @@ def write_float_tiff(path: str | Path, data: np.ndarray, *, geo: dict | None = N
 
     data = np.asarray(data, dtype=np.float32)
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     kwargs = {"planarconfig": "separate"} if data.ndim == 3 else {}
-    tifffile.imwrite(path, data, photometric="minisblack", compression="zlib",
-                     metadata={"bands": list(band_names or [])},
-                     extratags=geo_extratags(georeferencing(geo)), **kwargs)
+    with atomic_output(path, overwrite=True, keep_suffix=True) as tmp:
+        tifffile.imwrite(tmp, data, photometric="minisblack", compression="zlib",
+                         metadata={"bands": list(band_names or [])},
+                         extratags=geo_extratags(georeferencing(geo)), **kwargs)
     return path
 
 
@@ -141,6 +146,25 @@ def _band_name(value: int, class_names: dict) -> str:
     return f"class {value}" + (f": {name}" if name else "")
 
 
+def class_map_files(path: str | Path) -> list[Path]:
+    """Every file :func:`export_class_map` writes for ``path``: the path, and for ENVI
+    (``.hdr``) the data file ``.img`` beside it."""
+    path = Path(path)
+    return [path.with_suffix(".img"), path] if path.suffix.lower() == ".hdr" else [path]
+
+
+def prediction_paths(out_dir: str | Path, stem: str, *, formats=("tif",),
+                     probabilities: bool = False, uncertainty: bool = False) -> list[Path]:
+    """The paths :func:`export_prediction` returns for these options, in its order."""
+    out_dir = Path(out_dir)
+    paths = [out_dir / f"{stem}.{fmt}" for fmt in formats]
+    if probabilities:
+        paths.append(out_dir / f"{stem}_probabilities.tif")
+    if uncertainty:
+        paths.append(out_dir / f"{stem}_uncertainty.tif")
+    return paths
+
+
 def export_prediction(out_dir: str | Path, stem: str, prediction, *, formats=("tif",),
                       geo: dict | None = None, class_names: dict | None = None,
                       colors: dict | None = None, probabilities: bool = False,
@@ -148,21 +172,22 @@ def export_prediction(out_dir: str | Path, stem: str, prediction, *, formats=("t
     """Write a :class:`~napari_ssdgl.prediction.Prediction` as ``out_dir/stem.<format>`` for each
     format, plus ``stem_probabilities.tif`` (one float32 band per class) and
     ``stem_uncertainty.tif`` (band 1 entropy in nats, band 2 top-1 minus top-2 margin)."""
-    out_dir = Path(out_dir)
     names = {int(k): v for k, v in (class_names or {}).items()}
     values = [int(v) for v in (prediction.class_values if prediction.class_values is not None
                                else np.unique(prediction.labels))]
+    paths = prediction_paths(out_dir, stem, formats=formats, probabilities=probabilities,
+                             uncertainty=uncertainty)
     written = [
-        export_class_map(out_dir / f"{stem}.{fmt}", prediction.labels, geo=geo,
-                         class_names=names, colors=colors, class_values=values)
-        for fmt in formats
+        export_class_map(path, prediction.labels, geo=geo, class_names=names, colors=colors,
+                         class_values=values)
+        for path in paths[: len(formats)]
     ]
+    extra = iter(paths[len(formats):])
     if probabilities:
-        written.append(write_float_tiff(out_dir / f"{stem}_probabilities.tif",
-                                        prediction.probabilities, geo=geo,
+        written.append(write_float_tiff(next(extra), prediction.probabilities, geo=geo,
                                         band_names=[_band_name(v, names) for v in values]))
     if uncertainty:
         stack = np.stack([prediction.entropy, prediction.margin])
-        written.append(write_float_tiff(out_dir / f"{stem}_uncertainty.tif", stack, geo=geo,
+        written.append(write_float_tiff(next(extra), stack, geo=geo,
                                         band_names=["entropy (nats)", "margin (top1 - top2)"]))
     return written

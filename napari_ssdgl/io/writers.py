@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from napari_ssdgl.io._common import as_label_array
+from napari_ssdgl.io.atomic import atomic_outputs
 
 # GeoTIFF tag code -> tifffile dtype code ('d' double, 'H' ushort, 's' ASCII)
 GEO_DTYPES = {33550: "d", 33922: "d", 34264: "d", 34735: "H", 34736: "d", 34737: "s", 42113: "s"}
@@ -47,26 +48,30 @@ def write_class_map(
     labels = labels.astype(dtype, copy=False)
     names = {int(k): str(v) for k, v in (class_names or {}).items()}
     cols = {int(k): str(v) for k, v in (colors or {}).items()}
-    p.parent.mkdir(parents=True, exist_ok=True)
-    if ext == ".npy":
-        np.save(p, labels)
-    elif ext == ".hdr":
-        _write_envi(p, labels, names, cols)
-    else:
-        import tifffile
+    # complete or absent: under a temporary name of the same suffix, then renamed (ENVI: the
+    # data file first, the header that readers look for last)
+    targets = [p.with_suffix(".img"), p] if ext == ".hdr" else [p]
+    with atomic_outputs(targets, overwrite=True, keep_suffix=True) as tmps:
+        tmp = tmps[-1]
+        if ext == ".npy":
+            np.save(tmp, labels)
+        elif ext == ".hdr":
+            _write_envi(tmp, labels, names, cols)
+        else:
+            import tifffile
 
-        meta = {
-            "class_names": {str(k): v for k, v in names.items()},
-            "colors": {str(k): v for k, v in cols.items()},
-        }
-        tifffile.imwrite(
-            p,
-            labels,
-            photometric="minisblack",
-            compression="zlib",
-            metadata=meta,
-            extratags=geo_extratags(geo),
-        )
+            meta = {
+                "class_names": {str(k): v for k, v in names.items()},
+                "colors": {str(k): v for k, v in cols.items()},
+            }
+            tifffile.imwrite(
+                tmp,
+                labels,
+                photometric="minisblack",
+                compression="zlib",
+                metadata=meta,
+                extratags=geo_extratags(geo),
+            )
     return p
 
 
