@@ -3,7 +3,8 @@
 Patterns are expanded here as well as by the shell (quoted globs, Windows shells). Files a glob
 matches that no reader takes (e.g. the ``.img`` beside an ENVI ``.hdr``) are skipped silently;
 a file named explicitly is always tried, and a pattern that matches nothing is a failure.
-Output names are the cube's stem, made unique when two cubes share one.
+Output names are the cube's stem, made unique when two cubes share one; :func:`plan_outputs`
+names every output before any cube is read, so the CLI can check them all first.
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from napari_ssdgl.io.exports import export_prediction
+from napari_ssdgl.io.exports import class_map_files, export_prediction, prediction_paths
 from napari_ssdgl.prediction.tiling import DEFAULT_OVERLAP
+from napari_ssdgl.workflows.outputs import Output
 from napari_ssdgl.workflows.progress import progress_bar
 
-__all__ = ["BatchItem", "expand_inputs", "predict_many"]
+__all__ = ["BatchItem", "expand_inputs", "outputs", "plan_outputs", "predict_many"]
 
 GLOB_CHARS = set("*?[")
 
@@ -31,6 +33,8 @@ class BatchItem:
     error: str | None = None
     warnings: list[str] = field(default_factory=list)
     shape: tuple[int, int] | None = None
+    stem: str | None = None  # the output name, unique in the batch (plan_outputs)
+    planned: list[Path] = field(default_factory=list)  # what it will write (plan_outputs)
 
     @property
     def ok(self) -> bool:
@@ -72,33 +76,63 @@ def _unique_stem(path: str, used: set[str]) -> str:
     return name
 
 
-def _check_not_input(source: str, out_dir: Path, stem: str, formats) -> None:
-    """Refuse to write a class map over the cube it came from (same folder, same name)."""
+def _check_not_input(source: str, paths: list[Path]) -> None:
+    """Refuse to write a class map over the cube it came from (same folder, same name; an ENVI
+    output's data file over an ENVI input's)."""
     src = Path(source).resolve()
-    for fmt in formats:
-        if (out_dir / f"{stem}.{fmt}").resolve() == src:
-            raise ValueError(f"{source}: the {fmt} class map would overwrite the input cube; "
-                             "choose another --out-dir")
+    taken = {src, *(class_map_files(src) if src.suffix.lower() == ".hdr" else [])}
+    for path in paths:
+        if any(f.resolve() in taken for f in class_map_files(path)):
+            raise ValueError(f"{source}: the {path.suffix.lstrip('.')} class map would overwrite "
+                             "the input cube; choose another --out-dir")
 
 
-def predict_many(clf, patterns: list[str], out_dir: str | Path, *, formats=("tif",),
-                 probabilities: bool = False, uncertainty: bool = False,
-                 tile_size: int | None = None, overlap: int = DEFAULT_OVERLAP, device: str = "auto",
-                 tta: bool = False, quiet: bool = False) -> list[BatchItem]:
-    """Predict every cube and export it into ``out_dir``; returns one item per input."""
-    from napari_ssdgl.io import read_cube
-
+def plan_outputs(patterns: list[str], out_dir: str | Path, *, formats=("tif",),
+                 probabilities: bool = False, uncertainty: bool = False) -> list[BatchItem]:
+    """The inputs of a batch (:func:`expand_inputs`), each with the output stem and the files it
+    will write in ``out_dir``; an input that cannot be predicted (not found, its output would
+    replace it) fails here, before any work. :func:`outputs` lists what the batch writes."""
     items = expand_inputs(patterns)
     used: set[str] = set()
+    for item in items:
+        if not item.ok:
+            continue
+        if not Path(item.source).exists():
+            item.error = f"{item.source}: file not found"
+            continue
+        item.stem = _unique_stem(item.source, used)
+        item.planned = [Path(p) for p in prediction_paths(
+            out_dir, item.stem, formats=formats, probabilities=probabilities,
+            uncertainty=uncertainty)]
+        try:
+            _check_not_input(item.source, item.planned)
+        except ValueError as exc:
+            item.error = str(exc)
+    return items
+
+
+def outputs(items: list[BatchItem], out_dir: str | Path) -> list[Output]:
+    """Every file the planned ``items`` write (ENVI: header and data file), inside the
+    container ``out_dir``, for :func:`~napari_ssdgl.workflows.outputs.check_outputs`."""
+    files = [Output(f) for it in items if it.ok for p in it.planned for f in class_map_files(p)]
+    return [Output(Path(out_dir), "container"), *files]
+
+
+def predict_many(clf, patterns: list[str] | list[BatchItem], out_dir: str | Path, *,
+                 formats=("tif",), probabilities: bool = False, uncertainty: bool = False,
+                 tile_size: int | None = None, overlap: int = DEFAULT_OVERLAP, device: str = "auto",
+                 tta: bool = False, quiet: bool = False) -> list[BatchItem]:
+    """Predict every cube and export it into ``out_dir``; returns one item per input.
+    ``patterns`` may be the items of :func:`plan_outputs` (made with the same options)."""
+    from napari_ssdgl.io import read_cube
+
+    items = patterns if patterns and isinstance(patterns[0], BatchItem) else plan_outputs(
+        patterns, out_dir, formats=formats, probabilities=probabilities, uncertainty=uncertainty)
     todo = [it for it in items if it.ok]
     bar = progress_bar(todo, quiet=quiet, desc="predict", unit="cube")
     for item in bar:
         bar.set_postfix_str(Path(item.source).name)
         try:
-            if not Path(item.source).exists():
-                raise FileNotFoundError(f"{item.source}: file not found")
-            stem = _unique_stem(item.source, used)
-            _check_not_input(item.source, Path(out_dir), stem, formats)
             cube = read_cube(item.source)
             item.warnings.extend(cube.warnings)
             with warnings.catch_warnings(record=True) as caught:
@@ -108,7 +142,7 @@ def predict_many(clf, patterns: list[str], out_dir: str | Path, *, formats=("tif
             item.warnings.extend(str(w.message) for w in caught)
             item.shape = tuple(pred.labels.shape)
             written = export_prediction(
-                out_dir, stem, pred, formats=formats, geo=cube.geo,
+                out_dir, item.stem, pred, formats=formats, geo=cube.geo,
                 class_names=clf.class_names, colors=clf.colors, probabilities=probabilities,
                 uncertainty=uncertainty)
             item.outputs = [str(p) for p in written]

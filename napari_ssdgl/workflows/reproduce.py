@@ -22,13 +22,15 @@ from pathlib import Path
 import numpy as np
 
 from napari_ssdgl.io import Cube, LabelMap
+from napari_ssdgl.io.atomic import atomic_output
 from napari_ssdgl.io.jsonio import write_json
+from napari_ssdgl.workflows.outputs import Output
 from napari_ssdgl.workflows.progress import History, progress_bar, train_with_progress
 from napari_ssdgl.workflows.protocols import Protocol
-from napari_ssdgl.workflows.rundir import run_metrics, write_run
+from napari_ssdgl.workflows.rundir import run_metrics, run_outputs, write_run
 
 __all__ = ["ReproduceError", "SceneData", "SeedRun", "load_scene_data", "markdown_summary",
-           "reproduce", "run_seed", "summarize"]
+           "reproduce", "reproduce_outputs", "run_seed", "summarize"]
 
 STD_DDOF = 0
 
@@ -218,6 +220,20 @@ def markdown_summary(s: dict) -> str:
     ])
 
 
+SUMMARY_JSON, SUMMARY_MD = "summary.json", "summary.md"
+
+
+def reproduce_outputs(out_dir: str | Path, seeds: list[int], *, save_models: bool = False,
+                      report: bool = False) -> list[Output]:
+    """Everything :func:`reproduce` writes in ``out_dir`` (a run folder per seed, the summary),
+    for :func:`~napari_ssdgl.workflows.outputs.check_outputs` before the first seed starts."""
+    out = Path(out_dir)
+    runs = [o for seed in seeds
+            for o in run_outputs(out / f"seed_{seed}", save_model=save_models, report=report)]
+    return [Output(out, "container"), *runs, Output(out / SUMMARY_JSON),
+            Output(out / SUMMARY_MD)]
+
+
 def reproduce(data: SceneData, protocol: Protocol, seeds: list[int], out_dir: str | Path, *,
               save_models: bool = False, report: bool = False, quiet: bool = False,
               **run_options) -> dict:
@@ -240,6 +256,8 @@ def reproduce(data: SceneData, protocol: Protocol, seeds: list[int], out_dir: st
         runs.append(run.metrics)
         summary = summarize(runs, protocol, title=data.title, class_names=data.gt.class_names,
                             total_seconds=time.perf_counter() - start)
-        write_json(out / "summary.json", summary)
-        (out / "summary.md").write_text(markdown_summary(summary), encoding="utf-8")
+        with atomic_output(out / SUMMARY_JSON, overwrite=True) as tmp:
+            write_json(tmp, summary)
+        with atomic_output(out / SUMMARY_MD, overwrite=True) as tmp:
+            tmp.write_text(markdown_summary(summary), encoding="utf-8")
     return summary

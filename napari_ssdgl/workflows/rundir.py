@@ -15,9 +15,10 @@ whichever command made the run::
     OUT/report.png       where asked for: map beside ground truth, confusion, training curve
 
 ``reproduce`` writes one such folder per seed (``OUT/seed_<s>/``) and its summary beside them.
-``metrics.json`` is removed first and written last, and it and ``model/`` and ``history.json``
-appear under their names only when complete (a temporary name, then a rename): a folder with a
-``metrics.json`` holds a finished run.
+``metrics.json`` is removed first and written last, and every file and ``model/`` appear under
+their names only when complete (a temporary name, then a rename): a folder with a
+``metrics.json`` holds a finished run. :func:`write_run` replaces what it writes; the commands
+check :func:`run_outputs` before they start and refuse to replace without ``--overwrite``.
 """
 
 from __future__ import annotations
@@ -33,14 +34,16 @@ from napari_ssdgl.analysis.metrics import classification_metrics
 from napari_ssdgl.analysis.reports import write_report
 from napari_ssdgl.device import device_name
 from napari_ssdgl.io.atomic import atomic_output
-from napari_ssdgl.io.exports import export_class_map
+from napari_ssdgl.io.exports import class_map_files, export_class_map
 from napari_ssdgl.io.jsonio import write_json
 from napari_ssdgl.prediction.classifier import Classifier
 from napari_ssdgl.prediction.modelfile import RUN_MODEL_DIR, SIDECAR, WEIGHTS, save_classifier
 from napari_ssdgl.training import Trainer
+from napari_ssdgl.workflows.outputs import Output
 from napari_ssdgl.workflows.progress import History
 
-__all__ = ["CLASS_MAP", "HISTORY", "METRICS", "MODEL", "REPORT", "run_metrics", "write_run"]
+__all__ = ["CLASS_MAP", "HISTORY", "METRICS", "MODEL", "REPORT", "run_metrics", "run_outputs",
+           "write_run"]
 
 MODEL = RUN_MODEL_DIR
 METRICS = "metrics.json"
@@ -79,6 +82,21 @@ def run_metrics(trainer: Trainer, classifier: Classifier, class_map: np.ndarray,
         "torch_version": torch.__version__, "napari_ssdgl_version": __version__,
     })
     return m
+
+
+def run_outputs(out: str | Path, *, save_model: bool = True, formats: Sequence[str] = ("npy",),
+                report: bool = False) -> list[Output]:
+    """Everything :func:`write_run` writes (or removes) in ``out`` with these options, for
+    :func:`~napari_ssdgl.workflows.outputs.check_outputs` before the run starts."""
+    out = Path(out)
+    outputs = [Output(out, "container")]
+    if save_model:
+        outputs += [Output(out / MODEL, "folder"), Output(out / WEIGHTS), Output(out / SIDECAR)]
+    for fmt in formats:
+        outputs += [Output(p) for p in class_map_files(out / f"{CLASS_MAP}.{fmt}")]
+    if report:
+        outputs.append(Output(out / REPORT))
+    return [*outputs, Output(out / HISTORY), Output(out / METRICS)]
 
 
 def write_run(out: str | Path, classifier: Classifier, class_map: np.ndarray, metrics: dict,
