@@ -18,6 +18,9 @@ __all__ = ["BandMismatchError", "Classifier", "Prediction"]
 Array = TypeVar("Array")  # numpy or dask: ``check`` returns what it was given
 
 
+MIN_SIZE = 2  # rows and cols: a label raster (io.read_labels) has at least 2 of each
+
+
 class BandMismatchError(ValueError):
     """The cube has a different number of bands from the one the model was trained on."""
 
@@ -54,7 +57,8 @@ class Classifier:
 
     def check(self, data: Array) -> Array:
         """``data`` itself, a (bands, rows, cols) array of any kind (numpy, dask), after checking
-        its shape and band count: the one check of every prediction path, in memory or dask."""
+        its shape, band count and size (at least ``MIN_SIZE`` x ``MIN_SIZE`` pixels): the one
+        check of every prediction path, in memory or dask."""
         if data.ndim != 3:
             raise ValueError(f"a cube must be 3-D (bands, rows, cols), got shape {data.shape}")
         if data.shape[0] != self.bands:
@@ -62,6 +66,10 @@ class Classifier:
                 f"the cube has {data.shape[0]} bands but the model was trained on {self.bands}; "
                 "apply it only to cubes from the same sensor and band set"
             )
+        rows, cols = data.shape[1:]
+        if min(rows, cols) < MIN_SIZE:
+            raise ValueError(f"the cube is {rows} x {cols} pixels; a class map needs at least "
+                             f"{MIN_SIZE} x {MIN_SIZE} (rows x cols)")
         return data
 
     def _check(self, cube) -> np.ndarray:

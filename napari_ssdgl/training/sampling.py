@@ -2,14 +2,16 @@
 
 Splits (benchmark protocols, SSDGL.md): per class ``n_c = max(min_per_class, ceil(fraction * c))``
 or a fixed ``n``; in both cases ``n_c`` is capped at ``c - 1`` so every class keeps at least one
-test pixel, and a class with a single labelled pixel is an error (it cannot be both trained on
-and tested). Every other labelled pixel is the test set. All randomness comes from a seeded
+test pixel (a warning names every class so capped), and a class with a single labelled pixel is
+an error (it cannot be both trained on and tested), as are negative label values (0 is
+unlabelled). Every other labelled pixel is the test set. All randomness comes from a seeded
 ``numpy.random.Generator`` so a split is a pure function of ``(gt, parameters, seed)``.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Iterator
 
 import numpy as np
@@ -54,6 +56,9 @@ def _class_pixels(gt: np.ndarray) -> dict[int, np.ndarray]:
     if gt.ndim != 2:
         raise TrainingError(f"ground truth must be a 2-D label raster, got shape {gt.shape}")
     flat = gt.ravel()
+    if flat.size and flat.min() < 0:
+        raise TrainingError(f"the labels hold negative values (min {flat.min()}); use 0 for "
+                            "unlabelled pixels and positive class values")
     values = np.unique(flat[flat > 0])
     if values.size == 0:
         raise TrainingError("the ground truth has no labelled pixels (all values are 0)")
@@ -69,6 +74,18 @@ def _split(gt: np.ndarray, counts: dict[int, int], pixels, seed: int):
     train = train.reshape(gt.shape)
     test = np.where(train > 0, 0, gt).astype(gt.dtype)
     return train, test
+
+
+def _warn_capped(wanted: dict[int, int], counts: dict[int, int], pixels) -> None:
+    """One warning naming every class that trains on fewer pixels than asked for, because it
+    has too few (each keeps one to test)."""
+    short = [v for v in sorted(counts) if counts[v] < wanted[v]]
+    if not short:
+        return
+    parts = [f"class {v} trains on {counts[v]} of its {pixels[v].size} labelled pixels, not "
+             f"{wanted[v]}" for v in short]
+    warnings.warn(f"{'; '.join(parts)}: every class keeps at least one labelled pixel to test",
+                  UserWarning, stacklevel=3)
 
 
 def _check_sizes(pixels: dict[int, np.ndarray]) -> None:
@@ -89,10 +106,9 @@ def split_by_fraction(gt: np.ndarray, fraction: float, min_per_class: int = 5, s
     gt = np.asarray(gt)
     pixels = _class_pixels(gt)
     _check_sizes(pixels)
-    counts = {
-        v: min(max(min_per_class, math.ceil(fraction * p.size)), p.size - 1)
-        for v, p in pixels.items()
-    }
+    wanted = {v: max(min_per_class, math.ceil(fraction * p.size)) for v, p in pixels.items()}
+    counts = {v: min(n, pixels[v].size - 1) for v, n in wanted.items()}
+    _warn_capped(wanted, counts, pixels)
     return _split(gt, counts, pixels, seed)
 
 
@@ -104,6 +120,7 @@ def split_per_class(gt: np.ndarray, n: int, seed: int = 0):
     pixels = _class_pixels(gt)
     _check_sizes(pixels)
     counts = {v: min(int(n), p.size - 1) for v, p in pixels.items()}
+    _warn_capped(dict.fromkeys(counts, int(n)), counts, pixels)
     return _split(gt, counts, pixels, seed)
 
 

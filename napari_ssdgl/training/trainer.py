@@ -81,7 +81,12 @@ from napari_ssdgl.training.sampling import (
     hold_out,
 )
 from napari_ssdgl.transforms.dihedral import TRANSPOSE, dihedral, dihedral_index
-from napari_ssdgl.transforms.normalize import band_statistics, normalize, replace_nonfinite
+from napari_ssdgl.transforms.normalize import (
+    STD_FLOOR,
+    band_statistics,
+    normalize,
+    replace_nonfinite,
+)
 
 RECONSTRUCTION_WEIGHT = 0.1  # auxiliary loss of the Houston variant (SSDGL.md)
 
@@ -187,6 +192,24 @@ def _check_labels(name: str, labels, shape: tuple[int, int]) -> np.ndarray:
     if np.any(labels < 0):
         raise TrainingError(f"{name} contain negative values; use 0 for unlabelled pixels")
     return labels.astype(np.int64)
+
+
+def _check_constant_bands(cube: np.ndarray, std: np.ndarray) -> None:
+    """Warn naming the bands of ``cube`` that hold one value (they carry no information; the
+    normalisation divides them by 1); a cube whose every band is constant is an error.
+    ``std``: :func:`band_statistics`' std, 1 where a band is (near) constant."""
+    candidates = np.flatnonzero(std == 1.0)  # the floor's value; a real std of 1 is checked
+    constant = [int(b) for b in candidates if float(np.std(cube[b], dtype=np.float64)) < STD_FLOOR]
+    if not constant:
+        return
+    if len(constant) == cube.shape[0]:
+        raise TrainingError(f"every band of the cube is constant ({cube.shape[0]} bands, each "
+                            "one value over all pixels): there is nothing to learn from")
+    shown = ", ".join(map(str, constant[:10])) + (", ..." if len(constant) > 10 else "")
+    which = "band" if len(constant) == 1 else "bands"
+    warnings.warn(f"{len(constant)} of the cube's {cube.shape[0]} bands are constant (one value "
+                  f"over all pixels) and carry no information: {which} {shown} (counting from 0)",
+                  UserWarning, stacklevel=3)
 
 
 def _initial_model(init_from, bands: int, cfg: TrainConfig) -> Classifier | None:
@@ -297,8 +320,10 @@ class Trainer:
         clean, self.warnings = replace_nonfinite(cube, fill=fill)
         for m in self.warnings:
             warnings.warn(m, stacklevel=2)
+        own = band_statistics(clean)
+        _check_constant_bands(clean, own[1])
         # a refined model keeps the normalisation its weights were trained with
-        self.mean, self.std = band_statistics(clean) if init is None else (init.mean, init.std)
+        self.mean, self.std = own if init is None else (init.mean, init.std)
         self._x = normalize(clean, self.mean, self.std, out=clean)
         del clean
         self.class_names = dict(class_names or {})

@@ -178,3 +178,12 @@ def test_cli_predict_with_a_bad_model_is_one_line(saved, tmp_path, capsys):
     assert err[0].startswith("napari-ssdgl: error: ") and "normalization.std" in err[0]
     assert str(d / "model.json") in err[0]
     assert not (tmp_path / "c.tif").exists()
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 20), (20, 1)])
+def test_a_cube_smaller_than_2x2_is_refused_with_its_size(saved, shape):
+    clf = load_classifier(saved[0])
+    cube = np.zeros((BANDS, *shape), np.float32)
+    with pytest.raises(ValueError, match=rf"the cube is {shape[0]} x {shape[1]} pixels; a class "
+                                         r"map needs at least 2 x 2"):
+        clf.predict(cube, device="cpu")
