@@ -19,11 +19,12 @@ def main(argv: list[str] | None = None) -> int:
     command = (dask_cli().run_convert if args.command == "convert"
                else getattr(commands, args.command))
     try:
-        if getattr(args, "threads", None):
-            import torch
+        with commands.cli_warnings(bool(getattr(args, "quiet", False))):
+            if getattr(args, "threads", None):
+                import torch
 
-            torch.set_num_threads(args.threads)
-        return command(args)
+                torch.set_num_threads(args.threads)
+            return command(args)
     except (ValueError, OSError) as exc:  # every user-facing error type derives from these
         message = " ".join(str(exc).split()) or type(exc).__name__
         print(f"{PROG}: error: {message}", file=sys.stderr)

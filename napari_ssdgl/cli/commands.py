@@ -11,6 +11,7 @@ import json
 import sys
 import time
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -28,9 +29,61 @@ def _existing(path: str) -> str:
     return path
 
 
-def _warn(message: str, quiet: bool) -> None:
-    if not quiet:
-        print(f"{PROG}: warning: {message}", file=sys.stderr)
+_SHOWN: set[str] = set()  # the warnings this command has printed (cli_warnings clears it)
+
+
+def _warn(message, quiet: bool) -> None:
+    """One line ``napari-ssdgl: warning: ...`` on stderr, once per command (none with quiet)."""
+    text = " ".join(str(message).split())
+    if quiet or text in _SHOWN:
+        return
+    _SHOWN.add(text)
+    print(f"{PROG}: warning: {text}", file=sys.stderr)
+
+
+def _warn_about(source: str, messages, quiet: bool) -> None:
+    """The notes a reader or a prediction recorded about ``source``, each as ``source: note``,
+    unless already printed (a reader that also warned has been shown, with its own file name)."""
+    for message in messages:
+        text = " ".join(str(message).split())
+        if not any(s == text or s.endswith(f": {text}") for s in _SHOWN):
+            _warn(f"{source}: {text}", quiet)
+
+
+def _recorder():
+    """Whoever records warnings around the command (``catch_warnings(record=True)``, pytest),
+    or None where warnings would just be printed."""
+    impl = getattr(warnings, "_showwarnmsg_impl", None)
+    default = getattr(impl, "__module__", None) == "warnings" and getattr(
+        impl, "__name__", None) == "_showwarnmsg_impl"
+    return None if impl is None or default else impl
+
+
+@contextmanager
+def cli_warnings(quiet: bool):
+    """While a command runs, every Python warning (the engine's, a library's) is printed once as
+    one ``napari-ssdgl: warning:`` line (none with ``quiet``) instead of Python's two lines with
+    the source; a recorder around the command still receives it."""
+    _SHOWN.clear()
+    with warnings.catch_warnings():
+        recorder = _recorder()
+
+        def show(message, category, filename, lineno, file=None, line=None):
+            _warn(message, quiet)
+            if recorder is not None:
+                recorder(warnings.WarningMessage(message, category, filename, lineno, file,
+                                                 line))
+
+        warnings.showwarning = show
+        yield
+
+
+def _preflight(args, outputs, inputs=()) -> None:
+    """Every output of the command checked before any work (workflows.outputs.check_outputs):
+    refused if it exists, unless --overwrite."""
+    from napari_ssdgl.workflows.outputs import check_outputs
+
+    check_outputs(outputs, overwrite=args.overwrite, inputs=[p for p in inputs if p])
 
 
 def _emit_json(obj) -> None:
@@ -66,24 +119,27 @@ def _members(model_kwargs: dict | None, members: int) -> dict:
 
 def _load_training_data(args):
     from napari_ssdgl.io import read_cube, read_labels
-    from napari_ssdgl.training import split_by_fraction, split_per_class
+    from napari_ssdgl.training import TrainingError, split_by_fraction, split_per_class
 
     cube = read_cube(_existing(args.cube))
     gt = read_labels(_existing(args.labels))
-    for message in cube.warnings:
-        _warn(message, args.quiet)
-    if args.split_fraction is not None:
-        train, test = split_by_fraction(gt.data, args.split_fraction, args.min_per_class,
-                                        seed=args.seed)
-        split = {"protocol": "fraction", "fraction": args.split_fraction,
-                 "min_per_class": args.min_per_class, "seed": args.seed}
-    elif args.split_per_class is not None:
-        train, test = split_per_class(gt.data, args.split_per_class, seed=args.seed)
-        split = {"protocol": "per_class", "n": args.split_per_class, "seed": args.seed}
-    else:
-        train = gt.data
-        test = None if args.test_labels is None else read_labels(_existing(args.test_labels)).data
-        split = {"protocol": "given", "test_labels": args.test_labels}
+    _warn_about(args.cube, cube.warnings, args.quiet)
+    try:
+        if args.split_fraction is not None:
+            train, test = split_by_fraction(gt.data, args.split_fraction, args.min_per_class,
+                                            seed=args.seed)
+            split = {"protocol": "fraction", "fraction": args.split_fraction,
+                     "min_per_class": args.min_per_class, "seed": args.seed}
+            return cube, gt, train, test, split
+        if args.split_per_class is not None:
+            train, test = split_per_class(gt.data, args.split_per_class, seed=args.seed)
+            split = {"protocol": "per_class", "n": args.split_per_class, "seed": args.seed}
+            return cube, gt, train, test, split
+    except TrainingError as exc:  # the labels cannot be split: say which file
+        raise CLIError(f"{args.labels}: {exc}") from None
+    train = gt.data
+    test = None if args.test_labels is None else read_labels(_existing(args.test_labels)).data
+    split = {"protocol": "given", "test_labels": args.test_labels}
     return cube, gt, train, test, split
 
 
@@ -93,11 +149,24 @@ def _listing(written: list[Path]) -> str:
     return ", ".join(names[:-1]) + f" and {names[-1]}" if len(names) > 1 else "".join(names)
 
 
-def train(args) -> int:
-    from napari_ssdgl.training import TrainConfig, Trainer
-    from napari_ssdgl.workflows.progress import stop_on_ctrl_c, train_with_progress
-    from napari_ssdgl.workflows.rundir import run_metrics, write_run
+def _naming_input(args, message: str) -> str:
+    """``message`` (the trainer's, about "the cube" or "... labels") led by the file it is
+    about, unless it names one already."""
+    about = {"the cube": args.cube, "test labels": args.test_labels,
+             "training labels": args.labels}
+    for words, path in about.items():
+        if path and words in message and path not in message:
+            return f"{path}: {message}"
+    return message
 
+
+def train(args) -> int:
+    from napari_ssdgl.training import TrainConfig, Trainer, TrainingError
+    from napari_ssdgl.workflows.progress import stop_on_ctrl_c, train_with_progress
+    from napari_ssdgl.workflows.rundir import run_metrics, run_outputs, write_run
+
+    _preflight(args, run_outputs(args.out, report=args.report),
+               inputs=[args.cube, args.labels, args.test_labels])
     cube, gt, train_labels, test, split = _load_training_data(args)
     config = TrainConfig(
         model=args.model, preset=None if args.preset == "none" else args.preset,
@@ -110,12 +179,16 @@ def train(args) -> int:
     )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        trainer = Trainer(cube.data, train_labels, config, test_labels=test,
-                          class_names=gt.class_names, colors=gt.colors,
-                          wavelengths=cube.wavelengths,
-                          init_from=None if args.init_from is None else _existing(args.init_from))
+        try:
+            trainer = Trainer(cube.data, train_labels, config, test_labels=test,
+                              class_names=gt.class_names, colors=gt.colors,
+                              wavelengths=cube.wavelengths,
+                              init_from=None if args.init_from is None else _existing(
+                                  args.init_from))
+        except TrainingError as exc:
+            raise CLIError(_naming_input(args, str(exc))) from None
     for w in caught:
-        _warn(str(w.message), args.quiet)
+        _warn(_naming_input(args, str(w.message)), args.quiet)
     with stop_on_ctrl_c(trainer, PROG):
         history, seconds = train_with_progress(trainer, quiet=args.quiet)
     clf = trainer.result()
@@ -144,9 +217,16 @@ def train(args) -> int:
 
 
 # -- predict ----------------------------------------------------------------------------------
-def _predict_one(args, clf) -> int:
+def _predict_one(args) -> int:
     from napari_ssdgl.io import read_cube
-    from napari_ssdgl.io.exports import EXPORT_FORMATS, export_class_map, export_prediction
+    from napari_ssdgl.io.exports import (
+        EXPORT_FORMATS,
+        class_map_files,
+        export_class_map,
+        export_prediction,
+        prediction_paths,
+    )
+    from napari_ssdgl.prediction.modelfile import load_classifier
 
     out = Path(args.out)
     if len(args.cube) != 1:
@@ -159,15 +239,22 @@ def _predict_one(args, clf) -> int:
                        f"{', '.join('.' + f for f in EXPORT_FORMATS)}")
     if out.resolve() == Path(args.cube[0]).resolve():
         raise CLIError(f"{out}: the class map would overwrite the input cube")
+    extra = prediction_paths(out.parent, out.stem, formats=(), probabilities=args.probabilities,
+                             uncertainty=args.uncertainty)
+    _preflight(args, [*class_map_files(out), *extra], inputs=[args.cube[0]])
+    clf = load_classifier(args.model_dir)
     cube = read_cube(_existing(args.cube[0]))
-    for message in cube.warnings:
-        _warn(message, args.quiet)
+    _warn_about(args.cube[0], cube.warnings, args.quiet)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        pred = clf.predict(cube.data, tile_size=args.tile_size, overlap=args.overlap,
-                           device=args.device, tta=args.tta)
-    for w in caught:
-        _warn(str(w.message), args.quiet)
+        try:
+            pred = clf.predict(cube.data, tile_size=args.tile_size, overlap=args.overlap,
+                               device=args.device, tta=args.tta)
+        except ValueError as exc:  # the cube does not fit the model (bands, size): say which
+            message = str(exc)
+            raise CLIError(message if args.cube[0] in message else f"{args.cube[0]}: {message}"
+                           ) from None
+    _warn_about(args.cube[0], [w.message for w in caught], args.quiet)
     written = [export_class_map(out, pred.labels, geo=cube.geo, class_names=clf.class_names,
                                 colors=clf.colors, class_values=pred.class_values)]
     written += export_prediction(out.parent, out.stem, pred, formats=(), geo=cube.geo,
@@ -194,21 +281,23 @@ def _predict_dask(args) -> int:
 
 def predict(args) -> int:
     from napari_ssdgl.prediction.modelfile import load_classifier
-    from napari_ssdgl.workflows.batch import predict_many
+    from napari_ssdgl.workflows.batch import outputs, plan_outputs, predict_many
 
     if getattr(args, "scheduler", None) or str(args.out or "").lower().endswith(".zarr"):
         return _predict_dask(args)
-    clf = load_classifier(args.model_dir)
     if args.out is not None:
-        return _predict_one(args, clf)
-    items = predict_many(clf, args.cube, args.out_dir, formats=args.format,
+        return _predict_one(args)
+    items = plan_outputs(args.cube, args.out_dir, formats=args.format,
+                         probabilities=args.probabilities, uncertainty=args.uncertainty)
+    _preflight(args, outputs(items, args.out_dir))
+    clf = load_classifier(args.model_dir)
+    items = predict_many(clf, items, args.out_dir, formats=args.format,
                          probabilities=args.probabilities, uncertainty=args.uncertainty,
                          tile_size=args.tile_size, overlap=args.overlap, device=args.device,
                          tta=args.tta, quiet=args.quiet)
     failed = [it for it in items if not it.ok]
     for it in items:
-        for message in it.warnings:
-            _warn(f"{it.source}: {message}", args.quiet)
+        _warn_about(it.source, it.warnings, args.quiet)
     if args.json:
         _emit_json({"out_dir": args.out_dir, "ok": len(items) - len(failed),
                     "failed": len(failed), "items": [it.to_dict() for it in items]})
@@ -226,6 +315,8 @@ def evaluate(args) -> int:
     from napari_ssdgl.analysis.metrics import classification_metrics
     from napari_ssdgl.io import read_labels
 
+    _preflight(args, [args.report] if args.report else [],
+               inputs=[args.prediction, args.ground_truth, args.exclude])
     pred = read_labels(_existing(args.prediction))
     gt = read_labels(_existing(args.ground_truth))
     if pred.data.shape != gt.data.shape:
@@ -259,9 +350,16 @@ def evaluate(args) -> int:
 # -- reproduce --------------------------------------------------------------------------------
 def reproduce(args) -> int:
     from napari_ssdgl.workflows.protocols import get_protocol
-    from napari_ssdgl.workflows.reproduce import load_scene_data, markdown_summary
+    from napari_ssdgl.workflows.reproduce import (
+        load_scene_data,
+        markdown_summary,
+        reproduce_outputs,
+    )
     from napari_ssdgl.workflows.reproduce import reproduce as run
 
+    _preflight(args, reproduce_outputs(args.out, args.seeds, save_models=args.save_models,
+                                       report=args.report),
+               inputs=[args.scene if args.ground_truth else None, args.ground_truth])
     if args.ground_truth is None:
         from napari_ssdgl.datasets import list_scenes
 
@@ -274,8 +372,7 @@ def reproduce(args) -> int:
     else:
         protocol = get_protocol(args.protocol)
         data = load_scene_data(_existing(args.scene), _existing(args.ground_truth), protocol)
-    for message in data.cube.warnings:
-        _warn(message, args.quiet)
+    _warn_about(args.scene, data.cube.warnings, args.quiet)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         summary = run(data, protocol, args.seeds, args.out, save_models=args.save_models,
@@ -299,8 +396,10 @@ def demo(args) -> int:
     from napari_ssdgl.datasets import load_scene
     from napari_ssdgl.workflows.protocols import get_protocol
     from napari_ssdgl.workflows.reproduce import SceneData, run_seed
-    from napari_ssdgl.workflows.rundir import write_run
+    from napari_ssdgl.workflows.rundir import run_outputs, write_run
 
+    formats = ("npy", "tif", "png")
+    _preflight(args, run_outputs(args.out, formats=formats, report=True))
     if not args.threads:  # the demo's tiny network gains nothing from more threads
         torch.set_num_threads(1)
     scene = load_scene("synthetic")
@@ -313,7 +412,7 @@ def demo(args) -> int:
     m = run.metrics
     names = scene.gt.class_names
     written = write_run(out, run.classifier, run.prediction, m, run.history,
-                        formats=("npy", "tif", "png"), geo=scene.cube.geo, class_names=names,
+                        formats=formats, geo=scene.cube.geo, class_names=names,
                         colors=scene.gt.colors, report_truth=scene.gt.data,
                         report_title=f"napari-ssdgl demo: {scene.title}, {protocol.key}")
     if args.json:

@@ -2,9 +2,9 @@
 
 Kept apart from :mod:`napari_ssdgl.cli.parser` so that the in-memory commands work without zarr or
 dask.distributed installed; ``cli`` registers ``convert`` here and ``predict`` (its own
-``--scheduler``/``--overwrite``/``--probabilities`` options) hands over when the output is
-``.zarr`` or a ``--scheduler`` is given; then the cube is opened lazily, so it may be larger
-than memory.
+``--scheduler`` option) hands over when the output is ``.zarr`` or a ``--scheduler`` is given;
+then the cube is opened lazily, so it may be larger than memory. Both check their output first
+(workflows.outputs) and replace it only with ``--overwrite``.
 """
 
 from __future__ import annotations
@@ -30,12 +30,23 @@ def add_convert_parser(sub) -> argparse.ArgumentParser:
     return c
 
 
+def _preflight(args, out, source) -> None:
+    """The output (a .zarr folder, or a .tif) checked before anything is read
+    (workflows.outputs.check_outputs): refused if it exists, unless --overwrite."""
+    from napari_ssdgl.workflows.outputs import Output, check_outputs
+
+    out = Path(out)
+    kind = "folder" if out.suffix.lower() == ".zarr" else "file"
+    check_outputs([Output(out, kind)], overwrite=args.overwrite, inputs=[source])
+
+
 def run_convert(args) -> int:
     try:
         from napari_ssdgl.workflows.convert import convert
         from napari_ssdgl.workflows.dask_run import local_progress
     except ImportError as exc:
         raise ValueError(f"convert needs zarr and dask ({exc}); {INSTALL_HINT}") from None
+    _preflight(args, args.out, args.cube)
     with local_progress(not args.quiet):
         out = convert(args.cube, args.out, tile=args.tile, overwrite=args.overwrite)
     if not args.quiet:
@@ -54,6 +65,7 @@ def run_predict(args) -> int:
     if out.suffix.lower() not in (".zarr", ".tif", ".tiff"):
         raise ValueError(f"{out}: with --scheduler the output must be .zarr (or .tif for the "
                          "class map only)")
+    _preflight(args, out, args.cube)
     clf = load_classifier(args.model_dir)
     cube = open_lazy(args.cube)
     outputs = ("labels", "probabilities", "entropy", "margin") if args.probabilities else (

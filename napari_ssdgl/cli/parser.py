@@ -2,9 +2,11 @@
 
 Bad input (missing or unreadable files, shape or band mismatches, unusable labels) ends in one
 line ``napari-ssdgl: error: ...`` on stderr and exit status 2, never a traceback; a batch
-``predict`` that finishes with some failed cubes exits with 1. Progress bars and warnings go to
-stderr, results to stdout (``--json``: one JSON document, nothing else). ``train``'s
-hyper-parameter defaults are the paper's Indian Pines 5 % protocol (preset ``indian_pines``,
+``predict`` that finishes with some failed cubes exits with 1. Every output path is checked
+before the work starts, and an existing output is never replaced without ``--overwrite``.
+Progress bars and warnings (one ``napari-ssdgl: warning: ...`` line each) go to stderr,
+results to stdout (``--json``: one JSON document, nothing else). ``train``'s hyper-parameter
+defaults are the paper's Indian Pines 5 % protocol (preset ``indian_pines``,
 lr 0.003, power 0.8, 600 iterations) except the per-class draw (up to 256 pixels per class per
 iteration; the paper drew 10). The command bodies live in :mod:`napari_ssdgl.cli.commands`.
 """
@@ -177,6 +179,12 @@ def _json_object(text: str) -> dict:
     return value
 
 
+def _overwrite_option(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--overwrite", action="store_true",
+                   help=f"replace existing outputs ({what}); without it an existing output "
+                        "is an error, found before any work starts")
+
+
 def _output_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bars, warnings or summary")
     p.add_argument("--json", action="store_true",
@@ -259,6 +267,7 @@ def _add_train(sub) -> None:
                         "it as a CUDA graph (slower on small scenes; for debugging)")
     t.add_argument("--report", action="store_true",
                    help="also write report.png (class map beside ground truth, confusion, curve)")
+    _overwrite_option(t, "the run folder's outputs")
     _device_options(t)
     _output_options(t)
 
@@ -286,8 +295,7 @@ def _add_predict(sub) -> None:
         p.add_argument("--scheduler", default=None,
                        help="predict ONE cube with dask: threads, processes, local:N or "
                             "tcp://HOST:PORT; implied by an --out ending in .zarr")
-        p.add_argument("--overwrite", action="store_true",
-                       help="replace an existing .zarr output")
+    _overwrite_option(p, "the class maps and other outputs (a .zarr too)")
     _device_options(p)
     _output_options(p)
 
@@ -301,6 +309,7 @@ def _add_evaluate(sub) -> None:
                    help="label raster whose labelled pixels are left out (the training pixels)")
     e.add_argument("--report", metavar="PNG",
                    help="write a report image: map beside ground truth, confusion, per class")
+    _overwrite_option(e, "the report image")
     _output_options(e)
 
 
@@ -325,6 +334,7 @@ def _add_reproduce(sub) -> None:
                         "0: never; the reported model is the last one either way)")
     r.add_argument("--save-models", action="store_true", help="keep every seed's model")
     r.add_argument("--report", action="store_true", help="write seed_<s>/report.png")
+    _overwrite_option(r, "the seed folders' outputs and the summary")
     r.add_argument("--paper-draw", action="store_true",
                    help="draw the paper's pixels per class and iteration (e.g. 10) instead of "
                         "every training pixel up to 256 per class (the default)")
@@ -340,6 +350,7 @@ def _add_demo(sub) -> None:
     d.add_argument("--iterations", type=_positive_int, default=None,
                    help="training iterations (default 150)")
     d.add_argument("--seed", type=int, default=0)
+    _overwrite_option(d, "the run folder's outputs")
     _device_options(d)
     _output_options(d)
 
