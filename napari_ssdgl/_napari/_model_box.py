@@ -12,7 +12,7 @@ from pathlib import Path
 from napari.layers import Image
 from napari.utils import progress
 from napari.utils.notifications import show_error, show_info
-from qtpy.QtWidgets import QFileDialog, QGroupBox, QLabel
+from qtpy.QtWidgets import QFileDialog, QGroupBox, QLabel, QMessageBox
 
 from napari_ssdgl._napari import _lazy_apply
 from napari_ssdgl._napari._data_box import DataBox
@@ -24,7 +24,8 @@ from napari_ssdgl._napari._runner import Runner
 from napari_ssdgl._napari._settings import SettingsBox
 from napari_ssdgl._napari._ui import button, fill, row
 from napari_ssdgl.prediction.classifier import Classifier
-from napari_ssdgl.prediction.modelfile import load_classifier, save_classifier
+from napari_ssdgl.prediction.modelfile import SIDECAR, WEIGHTS, load_classifier, save_classifier
+from napari_ssdgl.workflows.outputs import Output, check_outputs
 
 
 class ModelBox(QGroupBox):
@@ -49,8 +50,21 @@ class ModelBox(QGroupBox):
         self.apply_button.setEnabled(job is None)
 
     def save_model(self, directory: str | Path) -> Path | None:
+        """Save the current model into ``directory``; a folder that already holds files is
+        written into only if :meth:`confirm_overwrite` says so."""
         if self.classifier is None:
             show_error("No model to save yet: train one first.")
+            return None
+        directory = Path(directory)
+        try:  # a file where the folder goes, a read-only folder: said before anything is written
+            check_outputs([Output(directory, "container"), Output(directory / WEIGHTS),
+                           Output(directory / SIDECAR)], overwrite=True)
+            held = sorted(p.name for p in directory.iterdir()) if directory.is_dir() else []
+        except (OSError, ValueError) as exc:
+            show_error(f"Could not save the model: {exc}")
+            return None
+        if held and not self.confirm_overwrite(directory, held):
+            self.status.setText(f"Model not saved: {directory} is not empty.")
             return None
         try:
             path = save_classifier(self.classifier, directory)
@@ -59,6 +73,19 @@ class ModelBox(QGroupBox):
             return None
         show_info(f"Model saved to {path}")
         return Path(path)
+
+    def confirm_overwrite(self, directory: Path, held: list[str]) -> bool:
+        """Ask whether to save into ``directory``, which already holds ``held`` (names); True
+        to go on. Tests replace this method."""
+        shown = ", ".join(held[:5]) + (f" and {len(held) - 5} more" if len(held) > 5 else "")
+        replaced = [n for n in (WEIGHTS, SIDECAR) if n in held]
+        what = (f"{' and '.join(replaced)} there will be replaced." if replaced
+                else "The files there are kept; the model's two files are added.")
+        answer = QMessageBox.question(
+            self, "Save model into a folder that is not empty",
+            f"{directory} already holds {shown}.\n{what}\nSave the model there?",
+            QMessageBox.Yes | QMessageBox.No, QMessageBox.No)
+        return answer == QMessageBox.Yes
 
     def load_model(self, directory: str | Path) -> Classifier | None:
         try:

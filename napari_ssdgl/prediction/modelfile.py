@@ -17,6 +17,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from napari_ssdgl import __version__
+from napari_ssdgl.io.atomic import atomic_output
 from napari_ssdgl.io.jsonio import write_json
 from napari_ssdgl.prediction.classifier import Classifier
 
@@ -31,12 +32,23 @@ class ModelFileError(ValueError):
 
 
 def save_classifier(clf: Classifier, directory: str | Path) -> Path:
-    """Write ``model.safetensors`` + ``model.json`` into ``directory`` (created if needed)."""
+    """Write ``model.safetensors`` + ``model.json`` into ``directory`` (created if needed), each
+    under a temporary name renamed when complete, the weights first: a failed save leaves the
+    model that was there before, never half a file."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in clf.model.state_dict().items()}
-    save_file(state, str(directory / WEIGHTS), metadata={"format": "pt"})
-    meta = {
+    meta = _sidecar(clf)
+    with atomic_output(directory / WEIGHTS, overwrite=True, keep_suffix=True) as tmp:
+        save_file(state, str(tmp), metadata={"format": "pt"})
+    with atomic_output(directory / SIDECAR, overwrite=True, keep_suffix=True) as tmp:
+        write_json(tmp, meta)
+    return directory
+
+
+def _sidecar(clf: Classifier) -> dict:
+    """What ``model.json`` holds."""
+    return {
         "format_version": FORMAT_VERSION,
         "napari_ssdgl_version": __version__,
         "torch_version": torch.__version__,
@@ -53,8 +65,6 @@ def save_classifier(clf: Classifier, directory: str | Path) -> Path:
         "seed": clf.seed,
         "metrics": clf.metrics,
     }
-    write_json(directory / SIDECAR, meta)
-    return directory
 
 
 def _int_keys(d: dict | None) -> dict:
