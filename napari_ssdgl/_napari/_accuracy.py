@@ -23,24 +23,27 @@ def export_metrics(metrics: dict, path: str | Path, class_names: dict[int, str] 
     The CSV has a summary block (oa, aa, kappa, n_test), then one row per class with its
     accuracy and its confusion-matrix row (true class in rows, predicted in columns).
     """
+    from napari_ssdgl.io.atomic import atomic_output
+
     path = Path(path)
     names = class_names or {}
     values = [int(v) for v in metrics["class_values"]]
-    if path.suffix.lower() == ".csv":
-        with open(path, "w", newline="") as f:
-            w = csv.writer(f)
-            for key in ("oa", "aa", "kappa", "n_test"):
-                w.writerow([key, metrics[key]])
-            w.writerow([])
-            w.writerow(["value", "name", "accuracy", *[f"pred {v}" for v in values]])
-            for v, row in zip(values, metrics["confusion"], strict=True):
-                acc = metrics["per_class"].get(v, metrics["per_class"].get(str(v), ""))
-                w.writerow([v, names.get(v, f"class {v}"), acc, *row])
-    else:
-        out = dict(metrics)
-        out["per_class"] = {str(k): v for k, v in metrics["per_class"].items()}
-        out["class_names"] = {str(v): names.get(v, f"class {v}") for v in values}
-        path.write_text(json.dumps(out, indent=2))
+    with atomic_output(path, overwrite=True, keep_suffix=True) as tmp:  # complete or absent
+        if path.suffix.lower() == ".csv":
+            with open(tmp, "w", newline="") as f:
+                w = csv.writer(f)
+                for key in ("oa", "aa", "kappa", "n_test"):
+                    w.writerow([key, metrics[key]])
+                w.writerow([])
+                w.writerow(["value", "name", "accuracy", *[f"pred {v}" for v in values]])
+                for v, row in zip(values, metrics["confusion"], strict=True):
+                    acc = metrics["per_class"].get(v, metrics["per_class"].get(str(v), ""))
+                    w.writerow([v, names.get(v, f"class {v}"), acc, *row])
+        else:
+            out = dict(metrics)
+            out["per_class"] = {str(k): v for k, v in metrics["per_class"].items()}
+            out["class_names"] = {str(v): names.get(v, f"class {v}") for v in values}
+            tmp.write_text(json.dumps(out, indent=2))
     return path
 
 
