@@ -6,6 +6,7 @@ import csv
 import json
 from pathlib import Path
 
+from qtpy.QtGui import QColor
 from qtpy.QtWidgets import (
     QFileDialog,
     QLabel,
@@ -47,6 +48,14 @@ def export_metrics(metrics: dict, path: str | Path, class_names: dict[int, str] 
     return path
 
 
+def heat(fraction: float, diagonal: bool) -> QColor:
+    """Cell colour: dark when empty, brighter with the row's share; green on the diagonal
+    (right), red off it (confusions)."""
+    f = min(1.0, max(0.0, float(fraction))) ** 0.5
+    base, hot = (40, 40, 48), ((70, 200, 90) if diagonal else (230, 70, 60))
+    return QColor(*(int(b + (h - b) * f) for b, h in zip(base, hot, strict=True)))
+
+
 class AccuracyPanel(QWidget):
     """Summary line plus a table: one row per true class, per-class accuracy then confusion."""
 
@@ -57,7 +66,7 @@ class AccuracyPanel(QWidget):
         self.summary = QLabel("Pick a ground-truth layer to see accuracy after training.")
         self.summary.setWordWrap(True)
         self.table = QTableWidget(0, 0)
-        self.table.setMaximumHeight(200)
+        self.table.setMaximumHeight(420)  # 16 classes fit without scrolling
         self.export_button = QPushButton("Export metrics…")
         self.export_button.setEnabled(False)
         self.export_button.clicked.connect(self._export_dialog)
@@ -90,11 +99,20 @@ class AccuracyPanel(QWidget):
         t.setColumnCount(len(values) + 1)
         t.setHorizontalHeaderLabels(["accuracy", *[str(v) for v in values]])
         t.setVerticalHeaderLabels([self.class_names.get(v, str(v)) for v in values])
+        for c, v in enumerate(values):  # a column's header is the value; its tip the name
+            t.horizontalHeaderItem(c + 1).setToolTip(f"predicted {self.class_names.get(v, v)}")
         for r, (v, row) in enumerate(zip(values, metrics["confusion"], strict=True)):
             acc = metrics["per_class"].get(v)
             t.setItem(r, 0, QTableWidgetItem("" if acc is None else f"{acc:.1%}"))
+            total = max(1, int(sum(row)))
             for c, n in enumerate(row):
-                t.setItem(r, c + 1, QTableWidgetItem(str(n)))
+                item = QTableWidgetItem(str(n))
+                item.setBackground(heat(n / total, diagonal=c == r))  # a heat map by row
+                item.setForeground(QColor("#000000" if n / total > 0.5 else "#ffffff"))
+                item.setToolTip(f"true {self.class_names.get(v, v)}, predicted "
+                                f"{self.class_names.get(values[c], values[c])}: {n} px "
+                                f"({n / total:.0%} of the row)")
+                t.setItem(r, c + 1, item)
         t.resizeColumnsToContents()
         self.export_button.setEnabled(True)
 

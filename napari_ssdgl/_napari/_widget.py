@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 from napari.layers import Image, Labels, Layer
 from qtpy.QtCore import QEvent, Qt
-from qtpy.QtWidgets import QLabel, QScrollArea, QVBoxLayout, QWidget
+from qtpy.QtWidgets import QGroupBox, QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from napari_ssdgl._napari._classes_table import ClassesTable
 from napari_ssdgl._napari._data_box import DataBox
@@ -24,13 +25,15 @@ from napari_ssdgl._napari._jobs import Job
 from napari_ssdgl._napari._layers import bind_class_hotkeys
 from napari_ssdgl._napari._lazy_apply import LazyJob
 from napari_ssdgl._napari._live_box import LiveBox
+from napari_ssdgl._napari._messages import MessageLine
 from napari_ssdgl._napari._model_box import ModelBox
 from napari_ssdgl._napari._results_box import ResultsBox
 from napari_ssdgl._napari._runner import Runner
 from napari_ssdgl._napari._settings import SettingsBox
 from napari_ssdgl._napari._training_box import TrainingBox
-from napari_ssdgl._napari._ui import group
+from napari_ssdgl._napari._ui import collapsible, group
 from napari_ssdgl._napari._views import ViewsBox
+from napari_ssdgl._napari._warmup import warm_up
 from napari_ssdgl.prediction.classifier import Classifier
 
 
@@ -74,6 +77,7 @@ class SSDGLWidget(QWidget):
         self.previous.on_change = lambda: self.views.restore_button.setEnabled(
             self.previous.available and not self.runner.running)
         self._job: Job | None = None
+        self.messages = MessageLine()  # the plugin's warnings and errors, in full
         self._name_widgets()
         self._lay_out()
         self._wire()
@@ -95,9 +99,12 @@ class SSDGLWidget(QWidget):
         hint.setWordWrap(True)
         body = QWidget()
         layout = QVBoxLayout(body)
-        for w in (self.data, group("Classes", self.classes, hint), self.live, self.settings,
-                  self.training, self.views, self.results, self.model):
+        for w in (self.data, collapsible(group("Classes", self.classes, hint)), self.live,
+                  self.settings, self.training, self.messages, collapsible(self.views),
+                  self.results, collapsible(self.model)):
             layout.addWidget(w)
+        for box in self.results.findChildren(QGroupBox):  # where to label next, accuracy
+            collapsible(box)
         layout.addStretch(1)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
@@ -122,6 +129,17 @@ class SSDGLWidget(QWidget):
         for layer in layers:
             layer.events.name.connect(self._refresh_pickers)
         self._refresh_pickers()
+        self.data.cube_picker.changed.connect(self._warm_up)
+        self._warm_up()
+
+    def _warm_up(self, *_) -> None:
+        """The training path warmed on the picked cube's shape while the user paints."""
+        cube = self.data.cube_picker.value
+        if cube is not None and isinstance(cube.data, np.ndarray):
+            try:
+                warm_up(tuple(cube.data.shape), self.settings.config(**self.config_overrides))
+            except (TypeError, ValueError):
+                pass
 
     def _refresh_pickers(self, *_) -> None:
         self.data.reset_choices()

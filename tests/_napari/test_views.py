@@ -288,3 +288,54 @@ def test_class_means_have_a_legend_with_many_classes(make_napari_viewer, qtbot):
     legend = plot.canvas.ax.get_legend()
     assert legend is not None and len(legend.get_texts()) == 16
     assert isinstance(lab, Labels)
+
+
+def test_errors_and_warnings_show_in_the_dock_in_full(opened, scene, notes):
+    viewer, w = opened
+    assert w.messages.isHidden()
+    w.labels_picker.value = None
+    assert w.train() is None
+    assert notes.errors and not w.messages.isHidden()
+    assert notes.errors[-1] in w.messages.text()  # the whole message, not a cut toast
+
+
+def test_confusion_matrix_is_a_heat_map_with_class_names(opened, scene, qtbot, notes):
+    viewer, w = opened
+    paint(w, scene.gt.data)
+    _train(qtbot, w, iterations=10)
+    t = w.accuracy.table
+    names = [t.verticalHeaderItem(r).text() for r in range(t.rowCount())]
+    assert names == [scene.gt.class_names[v] for v in sorted(scene.gt.class_names)]
+    from napari_ssdgl._napari._accuracy import heat
+
+    for r, row in enumerate(w.metrics["confusion"]):
+        for c, n in enumerate(row):
+            assert t.item(r, c + 1).background().color() == heat(n / max(1, sum(row)), c == r)
+    assert heat(1.0, True).green() > heat(1.0, True).red() > heat(0.0, True).red()
+    assert heat(1.0, False).red() > heat(1.0, False).green()
+    assert scene.gt.class_names[2] in t.item(0, 2).toolTip()
+
+
+def test_sections_fold_and_the_dock_scrolls(opened):
+    viewer, w = opened
+    box = w.views
+    assert box.isCheckable() and box.isChecked()
+    box.setChecked(False)
+    assert all(b.isHidden() for b in box.buttons.values())
+    box.setChecked(True)
+    assert not any(b.isHidden() for b in box.buttons.values())
+
+
+def test_warm_up_runs_the_training_path_once_in_the_background(monkeypatch):
+    from napari_ssdgl._napari import _warmup
+    from napari_ssdgl.training.trainer import TrainConfig
+
+    monkeypatch.setenv("NAPARI_SSDGL_WARMUP", "1")
+    cfg = TrainConfig(**{k: v for k, v in FREENET_TINY.items() if k != "iterations"})
+    thread = _warmup.warm_up((16, 20, 20), cfg)
+    assert thread is not None and thread.daemon
+    thread.join(120)
+    assert not thread.is_alive()
+    assert _warmup.warm_up((16, 20, 20), cfg) is None  # once per shape and model
+    monkeypatch.setenv("NAPARI_SSDGL_WARMUP", "0")
+    assert _warmup.warm_up((16, 24, 24), cfg) is None
