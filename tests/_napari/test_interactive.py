@@ -8,12 +8,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from napari_ssdgl._napari._sample_data import scene_layers
-from napari_ssdgl._napari._widget import SSDGLWidget
 from napari_ssdgl.analysis.metrics import classification_metrics
 from napari_ssdgl.datasets import make_synthetic_scene
 from napari_ssdgl.training import split_per_class
-from tests._napari.gui_helpers import TIMEOUT_MS, Notes, wait_idle
+from tests._napari.gui_helpers import TIMEOUT_MS, wait_idle
 
 pytestmark = pytest.mark.gui
 
@@ -23,23 +21,9 @@ LIVE = "Synthetic scene live map"
 GT = "Synthetic scene ground truth"
 
 
-@pytest.fixture(scope="module")
-def scene():
-    return make_synthetic_scene(size=32, bands=16)
-
-
 @pytest.fixture
-def notes():
-    return Notes()
-
-
-@pytest.fixture
-def dock(make_napari_viewer, scene):
-    viewer = make_napari_viewer()
-    for data, kwargs, kind in scene_layers(scene):
-        getattr(viewer, f"add_{kind}")(data, **kwargs)
-    widget = SSDGLWidget(viewer)
-    viewer.window.add_dock_widget(widget, name="SSDGL classifier")
+def dock(opened):
+    viewer, widget = opened
     widget.gt_picker.value = viewer.layers[GT]
     widget.config_overrides = dict(FREENET_TINY)
     return viewer, widget

@@ -11,36 +11,18 @@ from napari.layers import Labels
 
 from napari_ssdgl._napari._progress import SteadyEta
 from napari_ssdgl._napari._rgb import rgb_composite
-from napari_ssdgl._napari._sample_data import scene_layers
 from napari_ssdgl._napari._spectrum_plot import SpectralProfileWidget
-from napari_ssdgl._napari._widget import SSDGLWidget
 from napari_ssdgl.analysis.suggest import default_margin, suggest_pixels
-from napari_ssdgl.datasets import make_synthetic_scene
-from tests._napari.gui_helpers import TIMEOUT_MS, Notes, wait_idle
+from tests._napari.gui_helpers import TIMEOUT_MS, wait_idle
 from tests._napari.test_widget import FREENET_TINY, paint, sparse_labels
 
 pytestmark = pytest.mark.gui
 
 
-@pytest.fixture(scope="module")
-def scene():
-    return make_synthetic_scene(size=32, bands=16)
-
-
 @pytest.fixture
-def notes():
-    return Notes()
-
-
-@pytest.fixture
-def opened(make_napari_viewer, scene):
-    """(viewer, widget) as a newcomer gets them: the sample's cube and ground truth, the dock
-    opened after them, nothing picked by hand."""
-    viewer = make_napari_viewer()
-    for data, kwargs, kind in scene_layers(scene):
-        getattr(viewer, f"add_{kind}")(data, **kwargs)
-    widget = SSDGLWidget(viewer)
-    viewer.window.add_dock_widget(widget, name="SSDGL classifier")
+def opened(opened):
+    """The conftest's newcomer dock, with the fast test model."""
+    viewer, widget = opened
     widget.config_overrides = dict(FREENET_TINY)
     return viewer, widget
 

@@ -19,7 +19,7 @@ from napari_ssdgl._napari._sample_data import scene_layers
 from napari_ssdgl._napari._widget import SSDGLWidget
 from napari_ssdgl.datasets import make_synthetic_scene
 from napari_ssdgl.training import split_per_class
-from tests._napari.gui_helpers import TIMEOUT_MS, Notes, wait_idle
+from tests._napari.gui_helpers import TIMEOUT_MS, wait_idle
 
 pytestmark = pytest.mark.gui
 
@@ -29,24 +29,10 @@ FREENET_TINY = dict(model="freenet", iterations=30, lr=0.01, eval_every=10, prev
                     model_kwargs=dict(widths=[16] * 4, decoder_width=16, groups=4))
 
 
-@pytest.fixture(scope="module")
-def scene():
-    return make_synthetic_scene(size=32, bands=16)
-
-
 @pytest.fixture
-def notes():
-    return Notes()
-
-
-@pytest.fixture
-def dock(make_napari_viewer, scene):
+def dock(opened, scene):
     """(viewer, widget) with the scene's cube and ground truth, ground truth picked for scoring."""
-    viewer = make_napari_viewer()
-    for data, kwargs, kind in scene_layers(scene):
-        getattr(viewer, f"add_{kind}")(data, **kwargs)
-    widget = SSDGLWidget(viewer)
-    viewer.window.add_dock_widget(widget, name="SSDGL classifier")
+    viewer, widget = opened
     widget.gt_picker.value = viewer.layers[scene.gt.name]
     widget.config_overrides = dict(FREENET_TINY)
     return viewer, widget
