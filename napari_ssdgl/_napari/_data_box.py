@@ -18,8 +18,10 @@ from napari_ssdgl._napari._pickers import (
     layer_picker,
     looks_like_ground_truth,
 )
+from napari_ssdgl._napari._reader import reopen_cube
 from napari_ssdgl._napari._remap import parse_remap
 from napari_ssdgl._napari._ui import button, fill, row
+from napari_ssdgl.io import HSIReadError
 from napari_ssdgl.transforms.normalize import replace_nonfinite
 
 LABEL_FILES = "Label rasters (*.mat *.tif *.tiff *.png *.npy *.npz *.hdr);;All files (*)"
@@ -41,7 +43,10 @@ class DataBox(QGroupBox):
         form.addRow("Ground truth", self.gt_picker.native)
         fill(self, form, row(
             button("New labels layer", self.new_labels_layer, "A blank layer the cube's size"),
-            button("Import labels…", self._import_dialog, "Open a label raster file")))
+            button("Import labels…", self._import_dialog, "Open a label raster file"),
+            button("Band axis…", self._band_axis_dialog,
+                   "Which axis of the file holds the bands (the reader's choice is in the "
+                   "layer's metadata: band_axis, band_axis_source)")))
         # a pick the user (or a button) made sticks; the defaults below never override it
         self._chosen: dict[str, Labels | None] = {}
         for key, picker in (("labels", self.labels_picker), ("gt", self.gt_picker)):
@@ -78,6 +83,56 @@ class DataBox(QGroupBox):
                     "map on the pixels it learnt. Click 'New labels layer' and paint a few "
                     "pixels per class (or pick another layer as the ground truth).")
         return None
+
+    def band_axis_choices(self, layer: Image) -> list[str]:
+        """One entry per axis of the stored array, the reader's choice first and said why."""
+        md = layer.metadata
+        shape = md.get("stored_shape") or list(layer.data.shape)
+        current = md.get("band_axis")
+        why = md.get("band_axis_source") or "as read"
+        out = [f"axis {i}: {n} bands" + (f" (now: {why})" if i == current else "")
+               for i, n in enumerate(shape)]
+        if current in range(len(out)):
+            out.insert(0, out.pop(current))
+        return out
+
+    def _band_axis_dialog(self) -> None:
+        layer = self.cube_picker.value
+        if layer is None:
+            show_error("Pick a cube first: 'Band axis…' reopens its file.")
+            return
+        choices = self.band_axis_choices(layer)
+        picked, ok = QInputDialog.getItem(self, "Band axis",
+                                          f"Which axis of {layer.name}'s file holds the bands?",
+                                          choices, 0, False)
+        if ok:
+            self.set_band_axis(layer, int(picked.split(":")[0].split()[1]))
+
+    def set_band_axis(self, layer: Image, axis: int) -> bool:
+        """Reopen ``layer``'s file with the bands on stored ``axis`` and put the result in the
+        layer (data, metadata, contrast). A cube made in memory has no file to reopen."""
+        source = layer.metadata.get("source")
+        if not source or not Path(source).exists():
+            show_error(f"'{layer.name}' has no file behind it to reopen: transpose the array "
+                       "to (bands, rows, cols) before adding it.")
+            return False
+        try:
+            data, kwargs, _ = reopen_cube(source, axis, lazy=bool(layer.metadata.get("lazy")))
+        except (HSIReadError, ValueError) as exc:
+            show_error(f"Could not reopen '{layer.name}' with the bands on axis {axis}: {exc}")
+            return False
+        layer.data = data
+        layer.metadata = kwargs["metadata"]
+        if "contrast_limits" in kwargs:
+            layer.contrast_limits = kwargs["contrast_limits"]
+        size = tuple(data.shape[1:])
+        stale = [o.name for o in self.viewer.layers
+                 if isinstance(o, Labels) and tuple(o.data.shape) != size]
+        if stale:
+            show_warning(f"'{layer.name}' is now {data.shape[0]} bands of {size[0]} x {size[1]} "
+                         f"px; these labels no longer fit it: {', '.join(stale)}")
+        self.reset_choices()
+        return True
 
     def new_labels_layer(self) -> Labels | None:
         """A blank 2-D labels layer the size of the cube, selected in paint mode."""

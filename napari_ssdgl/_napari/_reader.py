@@ -9,7 +9,8 @@ is not a cube are left to napari quietly (but a zarr left by an unfinished run i
 A cube layer's metadata says which axis of the stored array was taken as the bands and why
 (``band_axis``, ``band_axis_source``: the file's layout, or the rule "two equal axes are rows and
 cols, otherwise the smallest axis holds the bands"; ``stored_shape``); ``read_path(...,
-band_axis=)`` / ``open_lazy(..., band_axis=)`` choose another from Python.
+band_axis=)`` / ``open_lazy(..., band_axis=)`` choose another from Python, and the dock's
+"Band axis…" reopens a layer's file with another (:func:`reopen_cube`).
 
 With ``NAPARI_SSDGL_AUTO_RGB=1`` in the environment, each cube also opens with its RGB composite
 (bands nearest 640/545/460 nm, see ``_rgb.py``), the view most users make first.
@@ -102,6 +103,18 @@ def layer_data(item: Cube | LabelMap) -> tuple:
     if item.colors and present <= set(item.colors):
         kwargs["colormap"] = {**dict(item.colors), 0: "transparent", None: "transparent"}
     return item.data, kwargs, "labels"
+
+
+def reopen_cube(source: str | Path, band_axis: int, *, lazy: bool) -> tuple:
+    """The LayerData tuple of the cube in ``source`` with its bands on the stored array's axis
+    ``band_axis``, opened as it was (lazily or into memory). Raises HSIReadError."""
+    p = Path(source)
+    if lazy:
+        return lazy_layer_data(open_lazy(p, band_axis=band_axis))
+    cubes = [item for item in read_path(p, band_axis=band_axis) if isinstance(item, Cube)]
+    if not cubes:
+        raise HSIReadError(p, "holds no cube")
+    return layer_data(cubes[0])
 
 
 def _lazy_layers(p: Path) -> list[tuple] | None:
