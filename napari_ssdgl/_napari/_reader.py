@@ -149,7 +149,7 @@ def _data_bytes(p: Path) -> int:
 
 def lazy_layer_data(cube: Cube) -> tuple:
     """The LayerData tuple for a cube whose data is a dask array: nothing is computed but a few
-    sampled chunks for the contrast limits."""
+    small sampled windows for the contrast limits."""
     data = cube.data
     metadata = {**cube.metadata(), "lazy": True,
                 "chunks": [int(c) for c in data.chunksize]}
