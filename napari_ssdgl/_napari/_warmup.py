@@ -6,6 +6,8 @@ network at a given input size sets up its kernels and buffers. None of that depe
 data, so a throwaway one-iteration run of the dock's model on a random cube of the picked
 cube's shape, in a daemon thread while the user paints, moves it off the click. It runs once
 per (shape, model settings) and never touches a layer. ``NAPARI_SSDGL_WARMUP=0`` turns it off.
+A cube over :data:`MAX_VALUES` gets no warm-up: a whole-scene iteration on it would cost memory
+and minutes of CPU the user did not ask for.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import threading
 
 import numpy as np
 
+MAX_VALUES = 1 << 25  # bands x rows x cols: Pavia/Salinas-sized scenes (~2e7) are warmed, not more
 _done: set = set()
 _lock = threading.Lock()
 threads: list[threading.Thread] = []  # the warm-ups started (tests wait on them)
@@ -26,7 +29,7 @@ def enabled() -> bool:
 
 def warm_up(shape: tuple[int, int, int], config) -> threading.Thread | None:
     """Start a one-iteration throwaway run of ``config``'s model on a ``shape`` cube."""
-    if not enabled() or len(shape) != 3 or min(shape) < 2:
+    if not enabled() or len(shape) != 3 or min(shape) < 2 or np.prod(shape) > MAX_VALUES:
         return None
     key = (tuple(int(n) for n in shape), config.model, config.preset,
            repr(sorted((config.model_kwargs or {}).items())), config.device)

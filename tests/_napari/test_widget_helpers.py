@@ -61,3 +61,14 @@ def test_export_metrics(tmp_path):
     header = rows[5]
     assert header[:3] == ["value", "name", "accuracy"] and len(header) == 3 + 3
     assert rows[6][:2] == ["1", "a"] and rows[6][3:] == ["1", "1", "0"]
+
+
+def test_no_warm_up_for_a_big_cube(monkeypatch):
+    """A scene-sized throwaway iteration on a flight line would cost GBs: no warm-up there."""
+    from napari_ssdgl._napari import _warmup
+    from napari_ssdgl.training import TrainConfig
+
+    monkeypatch.setenv("NAPARI_SSDGL_WARMUP", "1")
+    started = len(_warmup.threads)
+    assert _warmup.warm_up((200, 2000, 2000), TrainConfig()) is None
+    assert len(_warmup.threads) == started
