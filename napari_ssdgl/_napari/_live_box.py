@@ -119,6 +119,10 @@ class LiveBox(QGroupBox):
         if cube_layer is None or labels_layer is None:
             self.status.setText("Live: pick a cube and a training-labels layer.")
             return
+        if not isinstance(cube_layer.data, np.ndarray):  # dask: the fit reads every pixel
+            self.status.setText("Live: the cube is lazy (bigger than memory) and the live map "
+                                "reads every pixel; use Train and Apply to cube instead.")
+            return
         labels = np.array(labels_layer.data, copy=True)
         if labels.shape != tuple(cube_layer.data.shape[1:]):
             self.status.setText("Live: the labels layer is not the cube's size.")

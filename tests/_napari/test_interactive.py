@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from napari_ssdgl._napari._widget import SSDGLWidget
 from napari_ssdgl.analysis.metrics import classification_metrics
 from napari_ssdgl.datasets import make_synthetic_scene
 from napari_ssdgl.training import split_per_class
@@ -157,3 +158,18 @@ def test_panel_says_what_it_scores_on_and_ground_truth_never_chooses(dock, scene
     w.gt_picker.value = None
     wait_idle(qtbot, w, w.train())
     assert "held-out painted pixels" in w.accuracy.summary.text()
+
+
+def test_live_map_refuses_a_lazy_cube(make_napari_viewer, scene):
+    """The live fit reads every pixel: a dask cube is refused, never materialised."""
+    import dask.array as da
+
+    viewer = make_napari_viewer()
+    cube = viewer.add_image(da.from_array(scene.cube.data, chunks=(16, 16, 16)), name="lazy",
+                            metadata={"lazy": True})
+    labels = viewer.add_labels(np.where(scene.gt.data <= 2, scene.gt.data, 0), name="painted")
+    w = SSDGLWidget(viewer)
+    w.data.cube_picker.value, w.data.labels_picker.value = cube, labels
+    w.live.toggle.setChecked(True)
+    w.live.update_now()
+    assert w.live.worker is None and "lazy" in w.live.status.text()
