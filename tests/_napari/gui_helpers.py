@@ -1,4 +1,4 @@
-"""Helpers shared by the tests in a real napari viewer (pytest puts tests/ on sys.path)."""
+"""Helpers shared by the tests in a real napari viewer (import from tests._napari.gui_helpers)."""
 
 from napari.utils.notifications import NotificationSeverity, notification_manager
 
