@@ -229,9 +229,13 @@ def make_cube(
     name: str | None = None,
     band_axis: tuple[int, str] | None = None,
     stored_shape: tuple[int, ...] | None = None,
+    fwhm=None,
+    bad_bands=None,
 ) -> Cube:
     """A Cube from a bands-first array, recording (and warning about) non-finite values;
-    ``band_axis`` is the (axis, source) the bands came from in the ``stored_shape`` array."""
+    ``band_axis`` is the (axis, source) the bands came from in the ``stored_shape`` array.
+    ``wavelengths``, ``fwhm`` and ``bad_bands`` of another length than the bands are dropped
+    with a note."""
     path = Path(path)
     if data.ndim != 3:
         raise HSIReadError(path, f"expected a 3-D cube (bands, rows, cols), found {describe(data)}")
@@ -250,12 +254,7 @@ def make_cube(
                 f"{bad} non-finite value(s) (NaN/inf) in the cube ({bad / data.size:.2%} of values)"
             )
             warnings.warn(f"{path}: {notes[-1]}", UserWarning, stacklevel=3)
-    wl = None
-    if wavelengths is not None:
-        wl = np.asarray(wavelengths, dtype=float).ravel()
-        if wl.size != data.shape[0]:
-            notes.append(f"ignored {wl.size} wavelengths for {data.shape[0]} bands")
-            wl = None
+    wl = per_band(wavelengths, data.shape[0], float, "wavelengths", notes)
     return Cube(
         data=data,
         wavelengths=wl,
@@ -268,7 +267,25 @@ def make_cube(
         band_axis=None if band_axis is None else band_axis[0],
         band_axis_source=None if band_axis is None else band_axis[1],
         stored_shape=None if stored_shape is None else tuple(int(n) for n in stored_shape),
+        fwhm=per_band(fwhm, data.shape[0], float, "FWHM values", notes),
+        bad_bands=per_band(bad_bands, data.shape[0], bool, "bad-band flags", notes),
     )
+
+
+def per_band(values, bands: int, kind: type, what: str, notes: list[str]) -> np.ndarray | None:
+    """A file's per-band list as a 1-D array of ``kind``, or None when absent, not numbers or
+    not one per band (then a note says so: the list describes some other cube)."""
+    if values is None:
+        return None
+    try:
+        arr = np.asarray(values, dtype=float).ravel()
+    except (TypeError, ValueError):
+        notes.append(f"ignored {what} that are not numbers")
+        return None
+    if arr.size != bands:
+        notes.append(f"ignored {arr.size} {what} for {bands} bands")
+        return None
+    return arr != 0 if kind is bool else arr.astype(kind)
 
 
 def make_labels(

@@ -37,10 +37,18 @@ class Cube:
     band_axis: int | None = None
     band_axis_source: str | None = None
     stored_shape: tuple[int, ...] | None = None
+    # band full width at half maximum, same units as ``wavelengths`` (what cross-sensor
+    # resampling needs for a Gaussian spectral response), and the file's own bad-band flags
+    # (True = flagged bad, e.g. ENVI ``bbl`` == 0, EMIT ``good_wavelengths`` == 0)
+    fwhm: np.ndarray | None = None
+    bad_bands: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if not self.dtype:
             self.dtype = str(self.data.dtype)
+        bands = int(self.data.shape[0]) if getattr(self.data, "ndim", 0) else 0
+        self.fwhm = _per_band(self.fwhm, bands, float)
+        self.bad_bands = _per_band(self.bad_bands, bands, bool)
 
     @property
     def bands(self) -> int:
@@ -58,6 +66,10 @@ class Cube:
             "wavelength_units": self.wavelength_units,
             "wavelengths": None if self.wavelengths is None else list(map(float, self.wavelengths)),
         }
+        if self.fwhm is not None:
+            md["fwhm"] = [float(v) for v in self.fwhm]
+        if self.bad_bands is not None:
+            md["bad_bands"] = [bool(v) for v in self.bad_bands]
         if self.band_axis is not None:
             md["band_axis"] = int(self.band_axis)
             md["band_axis_source"] = self.band_axis_source
@@ -68,6 +80,18 @@ class Cube:
         if self.warnings:
             md["warnings"] = list(self.warnings)
         return md
+
+
+def _per_band(values, bands: int, kind: type) -> np.ndarray | None:
+    """``values`` as a 1-D array of ``kind`` with one entry per band (None stays None); a
+    list of another length is a programming error (readers drop and note a file's mismatched
+    list before building the Cube), so it raises rather than describe some other cube."""
+    if values is None:
+        return None
+    arr = np.asarray(values, dtype=kind).ravel()
+    if arr.size != bands:
+        raise ValueError(f"{arr.size} per-band values for a cube of {bands} bands")
+    return arr
 
 
 @dataclass

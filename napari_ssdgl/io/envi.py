@@ -200,18 +200,30 @@ def read_envi(path: str | Path, *, band_axis: int | None = None) -> list[Cube | 
         return [make_labels(data[0], hdr, name=name, **_classes(layout.meta))]
     return [make_cube(data, hdr, wavelengths=envi_wavelengths(layout.meta),
                       wavelength_units=_units(layout.meta), name=name, band_axis=axis,
-                      stored_shape=layout.shape)]
+                      stored_shape=layout.shape, **envi_band_info(layout.meta))]
 
 
 def envi_wavelengths(meta: dict) -> list[float] | None:
     """The header's ``wavelength`` list as floats, or None (absent or not numbers)."""
-    values = meta.get("wavelength")
+    return _numbers(meta, "wavelength")
+
+
+def _numbers(meta: dict, key: str) -> list[float] | None:
+    values = meta.get(key)
     if values is None:
         return None
     try:
         return [float(v) for v in ([values] if isinstance(values, str) else values)]
     except (TypeError, ValueError):
         return None
+
+
+def envi_band_info(meta: dict) -> dict:
+    """``fwhm`` (the header's ``fwhm``, in the wavelength units) and ``bad_bands`` (True where
+    the header's ``bbl`` is 0) for :func:`make_cube`; None where absent or not numbers."""
+    bbl = _numbers(meta, "bbl")
+    return {"fwhm": _numbers(meta, "fwhm"),
+            "bad_bands": None if bbl is None else [v == 0 for v in bbl]}
 
 
 def _units(meta: dict) -> str | None:

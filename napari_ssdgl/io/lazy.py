@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from napari_ssdgl.io._common import check_declared, choose_band_axis, file_identity
+from napari_ssdgl.io._common import check_declared, choose_band_axis, file_identity, per_band
 from napari_ssdgl.io.base import Cube, HSIReadError
 from napari_ssdgl.io.zarr_store import DEFAULT_TILE, ChunkReadError, open_zarr_cube
 
@@ -254,9 +254,12 @@ def _cube(src: LazySource, path: Path, tile: int, axis: tuple[int, str], **kw) -
         except (TypeError, ValueError):
             wl = None
         wl = wl if wl is not None and wl.size == data.shape[0] else None
+    notes: list[str] = kw.pop("warnings", [])
+    for key, kind, what in (("fwhm", float, "FWHM values"), ("bad_bands", bool, "bad-band flags")):
+        kw[key] = per_band(kw.get(key), data.shape[0], kind, what, notes)
     return Cube(data=data, wavelengths=wl, source=str(path), name=kw.pop("name", path.stem),
                 band_axis=axis[0], band_axis_source=axis[1],
-                stored_shape=src.stored_shape, **kw)
+                stored_shape=src.stored_shape, warnings=notes, **kw)
 
 
 def _envi_header(p: Path) -> Path | None:
@@ -266,7 +269,7 @@ def _envi_header(p: Path) -> Path | None:
 
 
 def _envi(p: Path, tile: int, band_axis: int | None) -> Cube:
-    from napari_ssdgl.io.envi import _units, envi_layout, envi_wavelengths
+    from napari_ssdgl.io.envi import _units, envi_band_info, envi_layout, envi_wavelengths
 
     hdr = _envi_header(p)
     if hdr is None:
@@ -280,7 +283,8 @@ def _envi(p: Path, tile: int, band_axis: int | None) -> Cube:
                    chunks=_stored_chunks(layout.shape, axes, tile))
     src = LazySource("envi", hdr, str(layout.data), axes=axes, files=(hdr, layout.data))
     return _cube(src, hdr, tile, axis, wavelengths=envi_wavelengths(layout.meta),
-                 wavelength_units=_units(layout.meta), name=hdr.stem)
+                 wavelength_units=_units(layout.meta), name=hdr.stem,
+                 **envi_band_info(layout.meta))
 
 
 def _stored_chunks(shape, axes, tile) -> list[int]:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from napari_ssdgl.io._common import check_declared, choose_band_axis, file_identity
+from napari_ssdgl.io._common import check_declared, choose_band_axis, file_identity, per_band
 from napari_ssdgl.io.atomic import atomic_output
 from napari_ssdgl.io.base import Cube, HSIReadError
 from napari_ssdgl.io.jsonio import jsonable
@@ -53,6 +53,8 @@ def write_zarr_cube(
     attrs = {
         "wavelengths": None if cube.wavelengths is None else list(map(float, cube.wavelengths)),
         "wavelength_units": cube.wavelength_units,
+        "fwhm": None if cube.fwhm is None else [float(v) for v in cube.fwhm],
+        "bad_bands": None if cube.bad_bands is None else [bool(v) for v in cube.bad_bands],
         "name": cube.name,
         "source": cube.source,
         "geo": jsonable(cube.geo) if cube.geo else None,
@@ -131,6 +133,7 @@ def open_zarr_cube(path: str | Path, *, band_axis: int | None = None) -> Cube:
         if axis[0]:
             data = da.moveaxis(data, axis[0], 0)
         wl = _wavelengths(attrs.get("wavelengths"), data.shape[0])
+        notes: list[str] = []
         geo = attrs.get("geo") or None
         geo = {int(k): v for k, v in geo.items()} if isinstance(geo, dict) else None
         units, name = attrs.get("wavelength_units"), attrs.get("name")
@@ -144,6 +147,10 @@ def open_zarr_cube(path: str | Path, *, band_axis: int | None = None) -> Cube:
             band_axis=axis[0],
             band_axis_source=axis[1],
             stored_shape=tuple(int(n) for n in z.shape),
+            fwhm=per_band(attrs.get("fwhm"), data.shape[0], float, "FWHM values", notes),
+            bad_bands=per_band(attrs.get("bad_bands"), data.shape[0], bool, "bad-band flags",
+                               notes),
+            warnings=notes,
         )
     except HSIReadError:  # IncompleteOutputError too
         raise
