@@ -64,6 +64,7 @@ class AccuracyArea:
     sample_points: int
     confidence: float = 0.95
     pixel_area_ha: float | None = None
+    pseudo_count: float = 0.0
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -115,6 +116,7 @@ class AccuracyArea:
                 "oa_high": self.oa_ci[1], "confidence": self.confidence, "z": self.z,
                 "population_pixels": self.population_pixels,
                 "sample_points": self.sample_points, "pixel_area_ha": self.pixel_area_ha,
+                "pseudo_count": self.pseudo_count,
                 "classes": self.table(), "class_values": self.class_values(),
                 "error_matrix": self.matrix.tolist(),
                 "error_matrix_axes": "rows: map class, columns: reference class (class_values "
@@ -140,9 +142,12 @@ class _Design:
         means = np.stack([y[m].mean(axis=0) for m in self.members])
         return (self.N_h[:, None] * means).sum(axis=0)
 
-    def total_var(self, y: np.ndarray) -> np.ndarray:
+    def total_var(self, y: np.ndarray, pseudo_count: float = 0.0) -> np.ndarray:
         """Variance of :meth:`total` (eq. 26 with the finite population correction); a
-        stratum with one point and N_h > 1 makes it NaN (no within-stratum variance)."""
+        stratum with one point and N_h > 1 makes it NaN (no within-stratum variance).
+        ``pseudo_count`` a > 0 (0/1 indicators only): each stratum's variance is at least that
+        of the proportion (x + a) / (n + 2a), so a stratum whose points all agree still adds
+        some."""
         out = np.zeros(y.shape[1])
         for m, f, n, N in zip(self.members, self.factor, self.n_h, self.N_h, strict=True):
             if n >= N:  # sampled whole: known exactly
@@ -150,7 +155,11 @@ class _Design:
             if n < 2:
                 out[:] = np.nan
                 continue
-            out += f * y[m].var(axis=0, ddof=1)
+            var = y[m].var(axis=0, ddof=1)
+            if pseudo_count > 0:
+                p = (y[m].sum(axis=0) + pseudo_count) / (n + 2 * pseudo_count)
+                var = np.maximum(var, p * (1 - p) * n / (n - 1))
+            out += f * var
         return out
 
     def ratio(self, y: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -170,7 +179,7 @@ def stratified_estimates(
     strata, map_classes, reference, stratum_sizes: Mapping[int, int], *,
     classes=None, class_names: Mapping[int, str] | None = None,
     mapped_pixels: Mapping[int, int] | None = None, pixel_area_ha: float | None = None,
-    confidence: float = 0.95,
+    confidence: float = 0.95, pseudo_count: float = 0.0,
 ) -> AccuracyArea:
     """Accuracy and area estimates (see the module docstring) from sample points.
 
@@ -179,7 +188,13 @@ def stratified_estimates(
     pixels in every stratum (N_h). ``classes``: the classes to report (default every map or
     reference class seen, and every stratum). ``mapped_pixels``: map-class pixel counts to
     show beside the estimates. ``pixel_area_ha``: hectares per pixel, for areas in ha.
+    ``pseudo_count``: 0 (default) is Stehman's variance, whose interval has zero width where
+    every point of a stratum agrees (a near-perfect class); a > 0 gives the standard errors of
+    OA and of the areas a floor per stratum, that of (x + a) / (n + 2a) (a conservative
+    interval; ``benchmarks/assess_coverage.py`` measures both).
     """
+    if pseudo_count < 0:
+        raise ValueError(f"the pseudo-count cannot be negative, got {pseudo_count}")
     s = np.asarray(strata, dtype=np.int64).ravel()
     m = np.asarray(map_classes, dtype=np.int64).ravel()
     r = np.asarray(reference, dtype=np.int64).ravel()
@@ -211,9 +226,9 @@ def stratified_estimates(
     correct = (m == r).astype(float)[:, None]
 
     oa = float(design.total(correct)[0] / N)
-    oa_se = float(np.sqrt(design.total_var(correct)[0]) / N)
+    oa_se = float(np.sqrt(design.total_var(correct, pseudo_count)[0]) / N)
     area = design.total(ref_k) / N
-    area_se = np.sqrt(design.total_var(ref_k)) / N
+    area_se = np.sqrt(design.total_var(ref_k, pseudo_count)) / N
     users, users_se = design.ratio(hit_k, map_k)
     producers, producers_se = design.ratio(hit_k, ref_k)
     cells = (map_k[:, :, None] * ref_k[:, None, :]).reshape(s.size, -1)
@@ -240,6 +255,14 @@ def stratified_estimates(
     if thin:
         notes.append(f"strata {thin} have one sample point: standard errors need two, so "
                      "those that depend on them are NaN")
+    agree = [int(h) for h, mem, n, big in zip(design.order, design.members, design.n_h,
+                                              design.N_h, strict=True)
+             if 2 <= n < big and np.unique(r[mem]).size == 1]
+    if agree and pseudo_count == 0:
+        notes.append(f"in strata {agree} every sample point has the same reference class, so "
+                     "they add no variance: intervals that depend on them understate the "
+                     "uncertainty (a pseudo-count such as 0.1 gives conservative ones)")
     return AccuracyArea(oa=oa, oa_se=oa_se, classes=rows, matrix=matrix,
                         population_pixels=int(N), sample_points=int(s.size),
-                        confidence=confidence, pixel_area_ha=pixel_area_ha, notes=notes)
+                        confidence=confidence, pixel_area_ha=pixel_area_ha,
+                        pseudo_count=float(pseudo_count), notes=notes)

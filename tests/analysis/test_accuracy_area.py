@@ -99,3 +99,21 @@ def test_reference_class_never_mapped_and_bad_input():
     with pytest.raises(ValueError, match="differ in length"):
         stratified_estimates([1, 1], [1], [1, 1], {1: 2})
     assert z_value(0.95) == pytest.approx(1.959964, abs=1e-6)
+
+
+def test_pseudo_count_floors_a_stratum_where_every_point_agrees():
+    # stratum 1 (N=100, n=4): all four points right, so Stehman's variance is 0 there
+    args = ([1] * 4 + [2] * 3, [1] * 4 + [2] * 3, [1] * 4 + [2, 2, 1], {1: 100, 2: 60})
+    plain = stratified_estimates(*args)
+    assert plain.classes[0].area_proportion == pytest.approx((100 + 60 / 3) / 160)
+    assert "same reference class" in " ".join(plain.notes)
+    floored = stratified_estimates(*args, pseudo_count=0.5)
+    # OA: stratum 1 floored at p = 4.5/5, 0.9*0.1*4/3 = 0.12; stratum 2 (1, 1, 0: variance
+    # 1/3) at p = 2.5/4, 0.625*0.375*3/2 = 0.3515625, above its 1/3
+    v1 = 100 ** 2 * (1 - 4 / 100) * 0.12 / 4
+    v2 = 60 ** 2 * (1 - 3 / 60) * 0.3515625 / 3
+    assert floored.oa_se == pytest.approx(np.sqrt(v1 + v2) / 160)
+    assert floored.oa == plain.oa  # the estimates themselves do not change
+    assert floored.classes[0].users_se == plain.classes[0].users_se
+    with pytest.raises(ValueError, match="pseudo-count"):
+        stratified_estimates(*args, pseudo_count=-1)
