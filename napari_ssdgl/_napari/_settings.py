@@ -1,4 +1,5 @@
-"""The collapsible "Advanced settings" box; its defaults are the engine's (the paper's) defaults."""
+"""The "Settings" box (foldable when it shares a page); its defaults are the engine's (the
+paper's) defaults."""
 
 from __future__ import annotations
 
@@ -32,14 +33,15 @@ class SettingsBox(QGroupBox):
     """Model, iterations, learning rate, per-class draw, augmentation, test-time augmentation,
     ensemble members, seed, device, previews.
 
-    Checking the box title unfolds it. ``config(**overrides)`` builds the ``TrainConfig``;
+    ``foldable``: a check box in the title unfolds it (it starts folded); the dock's Train tab
+    holds it open, as that tab's content. ``config(**overrides)`` builds the ``TrainConfig``;
     overrides (e.g. tiny ``model_kwargs`` in tests) win over the widgets.
     """
 
-    def __init__(self, parent=None):
-        super().__init__("Advanced settings", parent)
+    def __init__(self, parent=None, foldable: bool = True, title: str = "Advanced settings"):
+        super().__init__(title, parent)
         d = TrainConfig()
-        self.setCheckable(True)
+        self.setCheckable(foldable)
         self.setChecked(False)
         self._body = QWidget()
         form = QFormLayout(self._body)
@@ -93,7 +95,7 @@ class SettingsBox(QGroupBox):
             form.addRow(label, w)
         layout = QVBoxLayout(self)
         layout.addWidget(self._body)
-        self._body.setVisible(False)
+        self._body.setVisible(not foldable)
         self.toggled.connect(self._body.setVisible)
 
     def config(self, **overrides) -> TrainConfig:

@@ -54,9 +54,9 @@ class TrainingBox(QGroupBox):
         self.status.setWordWrap(True)
         self.plot = LossPlot()
         self.progress = TrainProgress()  # the dock's own bar, ETA from steady-state iterations
+        # the curve is not in this box: the dock shows it on its Train tab, this box above the tabs
         fill(self, row(self.train_button, self.refine_button, self.stop_button), self.progress,
-             self.status,
-             self.plot)
+             self.status)
 
     def refine(self) -> TrainJob | None:
         """Continue from the current model with the current labels (new classes get rows)."""

@@ -34,19 +34,3 @@ def row(*widgets) -> QHBoxLayout:
         layout.addWidget(w)
     return layout
 
-
-def collapsible(box: QGroupBox, expanded: bool = True) -> QGroupBox:
-    """A check box in the title folds ``box`` to its title (its contents hidden, not only
-    disabled), so the dock fits a short screen; ``expanded`` is how it starts."""
-    from qtpy.QtCore import Qt
-    from qtpy.QtWidgets import QWidget
-
-    def show(on: bool) -> None:
-        for child in box.findChildren(QWidget, options=Qt.FindChildOption.FindDirectChildrenOnly):
-            child.setVisible(on)
-
-    box.setCheckable(True)
-    box.setChecked(expanded)
-    box.toggled.connect(show)
-    show(expanded)
-    return box

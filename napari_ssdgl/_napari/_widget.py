@@ -3,10 +3,11 @@
 A thin shell over the engine, laid out from boxes that each do one part: ``_data_box`` (what
 to work on, and the copies a job takes), ``_training_box``, ``_results_box`` (accuracy, where
 to label next), ``_model_box`` (save, load, apply) and ``_runner`` (the background jobs).
-This module only places them and connects them. Every heavy step runs in a napari thread
-worker on copies taken on the main thread, the layers are only touched in the worker's
-callbacks (which napari delivers on the main thread), and messages go through napari
-notifications so a bad input never raises into the viewer.
+This module only places them (on tabs: Label · Train · Results · Model, under a header with
+Train/Stop and the status; see ``SSDGLWidget._lay_out``) and connects them. Every heavy step
+runs in a napari thread worker on copies taken on the main thread, the layers are only touched
+in the worker's callbacks (which napari delivers on the main thread), and messages go through
+napari notifications so a bad input never raises into the viewer.
 """
 
 from __future__ import annotations
@@ -16,7 +17,15 @@ from pathlib import Path
 import numpy as np
 from napari.layers import Image, Labels, Layer
 from qtpy.QtCore import QEvent, Qt
-from qtpy.QtWidgets import QGroupBox, QLabel, QScrollArea, QVBoxLayout, QWidget
+from qtpy.QtWidgets import (
+    QFrame,
+    QGroupBox,
+    QLabel,
+    QScrollArea,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from napari_ssdgl._napari._classes_table import ClassesTable
 from napari_ssdgl._napari._data_box import DataBox
@@ -31,10 +40,23 @@ from napari_ssdgl._napari._results_box import ResultsBox
 from napari_ssdgl._napari._runner import Runner
 from napari_ssdgl._napari._settings import SettingsBox
 from napari_ssdgl._napari._training_box import TrainingBox
-from napari_ssdgl._napari._ui import collapsible, group
+from napari_ssdgl._napari._ui import group
 from napari_ssdgl._napari._views import ViewsBox
 from napari_ssdgl._napari._warmup import warm_up
 from napari_ssdgl.prediction.classifier import Classifier
+
+TABS = ("Label", "Train", "Results", "Model")  # the loop's steps, left to right
+# (tab, section title, attribute of the dock or a part made in _lay_out), top to bottom
+SECTIONS = (
+    ("Label", "Data", "data"),
+    ("Label", "Classes", "classes"),
+    ("Label", "Live map", "live"),
+    ("Train", "Settings", "settings"),
+    ("Train", "Training curve", "curve"),
+    ("Results", "View", "views"),
+    ("Results", "", "results"),  # its own boxes: where to label next, accuracy
+    ("Model", "Model", "model"),
+)
 
 
 def _forward(box: str, name: str, doc: str) -> property:
@@ -62,7 +84,7 @@ class SSDGLWidget(QWidget):
         self.runner = Runner(self, on_change=self._on_jobs_changed)
         self.data = DataBox(v)
         self.classes = ClassesTable()
-        self.settings = SettingsBox()
+        self.settings = SettingsBox(foldable=False, title="Settings")
         self.results = ResultsBox(v, self.data.labels_picker)
         self.training = TrainingBox(v, self.data, self.settings, self.runner, self.results,
                                     on_trained=self._set_classifier)
@@ -95,25 +117,67 @@ class SSDGLWidget(QWidget):
 
     # -- layout ------------------------------------------------------------------------------
     def _lay_out(self) -> None:
+        """Tabs, one per step of the loop, under a header that every tab shares.
+
+        Why tabs rather than folding sections in one column: every section open, the column
+        was 1,205 px tall, and folding only works if the user keeps folding; a tab holds one
+        step's controls at their full size and the dock's height is the tallest tab's, which
+        fits a 1000-px screen beside napari's layer controls (``tests/_napari/
+        test_dock_layout.py`` measures it). The header holds what the user needs on every step
+        without switching: Train · Refine · Stop, the progress bar, the status line and the
+        message line, so painting on *Label* and pressing Train never leaves the tab. Each
+        page scrolls on its own on a shorter screen, the header never does.
+
+        Sections are the rows of ``SECTIONS`` (tab, title, attribute); another box is one
+        :meth:`add_section` call.
+        """
         hint = QLabel("Keys 1–9 pick a class while painting; names are editable.")
         hint.setWordWrap(True)
-        body = QWidget()
-        layout = QVBoxLayout(body)
-        for w in (self.data, collapsible(group("Classes", self.classes, hint)), self.live,
-                  self.settings, self.training, self.messages, collapsible(self.views),
-                  self.results, collapsible(self.model)):
-            layout.addWidget(w)
-        for box in self.results.findChildren(QGroupBox):  # where to label next, accuracy
-            collapsible(box)
-        layout.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setWidget(body)
+        parts = {"classes": group("Classes", self.classes, hint),
+                 "curve": group("Training curve", self.plot)}
+        self.tabs = QTabWidget()
+        self.tabs.setUsesScrollButtons(True)
+        self._pages: dict[str, QVBoxLayout] = {}
+        for tab in TABS:
+            self._page(tab)
+        for tab, title, name in SECTIONS:
+            widget = parts[name] if name in parts else getattr(self, name)
+            self.add_section(title, widget, tab=tab)
         outer = QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        outer.addWidget(scroll)
+        outer.setContentsMargins(0, 6, 0, 0)  # room for the header box's title
+        outer.addWidget(self.training)
+        outer.addWidget(self.messages)
+        outer.addWidget(self.tabs, 1)
         self.setMinimumWidth(340)
+
+    def _page(self, tab: str) -> QVBoxLayout:
+        """The layout of ``tab``'s page (made, before the *Model* tab, when new)."""
+        if tab not in self._pages:
+            body = QWidget()
+            layout = QVBoxLayout(body)
+            layout.addStretch(1)  # sections stack at the top
+            scroll = QScrollArea()
+            scroll.setWidgetResizable(True)
+            scroll.setFrameShape(QFrame.Shape.NoFrame)
+            scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+            scroll.setWidget(body)
+            last = [self.tabs.tabText(i) for i in range(self.tabs.count())][-1:]
+            at = self.tabs.count() - 1 if last == [TABS[-1]] else self.tabs.count()
+            self.tabs.insertTab(at, scroll, tab)
+            self._pages[tab] = layout
+        return self._pages[tab]
+
+    def add_section(self, title: str, widget: QWidget, tab: str | None = None) -> QWidget:
+        """Place ``widget`` on tab ``tab`` (default: a tab of its own named ``title``, made
+        before *Model*), below the sections already there; returns what was placed.
+
+        A ``QGroupBox`` (or a widget with an empty ``title``) is placed as it is; anything else
+        goes in a box titled ``title``.
+        """
+        layout = self._page(tab or title)
+        box = widget if isinstance(widget, QGroupBox) or not title else group(title, widget)
+        layout.insertWidget(layout.count() - 1, box)  # before the stretch
+        return box
 
     # -- wiring ------------------------------------------------------------------------------
     def _wire(self) -> None:

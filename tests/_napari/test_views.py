@@ -298,16 +298,6 @@ def test_confusion_matrix_is_a_heat_map_with_class_names(opened, scene, qtbot, n
     assert scene.gt.class_names[2] in t.item(0, 2).toolTip()
 
 
-def test_sections_fold_and_the_dock_scrolls(opened):
-    viewer, w = opened
-    box = w.views
-    assert box.isCheckable() and box.isChecked()
-    box.setChecked(False)
-    assert all(b.isHidden() for b in box.buttons.values())
-    box.setChecked(True)
-    assert not any(b.isHidden() for b in box.buttons.values())
-
-
 def test_warm_up_runs_the_training_path_once_in_the_background(monkeypatch):
     from napari_ssdgl._napari import _warmup
     from napari_ssdgl.training.trainer import TrainConfig
