@@ -389,6 +389,14 @@ def reproduce(args) -> int:
     return 0
 
 
+# -- assess -----------------------------------------------------------------------------------
+def assess(args) -> int:
+    """Accuracy and areas with confidence intervals: the body is in :mod:`.assess_commands`."""
+    from napari_ssdgl.cli.assess_commands import assess as run
+
+    return run(args)
+
+
 # -- demo -------------------------------------------------------------------------------------
 def demo(args) -> int:
     import torch

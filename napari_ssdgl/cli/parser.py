@@ -34,6 +34,7 @@ examples:
   napari-ssdgl predict runs/m1 scene.tif --out scene_classes.tif
   napari-ssdgl predict runs/m1 'flights/*.hdr' --out-dir maps --format tif,png --probabilities
   napari-ssdgl evaluate maps/scene.tif scene_gt.tif --exclude train_labels.tif --json
+  napari-ssdgl assess maps/scene.tif --target-se 0.01 --exclude train_labels.tif --out pts.csv
   napari-ssdgl reproduce indian_pines --protocol 5pct --seeds 0,1,2,3,4 --out runs/ip5
 
 'python -m napari_ssdgl' is the same program. Run 'napari-ssdgl COMMAND --help' for details.
@@ -370,6 +371,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in (_add_train, _add_predict, _add_evaluate, _add_reproduce, _add_demo):
         add(sub)
+    from napari_ssdgl.cli.assess_commands import add_assess_parser
+
+    add_assess_parser(sub, _overwrite_option, _output_options)
     if dask_cli() is not None:
         dask_cli().add_convert_parser(sub)
     return parser
