@@ -107,13 +107,14 @@ def guarded_cube(data, job: Job):
 
 
 def make_job(viewer, layer, clf, *, device: str, options: dict, gt=None,
-             train_labels=None, tta: bool = False) -> LazyJob:
+             train_labels=None, tta: bool = False, gt_name: str | None = None) -> LazyJob:
     """The job for ``layer`` and its output layer ``<cube> prediction`` (created or reused now,
     all 0, in the model's colours). ``options`` go to :func:`predict_dask` (tile_size, overlap);
-    ``tta``: the mean over the 8 flips/transposes (8 times the statistics passes and tiles)."""
+    ``tta``: the mean over the 8 flips/transposes (8 times the statistics passes and tiles);
+    ``gt_name``: the layer ``gt`` was copied from, named in the accuracy panel."""
     job = LazyJob(layer.name, None, tuple(layer.scale[-2:]), tuple(layer.translate[-2:]),
                   train_labels=train_labels, gt=gt, classifier=clf, source_layers=(layer.name,),
-                  device=device, tta=tta)
+                  device=device, tta=tta, gt_name=gt_name if gt is not None else None)
     job.cube = guarded_cube(layer.data, job)
     job.options = dict(options)
     rows, cols = job.cube.shape[1:]

@@ -57,6 +57,11 @@ class LossPlot(FigureCanvasQTAgg):
                                              label="validation (held-out painted)")
         (self._test_line,) = self.ax_val.plot([], [], color="#90be6d", lw=1.2, marker="s", ms=3,
                                               ls="--", label="test (ground truth)")
+        # before the first point: an empty, labelled frame (matplotlib's default for no data
+        # is ±0.055 on both axes, which reads as a plot of negative losses); auto=True lets
+        # the first points rescale it
+        self.ax.set_xlim(0, 1, auto=True)  # after plot(): it autoscales
+        self.ax.set_ylim(0, 1, auto=True)
         self._legend = None
         self.draw_idle()
 
@@ -86,6 +91,7 @@ class LossPlot(FigureCanvasQTAgg):
         self._test_line.set_data(self.test_iters, self.test_oa)
         if self._legend is None and (self.val_oa or self.test_oa):
             self._legend = self.ax_val.legend(loc="lower right", fontsize=7, framealpha=0.3)
-        self.ax.relim()
-        self.ax.autoscale_view()
+        if self.iters:  # with no points, autoscaling would bring back the ±0.055 frame
+            self.ax.relim()
+            self.ax.autoscale_view()
         self.draw_idle()

@@ -138,7 +138,8 @@ class ModelBox(QGroupBox):
                                        options=self.lazy_options,
                                        gt=self.data.copy_gt(layer.data.shape[1:]),
                                        train_labels=self.data.painted_on(layer),
-                                       tta=self.settings.tta.isChecked())
+                                       tta=self.settings.tta.isChecked(),
+                                       gt_name=getattr(self.data.gt_picker.value, "name", None))
         except (ImportError, ValueError) as exc:
             show_error(f"Cannot apply the model to '{layer.name}': {exc}")
             return None
