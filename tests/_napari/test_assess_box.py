@@ -1,0 +1,90 @@
+"""The Assess section in a real viewer: propose a sample on a class map (none on the training
+pixels), label points with the class keys or from a ground-truth layer, compute the report,
+export it; bad steps are notifications that change nothing."""
+
+import json
+
+import numpy as np
+import pytest
+from napari.utils.key_bindings import KeyBinding
+
+from napari_ssdgl._napari._assess_box import AssessBox
+from napari_ssdgl.workflows.assess import Points, assess_points
+
+MAP = np.ones((24, 30), np.int32)
+MAP[:, 15:] = 2
+MAP[16:, :8] = 3
+TRUTH = MAP.copy()
+TRUTH[:4, 10:20] = 3
+TRAIN = np.zeros_like(MAP)
+TRAIN[::3, ::3] = MAP[::3, ::3]
+
+
+@pytest.fixture
+def box(make_napari_viewer):
+    viewer = make_napari_viewer()
+    viewer.add_labels(MAP, name="scene prediction", metadata={"class_names": {1: "a", 2: "b"}})
+    viewer.add_labels(TRUTH, name="scene gt")
+    train = viewer.add_labels(TRAIN, name="painted")
+    box = AssessBox(viewer, training_labels=lambda: train)
+    box.map_picker.value = viewer.layers["scene prediction"]
+    box.reference_picker.value = viewer.layers["scene gt"]
+    return viewer, box
+
+
+def test_propose_label_compute_export(box, notes, tmp_path):
+    viewer, box = box
+    box.size.setValue(45)
+    box.min_per_class.setValue(10)
+    layer = box.propose()
+    assert layer is not None and layer.name == "scene prediction reference sample"
+    f = layer.features
+    assert len(f) == 45 and (f["reference"] == 0).all()
+    assert (MAP[f["row"], f["col"]] == f["map_class"]).all()
+    assert not TRAIN[f["row"], f["col"]].any()  # no point on a training pixel
+    assert "training pixels excluded" in box.summary.text()
+    # the class keys label the selected point and move on to the next unlabelled one
+    layer.selected_data = {0}
+    layer.keymap[KeyBinding.from_str("2")](layer)
+    assert layer.features["reference"].iloc[0] == 2
+    assert layer.selected_data == {1}
+    assert box.next_point() == 1
+    # the rest from the ground-truth layer, then the report
+    assert box.fill_from_layer() == 45
+    result = box.compute()
+    assert result is not None and box.table.rowCount() == 3
+    pts = Points(*(layer.features[c].to_numpy() for c in ("row", "col", "map_class",
+                                                          "reference")))
+    expected = assess_points(MAP, pts, exclude=TRAIN > 0)
+    assert result.report.oa == pytest.approx(expected.report.oa)
+    assert box.table.item(0, 0).text() == "1 a"
+    assert "OA" in box.summary.text()
+    for suffix in ("csv", "json", "png"):
+        assert box.export(tmp_path / f"a.{suffix}") == tmp_path / f"a.{suffix}"
+    assert json.loads((tmp_path / "a.json").read_text())["oa"] == pytest.approx(
+        expected.report.oa)
+    before = (tmp_path / "a.csv").read_bytes()
+    assert box.export(tmp_path / "a.csv") is None  # exists: refused, left as it was
+    assert any("already exists" in e for e in notes.errors)
+    assert (tmp_path / "a.csv").read_bytes() == before
+    # save the labelling and load it back
+    assert box.save_points(tmp_path / "p.csv") is not None
+    viewer.layers.remove(layer)
+    again = box.load_points(tmp_path / "p.csv")
+    assert (again.features["reference"].to_numpy() == pts.reference).all()
+
+
+def test_bad_steps_are_notifications(box, notes, tmp_path):
+    viewer, box = box
+    assert box.compute() is None and box.export(tmp_path / "x.csv") is None
+    box.size.setValue(20)
+    box.min_per_class.setValue(2)
+    layer = box.propose()
+    assert box.compute() is None  # nothing labelled yet
+    assert any("label the points first" in e for e in notes.errors)
+    layer.selected_data = set()
+    assert box.label_selected(3) == 0
+    (tmp_path / "bad.csv").write_text("row,col\n1,2\n")
+    assert box.load_points(tmp_path / "bad.csv") is None
+    assert any("needs the columns" in e for e in notes.errors)
+    assert not list(tmp_path.glob("x.*"))
