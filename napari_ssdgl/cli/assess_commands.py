@@ -178,9 +178,9 @@ def assess(args) -> int:
     options = {"class_names": cmap.class_names, "pixel_area_ha": ha,
                "confidence": args.confidence, "pseudo_count": args.pseudo_count}
     if Path(args.reference).suffix.lower() == ".csv":
-        if args.points:
-            raise ValueError("--points goes with a reference raster; a points CSV already "
-                             "holds its references")
+        if args.points or args.propose or args.target_se:
+            raise ValueError("--points, --propose and --target-se go with a reference raster; "
+                             "a points CSV is the sample and holds its references")
         result = assess_points(cmap.data, read_points(_existing(args.reference)),
                                exclude=exclude, **options)
     else:
