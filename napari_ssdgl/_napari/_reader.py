@@ -37,7 +37,7 @@ from napari_ssdgl.io import Cube, HSIReadError, LabelMap, can_read, read_path
 from napari_ssdgl.io.lazy import can_open_lazy, is_zarr_dir, open_lazy, sample_contrast_limits
 from napari_ssdgl.io.zarr_store import IncompleteOutputError
 
-_EXPLAIN = {".mat", ".hdr", ".npz"}  # suffixes napari has no other reader for
+_EXPLAIN = {".mat", ".hdr", ".npz", ".nc", ".he5"}  # suffixes napari has no other reader for
 AUTO_RGB_ENV = "NAPARI_SSDGL_AUTO_RGB"
 LAZY_BYTES = 1 << 30  # cube files larger than this open as dask arrays
 LAZY_BYTES_ENV = "NAPARI_SSDGL_LAZY_BYTES"

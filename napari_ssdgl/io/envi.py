@@ -198,9 +198,14 @@ def read_envi(path: str | Path, *, band_axis: int | None = None) -> list[Cube | 
     is_class = file_type == "envi classification" or "class names" in layout.meta
     if data.shape[0] == 1 and data.dtype.kind in "iu" and is_class:
         return [make_labels(data[0], hdr, name=name, **_classes(layout.meta))]
-    return [make_cube(data, hdr, wavelengths=envi_wavelengths(layout.meta),
-                      wavelength_units=_units(layout.meta), name=name, band_axis=axis,
-                      stored_shape=layout.shape, **envi_band_info(layout.meta))]
+    info = envi_band_info(layout.meta)
+    ignore = ignore_value(layout.meta)
+    if ignore is not None and data.dtype.kind == "f":
+        data[data == ignore] = np.nan  # AVIRIS-NG / AVIRIS-3: -9999 outside the swath
+    cube = make_cube(data, hdr, wavelengths=envi_wavelengths(layout.meta), name=name,
+                     band_axis=axis, stored_shape=layout.shape, geo=envi_geo(layout.meta),
+                     **info)
+    return [envi_notes(cube, layout.meta)]
 
 
 def envi_wavelengths(meta: dict) -> list[float] | None:
@@ -219,11 +224,47 @@ def _numbers(meta: dict, key: str) -> list[float] | None:
 
 
 def envi_band_info(meta: dict) -> dict:
-    """``fwhm`` (the header's ``fwhm``, in the wavelength units) and ``bad_bands`` (True where
-    the header's ``bbl`` is 0) for :func:`make_cube`; None where absent or not numbers."""
+    """``fwhm`` (the header's ``fwhm``, in the wavelength units), ``bad_bands`` (True where
+    the header's ``bbl`` is 0) and ``wavelength_units`` for :func:`make_cube`; None where
+    absent or not numbers. Without a ``wavelength units`` field (many AVIRIS-NG headers) the
+    units follow the values: below 30 micrometres, else nanometres (see :func:`envi_notes`)."""
     bbl = _numbers(meta, "bbl")
-    return {"fwhm": _numbers(meta, "fwhm"),
+    units = _units(meta)
+    wl = envi_wavelengths(meta)
+    if units is None and wl:
+        units = "Micrometers" if max(wl) < 30 else "Nanometers"
+    return {"fwhm": _numbers(meta, "fwhm"), "wavelength_units": units,
             "bad_bands": None if bbl is None else [v == 0 for v in bbl]}
+
+
+def ignore_value(meta: dict) -> float | None:
+    """The header's ``data ignore value`` (AVIRIS-NG and AVIRIS-3 write -9999), or None."""
+    values = _numbers(meta, "data ignore value")
+    return values[0] if values and len(values) == 1 and math.isfinite(values[0]) else None
+
+
+def envi_geo(meta: dict) -> dict | None:
+    """GeoTIFF tags (as ``Cube.geo`` holds them) from the header's ``map info``, or None."""
+    from napari_ssdgl.io.geo import envi_map_info, geo_tags
+
+    grid = envi_map_info(meta.get("map info"))
+    if grid is None:
+        return None
+    try:
+        return geo_tags(*grid)
+    except ValueError:  # a zero pixel size: not a grid
+        return None
+
+
+def envi_notes(cube: Cube, meta: dict) -> Cube:
+    """The cube with notes on what the header left to inference (units, an unknown map)."""
+    if _units(meta) is None and cube.wavelength_units:
+        cube.warnings.append(f"no 'wavelength units' in the header: taken as "
+                             f"{cube.wavelength_units.lower()} from the values")
+    if meta.get("map info") is not None and cube.geo is None:
+        cube.warnings.append("the header's 'map info' is not a grid this reader understands: "
+                             "outputs are not georeferenced")
+    return cube
 
 
 def _units(meta: dict) -> str | None:

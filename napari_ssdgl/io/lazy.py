@@ -269,7 +269,14 @@ def _envi_header(p: Path) -> Path | None:
 
 
 def _envi(p: Path, tile: int, band_axis: int | None) -> Cube:
-    from napari_ssdgl.io.envi import _units, envi_band_info, envi_layout, envi_wavelengths
+    from napari_ssdgl.io.envi import (
+        envi_band_info,
+        envi_geo,
+        envi_layout,
+        envi_notes,
+        envi_wavelengths,
+        ignore_value,
+    )
 
     hdr = _envi_header(p)
     if hdr is None:
@@ -282,9 +289,14 @@ def _envi(p: Path, tile: int, band_axis: int | None) -> Cube:
     check_declared(hdr, layout.shape, layout.dtype.itemsize,
                    chunks=_stored_chunks(layout.shape, axes, tile))
     src = LazySource("envi", hdr, str(layout.data), axes=axes, files=(hdr, layout.data))
-    return _cube(src, hdr, tile, axis, wavelengths=envi_wavelengths(layout.meta),
-                 wavelength_units=_units(layout.meta), name=hdr.stem,
-                 **envi_band_info(layout.meta))
+    cube = _cube(src, hdr, tile, axis, wavelengths=envi_wavelengths(layout.meta),
+                 name=hdr.stem, geo=envi_geo(layout.meta), **envi_band_info(layout.meta))
+    ignore = ignore_value(layout.meta)
+    if ignore is not None and cube.data.dtype.kind == "f":  # AVIRIS-NG / AVIRIS-3: -9999
+        import dask.array as da
+
+        cube.data = da.where(cube.data == ignore, np.nan, cube.data).astype(cube.data.dtype)
+    return envi_notes(cube, layout.meta)
 
 
 def _stored_chunks(shape, axes, tile) -> list[int]:

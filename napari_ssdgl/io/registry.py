@@ -1,4 +1,10 @@
-"""Dispatch on file extension, plus a cheap signature sniff for the napari reader."""
+"""Dispatch on file extension (and, for EnMAP, on the product's file names), plus a cheap
+signature sniff for the napari reader.
+
+Mission products: ``.nc`` is EMIT L2A (NetCDF4), ``.he5`` PRISMA L2 (HDF-EOS5); an EnMAP L2A
+product opens by its ``*-SPECTRAL_IMAGE.TIF`` (when its ``*-METADATA.XML`` sits beside it), by
+that XML or by its folder; any other ``.tif`` is a plain TIFF.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +12,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 from napari_ssdgl.io._common import check_file
+from napari_ssdgl.io._hdf5 import HDF5_MAGIC
 from napari_ssdgl.io.arrays import NPY_MAGIC, read_npy, read_npz
 from napari_ssdgl.io.base import Cube, HSIReadError, LabelMap
+from napari_ssdgl.io.emit import read_emit
+from napari_ssdgl.io.enmap import product_files, read_enmap
 from napari_ssdgl.io.envi import DATA_SUFFIXES, header_for, read_envi
 from napari_ssdgl.io.images import PNG_MAGIC, read_png
 from napari_ssdgl.io.mat import read_mat
+from napari_ssdgl.io.prisma import read_prisma
 from napari_ssdgl.io.tiff import read_tiff
 
 Reader = Callable[[Path], list]
@@ -22,6 +32,8 @@ READERS: dict[str, Reader] = {
     ".npy": read_npy,
     ".npz": read_npz,
     ".png": read_png,
+    ".nc": read_emit,
+    ".he5": read_prisma,
 }
 SUFFIXES = tuple(READERS)
 
@@ -33,14 +45,21 @@ _MAGIC = {
     ".npy": (NPY_MAGIC,),
     ".npz": (b"PK\x03\x04", b"PK\x05\x06"),
     ".png": (PNG_MAGIC,),
+    ".nc": (HDF5_MAGIC,),
+    ".he5": (HDF5_MAGIC,),
 }
 
 
 def _reader_for(path: Path) -> Reader:
+    if (path.is_dir() or path.suffix.lower() in (".tif", ".tiff", ".xml")) and product_files(
+            path) is not None:
+        return read_enmap
     ext = path.suffix.lower()
     if ext in READERS:
         return READERS[ext]
     if ext in DATA_SUFFIXES and header_for(path) is not None:
+        return read_envi
+    if Path(str(path) + ".hdr").is_file():  # AVIRIS-NG / AVIRIS-3: '<name>_img' + '.hdr'
         return read_envi
     supported = ", ".join(SUFFIXES)
     raise HSIReadError(path, f"unsupported file type '{ext or path.name}' (supported: {supported})")
@@ -57,7 +76,8 @@ def read_path(path: str | Path, *, band_axis: int | None = None) -> list[Cube | 
     """
     p = Path(path)
     reader = _reader_for(p)
-    check_file(p)
+    if reader is not read_enmap:  # a product folder is not a file; read_enmap checks its files
+        check_file(p)
     try:
         return reader(p, band_axis=band_axis)
     except MemoryError:
@@ -90,6 +110,8 @@ def can_read(path: str | Path) -> bool:
     p = Path(path)
     try:
         reader = _reader_for(p)
+        if reader is read_enmap:  # the product's image must be a TIFF
+            p = product_files(p)[0]
         if not p.is_file() or p.stat().st_size == 0:
             return False
         ext = p.suffix.lower()

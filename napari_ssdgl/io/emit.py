@@ -1,0 +1,137 @@
+"""EMIT L2A surface reflectance (NetCDF4, read as HDF5 with h5py).
+
+The product's layout (EMIT-Data-Resources, ``emit_tools.emit_xarray``): ``reflectance``
+(downtrack, crosstrack, bands) float32 with fill value -9999; group ``sensor_band_parameters``
+with ``wavelengths`` and ``fwhm`` (nm) and ``good_wavelengths`` (0 = a band in a water-vapour
+window the retrieval does not trust); group ``location`` with the geometry lookup table
+``glt_x``/``glt_y`` (1-based crosstrack/downtrack index of the swath pixel for each cell of the
+map grid, 0 = no pixel) and ``lat``/``lon``; root attributes ``geotransform`` (GDAL order, of
+the GLT grid) and ``spatial_ref`` (WKT, WGS-84).
+
+By default the cube is the swath as acquired (rows downtrack, cols crosstrack; no map grid).
+``orthorectify=True`` applies the GLT: the cube is on the map grid (cells without a pixel NaN)
+and ``Cube.geo`` holds its GeoTIFF tags, so class maps written from it are georeferenced.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+from napari_ssdgl.io._common import choose_band_axis, make_cube, to_bands_first
+from napari_ssdgl.io._hdf5 import dataset, open_hdf5, vector
+from napari_ssdgl.io.base import Cube, HSIReadError
+from napari_ssdgl.io.geo import geo_tags
+
+FILL_VALUE = -9999.0
+EMIT_LAYOUT = (2, "format: EMIT reflectance is (downtrack, crosstrack, bands)")
+KIND = "an EMIT L2A NetCDF4 file"
+
+
+def read_emit(path: str | Path, *, band_axis: int | None = None,
+              orthorectify: bool = False) -> list[Cube]:
+    """The reflectance cube of an EMIT L2A file, with wavelengths, FWHM and the
+    ``good_wavelengths`` flags (as ``bad_bands``); on the map grid with ``orthorectify``."""
+    p = Path(path)
+    with open_hdf5(p, KIND) as f:
+        if "reflectance" not in f:
+            raise HSIReadError(p, f"not EMIT L2A reflectance: no 'reflectance' variable (found: "
+                                  f"{', '.join(sorted(f)) or 'nothing'})")
+        ds = dataset(p, f, "reflectance", 3)  # sizes checked before the read below
+        axis = choose_band_axis(p, ds.shape, band_axis, stored=EMIT_LAYOUT)
+        bands = int(ds.shape[axis[0]])
+        wl, fwhm, good = _band_parameters(p, f, bands)
+        glt = _glt(p, f) if orthorectify else None
+        attrs = dict(f.attrs)
+        fill = _fill_value(ds)
+        raw = ds[()]
+    data = np.ascontiguousarray(to_bands_first(raw, axis[0]), dtype=np.float32)
+    data[data == fill] = np.nan
+    geo, notes = None, []
+    if glt is not None:
+        data = apply_glt(p, data, *glt)
+        geo = _geo(p, attrs)
+    else:
+        notes.append("swath geometry (rows downtrack, cols crosstrack), not a map grid: "
+                     "open with orthorectify=True for georeferenced outputs")
+    cube = make_cube(data, p, wavelengths=wl, wavelength_units="nm", fwhm=fwhm,
+                     bad_bands=None if good is None else good == 0, geo=geo, band_axis=axis,
+                     stored_shape=raw.shape)
+    cube.warnings.extend(notes)
+    return [cube]
+
+
+def _band_parameters(p: Path, f, bands: int):
+    group = f.get("sensor_band_parameters")
+    if group is None or "wavelengths" not in group:
+        raise HSIReadError(p, "no 'sensor_band_parameters/wavelengths' (not an EMIT L2A file?)")
+    wl = vector(p, group["wavelengths"], "sensor_band_parameters/wavelengths", bands)
+    fwhm = (vector(p, group["fwhm"], "sensor_band_parameters/fwhm", bands)
+            if "fwhm" in group else None)
+    good = (vector(p, group["good_wavelengths"], "sensor_band_parameters/good_wavelengths",
+                   bands) if "good_wavelengths" in group else None)
+    return wl, fwhm, good
+
+
+def _glt(p: Path, f) -> tuple[np.ndarray, np.ndarray]:
+    if "location" not in f or "glt_x" not in f["location"] or "glt_y" not in f["location"]:
+        raise HSIReadError(p, "cannot orthorectify: no 'location/glt_x' and 'location/glt_y'")
+    gx = dataset(p, f, "location/glt_x", 2)
+    gy = dataset(p, f, "location/glt_y", 2)
+    if gx.shape != gy.shape:
+        raise HSIReadError(p, f"'location/glt_x' {gx.shape} and 'location/glt_y' {gy.shape} "
+                              f"differ in shape")
+    return np.nan_to_num(gx[()], nan=0).astype(np.int64), np.nan_to_num(
+        gy[()], nan=0).astype(np.int64)
+
+
+def apply_glt(path: str | Path, data: np.ndarray, glt_x: np.ndarray,
+              glt_y: np.ndarray) -> np.ndarray:
+    """The bands-first swath ``data`` on the GLT's grid: cell (i, j) takes swath pixel
+    (glt_y - 1, glt_x - 1); cells whose index is 0 (no pixel) are NaN. An index beyond the
+    swath is a corrupt file (HSIReadError)."""
+    rows, cols = data.shape[1:]
+    valid = (glt_x > 0) & (glt_y > 0)
+    if np.any(glt_x[valid] > cols) or np.any(glt_y[valid] > rows) or np.any(
+            (glt_x < 0) | (glt_y < 0)):
+        raise HSIReadError(path, f"the GLT points outside the {rows} x {cols} swath "
+                                 f"(corrupt location group?)")
+    out = np.full((data.shape[0], *glt_x.shape), np.nan, dtype=data.dtype)
+    out[:, valid] = data[:, glt_y[valid] - 1, glt_x[valid] - 1]
+    return out
+
+
+def _fill_value(ds) -> float:
+    value = ds.attrs.get("_FillValue")
+    try:
+        return float(np.asarray(value).ravel()[0]) if value is not None else FILL_VALUE
+    except (TypeError, ValueError, IndexError):
+        return FILL_VALUE
+
+
+def _geo(p: Path, attrs: dict) -> dict | None:
+    """GeoTIFF tags of the GLT grid from the root ``geotransform`` and ``spatial_ref``."""
+    gt = attrs.get("geotransform")
+    try:
+        transform = tuple(float(v) for v in np.asarray(gt, dtype=float).ravel())
+    except (TypeError, ValueError):
+        transform = ()
+    if len(transform) != 6:
+        raise HSIReadError(p, "cannot georeference the orthorectified cube: no 6-value "
+                              "'geotransform' attribute")
+    try:
+        return geo_tags(transform, wkt_epsg(attrs.get("spatial_ref")))
+    except ValueError as exc:
+        raise HSIReadError(p, f"cannot georeference the orthorectified cube ({exc})") from None
+
+
+def wkt_epsg(wkt) -> int | None:
+    """The EPSG code a WKT string ends with (its outermost ``AUTHORITY["EPSG", "n"]``)."""
+    if isinstance(wkt, bytes):
+        wkt = wkt.decode("utf-8", "replace")
+    if not isinstance(wkt, str):
+        return None
+    found = re.findall(r'(?:AUTHORITY|ID)\s*\[\s*"EPSG"\s*,\s*"?(\d+)"?\s*\]', wkt)
+    return int(found[-1]) if found else None
