@@ -28,6 +28,8 @@ from napari_ssdgl.io.geo import geo_tags
 FILL_VALUE = -9999.0
 EMIT_LAYOUT = (2, "format: EMIT reflectance is (downtrack, crosstrack, bands)")
 KIND = "an EMIT L2A NetCDF4 file"
+SWATH_NOTE = ("swath geometry (rows downtrack, cols crosstrack), not a map grid: open with "
+              "read_emit(..., orthorectify=True) for georeferenced outputs")
 
 
 def read_emit(path: str | Path, *, band_axis: int | None = None,
@@ -36,16 +38,9 @@ def read_emit(path: str | Path, *, band_axis: int | None = None,
     ``good_wavelengths`` flags (as ``bad_bands``); on the map grid with ``orthorectify``."""
     p = Path(path)
     with open_hdf5(p, KIND) as f:
-        if "reflectance" not in f:
-            raise HSIReadError(p, f"not EMIT L2A reflectance: no 'reflectance' variable (found: "
-                                  f"{', '.join(sorted(f)) or 'nothing'})")
-        ds = dataset(p, f, "reflectance", 3)  # sizes checked before the read below
-        axis = choose_band_axis(p, ds.shape, band_axis, stored=EMIT_LAYOUT)
-        bands = int(ds.shape[axis[0]])
-        wl, fwhm, good = _band_parameters(p, f, bands)
+        ds, axis, (wl, fwhm, good), fill = emit_layout(p, f, band_axis)  # sizes checked
         glt = _glt(p, f) if orthorectify else None
         attrs = dict(f.attrs)
-        fill = _fill_value(ds)
         raw = ds[()]
     data = np.ascontiguousarray(to_bands_first(raw, axis[0]), dtype=np.float32)
     data[data == fill] = np.nan
@@ -54,13 +49,24 @@ def read_emit(path: str | Path, *, band_axis: int | None = None,
         data = apply_glt(p, data, *glt)
         geo = _geo(p, attrs)
     else:
-        notes.append("swath geometry (rows downtrack, cols crosstrack), not a map grid: "
-                     "open with orthorectify=True for georeferenced outputs")
+        notes.append(SWATH_NOTE)
     cube = make_cube(data, p, wavelengths=wl, wavelength_units="nm", fwhm=fwhm,
                      bad_bands=None if good is None else good == 0, geo=geo, band_axis=axis,
                      stored_shape=raw.shape)
     cube.warnings.extend(notes)
     return [cube]
+
+
+def emit_layout(p: Path, f, band_axis: int | None = None):
+    """(reflectance dataset, (band axis, source), (wavelengths, fwhm, good_wavelengths),
+    fill value) of an open EMIT file, its declared size checked against the file; nothing of
+    the cube is read (shared by :func:`read_emit` and ``lazy.open_lazy``)."""
+    if "reflectance" not in f:
+        raise HSIReadError(p, f"not EMIT L2A reflectance: no 'reflectance' variable (found: "
+                              f"{', '.join(sorted(f)) or 'nothing'})")
+    ds = dataset(p, f, "reflectance", 3)
+    axis = choose_band_axis(p, ds.shape, band_axis, stored=EMIT_LAYOUT)
+    return ds, axis, _band_parameters(p, f, int(ds.shape[axis[0]])), _fill_value(ds)
 
 
 def _band_parameters(p: Path, f, bands: int):

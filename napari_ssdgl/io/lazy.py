@@ -3,7 +3,8 @@
 A flight line or a drill-core scan can exceed RAM, so these readers never load the whole array:
 ENVI, .npy and contiguous TIFF are memory-mapped, zarr is read chunk by chunk, tiled or
 compressed TIFF through tifffile's zarr store (tiles or strips on demand), HDF5 / MATLAB v7.3
-one hyperslab at a time. Every cube is ``(bands, rows, cols)`` with all bands in one chunk and
+one hyperslab at a time (EMIT L2A ``.nc`` and PRISMA L2 ``.he5`` too, scaled and
+joined chunk by chunk). Every cube is ``(bands, rows, cols)`` with all bands in one chunk and
 spatial tiles as chunks: prediction needs every band of a pixel, and a tile is what one task
 processes.
 
@@ -33,7 +34,7 @@ from napari_ssdgl.io._common import check_declared, choose_band_axis, file_ident
 from napari_ssdgl.io.base import Cube, HSIReadError
 from napari_ssdgl.io.zarr_store import DEFAULT_TILE, ChunkReadError, open_zarr_cube
 
-LAZY_SUFFIXES = (".zarr", ".hdr", ".tif", ".tiff", ".mat", ".h5", ".hdf5", ".npy")
+LAZY_SUFFIXES = (".zarr", ".hdr", ".tif", ".tiff", ".mat", ".h5", ".hdf5", ".npy", ".nc", ".he5")
 
 _OPEN: dict[tuple, object] = {}  # (kind, path, key, identity) -> opened backend array
 _OPEN_LOCK = threading.Lock()
@@ -206,6 +207,10 @@ def open_lazy(path: str | Path, *, tile: int = DEFAULT_TILE, band_axis: int | No
             return _tiff(p, tile, band_axis)
         if ext in (".mat", ".h5", ".hdf5"):
             return _hdf5(p, tile, band_axis)
+        if ext == ".nc":
+            return _emit(p, tile, band_axis)
+        if ext == ".he5":
+            return _prisma(p, tile)
         if ext == ".npy":
             return _npy(p, tile, band_axis)
     except HSIReadError:
@@ -376,6 +381,64 @@ def _hdf5(p: Path, tile: int, band_axis: int | None) -> Cube:
                          what=f"dataset '{key}'")
         wl = _h5_wavelengths(f, shape[axes[0]])
     return _cube(LazySource("h5", p, key, axes=axes), p, tile, axis, wavelengths=wl)
+
+
+def _emit(p: Path, tile: int, band_axis: int | None) -> Cube:
+    """An EMIT L2A swath (``io.emit``; the GLT orthorectification needs the whole cube, so
+    it is the in-memory reader's option): fill values become NaN chunk by chunk."""
+    import dask.array as da
+
+    from napari_ssdgl.io._hdf5 import open_hdf5
+    from napari_ssdgl.io.emit import KIND, SWATH_NOTE, emit_layout
+
+    with open_hdf5(p, KIND) as f:
+        ds, axis, (wl, fwhm, good), fill = emit_layout(p, f, band_axis)
+        shape = tuple(int(n) for n in ds.shape)
+        axes = _bands_first_axes(axis[0], [0, 1, 2])
+        check_declared(p, shape, ds.dtype.itemsize, chunks=_stored_chunks(shape, axes, tile))
+    cube = _cube(LazySource("h5", p, "reflectance", axes=axes), p, tile, axis, wavelengths=wl,
+                 wavelength_units="nm", fwhm=fwhm, warnings=[SWATH_NOTE],
+                 bad_bands=None if good is None else good == 0)
+    data = cube.data.astype(np.float32)
+    cube.data = da.where(data == fill, np.float32(np.nan), data)
+    return cube
+
+
+def _prisma(p: Path, tile: int) -> Cube:
+    """A PRISMA L2 product (``io.prisma``): each spectrometer's stored (rows, bands, cols)
+    cube presented bands first, scaled, joined and sorted by wavelength chunk by chunk."""
+    import dask.array as da
+
+    from napari_ssdgl.io._hdf5 import open_hdf5
+    from napari_ssdgl.io.prisma import (
+        DN_MAX,
+        KIND,
+        PRISMA_LAYOUT,
+        joined_bands,
+        joined_notes,
+        prisma_layout,
+    )
+
+    with open_hdf5(p, KIND) as f:
+        swath, parts, keep, geo = prisma_layout(p, f)
+        keys = [ds.name for _, ds, *_ in parts]  # h5py forgets them once the file is closed
+        for _, ds, *_ in parts:
+            shape = tuple(int(n) for n in ds.shape)
+            check_declared(p, shape, ds.dtype.itemsize,
+                           chunks=_stored_chunks(shape, (1, 0, 2), tile))
+    pieces = []
+    for (_, _, _, _, _, lo, hi), idx, key in zip(parts, keep, keys, strict=True):
+        src = LazySource("h5", p, key, axes=(1, 0, 2))
+        dn = _chunked(src, tile)[idx].astype(np.float32)
+        pieces.append(lo + dn * np.float32((hi - lo) / DN_MAX))
+    wl, fw, bad = joined_bands(parts, keep)
+    order = np.argsort(wl, kind="stable")
+    data = da.concatenate(pieces, axis=0)[order].rechunk({0: -1})
+    cube = Cube(data=data, wavelengths=wl[order], wavelength_units="nm", source=str(p),
+                name=p.stem, geo=geo, band_axis=PRISMA_LAYOUT[0],
+                band_axis_source=PRISMA_LAYOUT[1], stored_shape=parts[0][1].shape,
+                fwhm=fw[order] if np.any(fw) else None, bad_bands=bad[order])
+    return joined_notes(cube, swath, parts, keep, "both")
 
 
 def _h5_wavelengths(f, bands: int | None) -> np.ndarray | None:

@@ -30,6 +30,7 @@ from napari_ssdgl.io.geo import geo_tags
 DN_MAX = 65535.0
 OVERLAP = ("both", "vnir", "swir")
 KIND = "a PRISMA HDF-EOS5 file"
+PRISMA_LAYOUT = (1, "format: PRISMA cubes are (rows, bands, cols)")
 _PARTS = ("Vnir", "Swir")
 
 
@@ -39,52 +40,67 @@ def read_prisma(path: str | Path, *, band_axis: int | None = None,
     wavelength, with FWHM, the band flags (as ``bad_bands``) and, for L2D, georeferencing.
     ``band_axis`` is accepted for the registry's signature; the layout is the product's."""
     p = Path(path)
-    if overlap not in OVERLAP:
+    if overlap not in OVERLAP:  # before the file is opened: a caller's error, not the file's
         raise ValueError(f"overlap must be one of {OVERLAP}, got {overlap!r}")
     if band_axis not in (None, 1):
         raise HSIReadError(p, f"band_axis={band_axis!r}: PRISMA cubes are stored (rows, bands, "
                               f"cols), the bands on axis 1")
     with open_hdf5(p, KIND) as f:
-        swath = _swath(p, f)
-        attrs = f.attrs
-        parts = []
-        for part in _PARTS:
-            ds = dataset(p, f, f"{swath}/Data Fields/{part.upper()}_Cube", 3)
-            bands = int(ds.shape[1])
-            cw = vector(p, attrs.get(f"List_Cw_{part}"), f"List_Cw_{part}", bands)
-            fwhm = vector(p, attrs.get(f"List_Fwhm_{part}", np.zeros(bands)), f"List_Fwhm_{part}",
-                          bands)
-            flags = attrs.get(f"List_Cw_{part}_Flags",
-                              attrs.get(f"CNM_{part.upper()}_SELECT", np.ones(bands)))
-            flags = vector(p, flags, f"List_Cw_{part}_Flags", bands)
-            lo, hi = (_scalar(p, attrs, f"L2Scale{part}{m}") for m in ("Min", "Max"))
-            parts.append((part, ds, cw, fwhm, flags, lo, hi))
-        shapes = {(ds.shape[0], ds.shape[2]) for _, ds, *_ in parts}
-        if len(shapes) != 1:
-            raise HSIReadError(p, f"VNIR_Cube {parts[0][1].shape} and SWIR_Cube "
-                                  f"{parts[1][1].shape} are not on the same grid")
-        keep = _kept(parts, overlap)
-        cubes, wl, fw, bad = [], [], [], []
-        for (_, ds, cw, fwhm, flags, lo, hi), idx in zip(parts, keep, strict=True):
-            dn = ds[()][:, idx, :]
-            cubes.append(lo + dn.astype(np.float32) * np.float32((hi - lo) / DN_MAX))
-            wl.append(cw[idx])
-            fw.append(fwhm[idx])
-            bad.append(flags[idx] == 0)
-        geo = _geo(p, attrs, *shapes.pop()) if "L2D" in swath else None
-    order = np.argsort(np.concatenate(wl), kind="stable")
+        swath, parts, keep, geo = prisma_layout(p, f, overlap)  # sizes checked
+        cubes = [lo + ds[()][:, idx, :].astype(np.float32) * np.float32((hi - lo) / DN_MAX)
+                 for (_, ds, _, _, _, lo, hi), idx in zip(parts, keep, strict=True)]
+    wl, fw, bad = joined_bands(parts, keep)
+    order = np.argsort(wl, kind="stable")
     data = np.moveaxis(np.concatenate(cubes, axis=1), 1, 0)[order]
-    fwhm_all = np.concatenate(fw)[order]
-    cube = make_cube(np.ascontiguousarray(data), p, wavelengths=np.concatenate(wl)[order],
-                     wavelength_units="nm", fwhm=fwhm_all if np.any(fwhm_all) else None,
-                     bad_bands=np.concatenate(bad)[order], geo=geo,
-                     band_axis=(1, "format: PRISMA cubes are (rows, bands, cols)"),
-                     stored_shape=parts[0][1].shape)
+    return [joined_notes(make_cube(np.ascontiguousarray(data), p, wavelengths=wl[order],
+                              wavelength_units="nm", fwhm=fw[order] if np.any(fw) else None,
+                              bad_bands=bad[order], geo=geo, band_axis=PRISMA_LAYOUT,
+                              stored_shape=parts[0][1].shape), swath, parts, keep, overlap)]
+
+
+def prisma_layout(p: Path, f, overlap: str = "both"):
+    """(swath path, per spectrometer (name, dataset, centres, fwhm, flags, min, max), per
+    spectrometer the stored band indices kept, GeoTIFF tags or None) of an open PRISMA file;
+    declared sizes checked, nothing of the cubes read (shared with ``lazy.open_lazy``)."""
+    if overlap not in OVERLAP:
+        raise ValueError(f"overlap must be one of {OVERLAP}, got {overlap!r}")
+    swath = _swath(p, f)
+    attrs = f.attrs
+    parts = []
+    for part in _PARTS:
+        ds = dataset(p, f, f"{swath}/Data Fields/{part.upper()}_Cube", 3)
+        bands = int(ds.shape[1])
+        cw = vector(p, attrs.get(f"List_Cw_{part}"), f"List_Cw_{part}", bands)
+        fwhm = vector(p, attrs.get(f"List_Fwhm_{part}", np.zeros(bands)), f"List_Fwhm_{part}",
+                      bands)
+        flags = attrs.get(f"List_Cw_{part}_Flags",
+                          attrs.get(f"CNM_{part.upper()}_SELECT", np.ones(bands)))
+        flags = vector(p, flags, f"List_Cw_{part}_Flags", bands)
+        lo, hi = (_scalar(p, attrs, f"L2Scale{part}{m}") for m in ("Min", "Max"))
+        parts.append((part, ds, cw, fwhm, flags, lo, hi))
+    shapes = {(ds.shape[0], ds.shape[2]) for _, ds, *_ in parts}
+    if len(shapes) != 1:
+        raise HSIReadError(p, f"VNIR_Cube {parts[0][1].shape} and SWIR_Cube "
+                              f"{parts[1][1].shape} are not on the same grid")
+    geo = _geo(p, attrs, *shapes.pop()) if "L2D" in swath else None
+    return swath, parts, _kept(parts, overlap), geo
+
+
+def joined_bands(parts, keep) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Centres, FWHM and bad-band flags of the kept bands, VNIR then SWIR (unsorted)."""
+    wl = np.concatenate([part[2][idx] for part, idx in zip(parts, keep, strict=True)])
+    fw = np.concatenate([part[3][idx] for part, idx in zip(parts, keep, strict=True)])
+    bad = np.concatenate([part[4][idx] == 0 for part, idx in zip(parts, keep, strict=True)])
+    return wl, fw, bad
+
+
+def joined_notes(cube: Cube, swath: str, parts, keep, overlap: str) -> Cube:
+    """The cube with the notes on how the spectrometers were joined and on its geometry."""
     cube.warnings.append(_overlap_note(parts, keep, overlap))
-    if geo is None:
+    if cube.geo is None:
         cube.warnings.append(f"{swath.rsplit('/', 1)[-1]}: swath geometry, not a map grid "
                              f"(L2D products are georeferenced)")
-    return [cube]
+    return cube
 
 
 def _swath(p: Path, f) -> str:

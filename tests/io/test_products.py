@@ -55,6 +55,18 @@ def test_emit_orthorectified_on_the_glt_grid(tmp_path):
     assert cube.metadata()["bad_bands"][2] is True
 
 
+def test_emit_and_prisma_lazy_match_the_in_memory_readers(tmp_path):
+    write_emit(tmp_path / "e.nc")
+    write_prisma(tmp_path / "p.he5")
+    for name in ("e.nc", "p.he5"):
+        eager, lazy = read_cube(tmp_path / name), open_lazy(tmp_path / name, tile=2)
+        assert lazy.data.chunksize[0] == lazy.bands  # all bands in one chunk
+        np.testing.assert_allclose(np.asarray(lazy.data), eager.data, rtol=1e-6)
+        assert lazy.data.dtype == eager.data.dtype == np.float32
+        for key in ("wavelengths", "fwhm", "bad_bands", "geo", "wavelength_units"):
+            assert lazy.metadata().get(key) == eager.metadata().get(key), key
+
+
 def test_emit_damaged(tmp_path):
     path = tmp_path / "emit.nc"
     write_emit(path)
