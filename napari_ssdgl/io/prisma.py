@@ -11,7 +11,8 @@ a band that is not used. L2D is on a map grid: ``Epsg_Code`` and the corner attr
 ``Product_ULcorner_easting``... (pixel centres) give ``Cube.geo``.
 
 Joining: the bands with a centre of 0 (not delivered) are dropped, the rest of VNIR and SWIR
-are sorted together by wavelength. The two spectrometers overlap (about 920-980 nm);
+are sorted together by wavelength. The spectrometers overlap (the SWIR's first bands lie
+below the VNIR's last);
 ``overlap="both"`` (default) keeps every band of both, ``"vnir"`` or ``"swir"`` keeps that
 spectrometer's bands in the overlap and drops the other's. The cube's notes say which.
 """
