@@ -67,6 +67,16 @@ def test_emit_and_prisma_lazy_match_the_in_memory_readers(tmp_path):
             assert lazy.metadata().get(key) == eager.metadata().get(key), key
 
 
+def test_emit_declared_size_is_checked_before_reading(tmp_path):
+    path = tmp_path / "huge.nc"
+    write_emit(path)
+    with h5py.File(path, "a") as f:
+        del f["reflectance"]
+        f.create_dataset("reflectance", shape=(200_000, 1242, 8), dtype="f4")  # nothing stored
+    _raises(path, "declares")
+    _raises(path, "declares", open_lazy)
+
+
 def test_emit_damaged(tmp_path):
     path = tmp_path / "emit.nc"
     write_emit(path)
@@ -202,6 +212,7 @@ def test_enmap_damaged(tmp_path):
 @pytest.mark.parametrize("interleave", ["bil", "bip", "bsq"])
 def test_aviris_ng_envi(tmp_path, interleave):
     ref = write_aviris_ng(tmp_path, interleave=interleave)
+    assert can_read(ref["data"])  # the data file without extension, its '.hdr' beside it
     for cube in (read_cube(ref["hdr"]), read_cube(ref["data"]), open_lazy(ref["hdr"])):
         data = np.asarray(cube.data)
         assert data.shape == (5, 4, 3)
