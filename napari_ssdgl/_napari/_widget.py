@@ -2,8 +2,9 @@
 
 A thin shell over the engine, laid out from boxes that each do one part: ``_data_box`` (what
 to work on, and the copies a job takes), ``_training_box``, ``_results_box`` (accuracy, where
-to label next), ``_model_box`` (save, load, apply) and ``_runner`` (the background jobs).
-This module only places them (on tabs: Label · Train · Results · Model, under a header with
+to label next), ``_model_box`` (save, load, apply), ``_assess_box`` (accuracy and area from a
+reference sample) and ``_runner`` (the background jobs).
+This module only places them (on tabs: Label · Train · Results · Assess · Model, under a header with
 Train/Stop and the status; see ``SSDGLWidget._lay_out``) and connects them. Every heavy step
 runs in a napari thread worker on copies taken on the main thread, the layers are only touched
 in the worker's callbacks (which napari delivers on the main thread), and messages go through
@@ -27,6 +28,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from napari_ssdgl._napari._assess_box import AssessBox
 from napari_ssdgl._napari._classes_table import ClassesTable
 from napari_ssdgl._napari._data_box import DataBox
 from napari_ssdgl._napari._history import PreviousRun
@@ -45,7 +47,7 @@ from napari_ssdgl._napari._views import ViewsBox
 from napari_ssdgl._napari._warmup import warm_up
 from napari_ssdgl.prediction.classifier import Classifier
 
-TABS = ("Label", "Train", "Results", "Model")  # the loop's steps, left to right
+TABS = ("Label", "Train", "Results", "Assess", "Model")  # the loop's steps, left to right
 # (tab, section title, attribute of the dock or a part made in _lay_out), top to bottom
 SECTIONS = (
     ("Label", "Data", "data"),
@@ -55,6 +57,7 @@ SECTIONS = (
     ("Train", "Training curve", "curve"),
     ("Results", "View", "views"),
     ("Results", "", "results"),  # its own boxes: where to label next, accuracy
+    ("Assess", "Accuracy and area (reference sample)", "assess"),
     ("Model", "Model", "model"),
 )
 
@@ -91,6 +94,8 @@ class SSDGLWidget(QWidget):
         self.model = ModelBox(v, self.data, self.settings, self.runner, self.results,
                               status=self.training.status)
         self.live = LiveBox(v, self.data)
+        self.assess = AssessBox(v, training_labels=lambda: self.data.labels_picker.value,
+                                cube=lambda: self.data.cube_picker.value)
         self.previous = PreviousRun(v, self.results, lambda: self.model.classifier,
                                     self._set_classifier, self.training.status)
         self.views = ViewsBox(v, lambda: (self.data.cube_picker.value,
@@ -208,6 +213,7 @@ class SSDGLWidget(QWidget):
     def _refresh_pickers(self, *_) -> None:
         self.data.reset_choices()
         self.apply_picker.reset_choices()
+        self.assess.reset_choices()
 
     def _on_labels_layer(self, layer: Labels | None) -> None:
         self.classes.set_layer(layer)

@@ -88,3 +88,21 @@ def test_bad_steps_are_notifications(box, notes, tmp_path):
     assert box.load_points(tmp_path / "bad.csv") is None
     assert any("needs the columns" in e for e in notes.errors)
     assert not list(tmp_path.glob("x.*"))
+
+
+def test_in_the_dock_the_painted_pixels_get_no_point(opened):
+    viewer, w = opened
+    labels = w.new_labels_layer()
+    data = np.zeros(labels.data.shape, np.int32)
+    data[::2, ::2] = 1
+    labels.data = data
+    w.data.labels_picker.value = labels
+    gt = next(la for la in viewer.layers if "gt" in la.name.lower() or "truth" in
+              la.name.lower())
+    w.assess.map_picker.value = gt
+    w.assess.size.setValue(30)
+    w.assess.min_per_class.setValue(3)
+    layer = w.assess.propose()
+    f = layer.features
+    assert len(f) >= 30 and not data[f["row"], f["col"]].any()
+    assert viewer.layers.selection.active is not layer  # the brush stays where it was

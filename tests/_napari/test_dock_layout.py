@@ -73,7 +73,7 @@ def test_dock_is_in_tabs_with_status_and_buttons_above_them(opened, qtbot):
     viewer, w = opened
     tabs = w.tabs
     names = [tabs.tabText(i) for i in range(tabs.count())]
-    assert names[:4] == ["Label", "Train", "Results", "Model"]
+    assert names[:5] == ["Label", "Train", "Results", "Assess", "Model"]
     assert tabs.currentIndex() == 0  # the first step: what to work on, paint
     # Train, Stop, the status and the message line show whatever tab is open
     for widget in (w.train_button, w.refine_button, w.stop_button, w.status):
@@ -84,6 +84,7 @@ def test_dock_is_in_tabs_with_status_and_buttons_above_them(opened, qtbot):
     assert page["Train"].isAncestorOf(w.settings) and page["Train"].isAncestorOf(w.plot)
     assert page["Results"].isAncestorOf(w.views) and page["Results"].isAncestorOf(w.accuracy)
     assert page["Model"].isAncestorOf(w.apply_button)
+    assert page["Assess"].isAncestorOf(w.assess)
 
 
 def test_a_section_is_added_in_one_call(opened):
