@@ -64,7 +64,8 @@ def add_assess_parser(sub, overwrite_option, output_options) -> None:
                    help="with a reference raster: the points to read it at")
     size = a.add_mutually_exclusive_group()
     size.add_argument("--propose", type=positive, metavar="N",
-                      help="propose a sample of N points (before the per-class minimum)")
+                      help="propose a sample of N points (more only where the per-class "
+                           "minimums add up to more)")
     size.add_argument("--target-se", type=unit_interval, metavar="SE",
                       help="propose enough points for this standard error of OA")
     a.add_argument("--min-per-class", type=int, default=DEFAULT_MIN_PER_CLASS,
@@ -184,6 +185,9 @@ def assess(args) -> int:
         result = assess_points(cmap.data, read_points(_existing(args.reference)),
                                exclude=exclude, **options)
     else:
+        if args.points and (args.propose or args.target_se):
+            raise ValueError("--points is the sample; --propose and --target-se draw one "
+                             "instead: give one or the other")
         ref = _read_raster(args.reference, shape, "reference raster")
         points = None if args.points is None else read_points(_existing(args.points))
         result = assess_raster(cmap.data, ref, points=points, exclude=exclude,

@@ -136,6 +136,8 @@ def test_report_from_a_reference_raster_and_georeferencing(files, capsys):
     (["{d}/map.npy", "--reference", "{d}/bad.csv"], "not on pixels of their map_class"),
     (["{d}/map.npy", "--reference", "{d}/nocols.csv"], "needs the columns"),
     (["{d}/map.npy", "--reference", "{d}/small.npy"], "reference raster is"),
+    (["{d}/map.npy", "--reference", "{d}/truth.npy", "--points", "{d}/bad.csv", "--propose",
+      "5"], "give one or the other"),
 ])
 def test_bad_input_is_one_error_line(files, capsys, argv, message):
     (files / "bad.csv").write_text("row,col,map_class,reference\n0,0,2,1\n")
