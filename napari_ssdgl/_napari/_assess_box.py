@@ -183,6 +183,8 @@ class AssessBox(QWidget):
             show_error(f"Cannot propose a sample: {exc}")
             return None
         points = self._show_points(layer, points_from_design(design))
+        if points is None:
+            return None
         notes = " ".join(f"{n[0].upper()}{n[1:]}." for n in design.notes)
         self.summary.setText(f"{design.size} points on '{layer.name}' (expected SE of OA "
                              f"{design.expected_se:.3f} at user's accuracy "
@@ -190,8 +192,17 @@ class AssessBox(QWidget):
                              "its class key (1–9); 0 clears.")
         return points
 
-    def _show_points(self, map_layer: Labels, pts: SamplePoints) -> Points:
+    def _show_points(self, map_layer: Labels, pts: SamplePoints) -> Points | None:
+        """The points as the map's sample layer; refused (None) where that layer already holds
+        labelled points, so no labelling is lost."""
         name = f"{map_layer.name} reference sample"
+        old = self.viewer.layers[name] if name in self.viewer.layers else None
+        done = 0 if old is None or "reference" not in getattr(old, "features", {}) else int(
+            (old.features["reference"] > 0).sum())
+        if done:
+            show_warning(f"'{name}' holds {done} labelled points: save them (Save points…) "
+                         "and rename or delete that layer before drawing a new sample.")
+            return None
         features = pd.DataFrame({c: np.asarray(v, np.int64) for c, v in zip(
             COLUMNS, (pts.rows, pts.cols, pts.map_class, pts.reference), strict=True)})
         coords = np.stack([pts.rows, pts.cols], axis=1).astype(float)

@@ -106,3 +106,18 @@ def test_in_the_dock_the_painted_pixels_get_no_point(opened):
     f = layer.features
     assert len(f) >= 30 and not data[f["row"], f["col"]].any()
     assert viewer.layers.selection.active is not layer  # the brush stays where it was
+
+
+def test_a_new_sample_never_replaces_labelled_points(box, notes):
+    viewer, box = box
+    box.size.setValue(20)
+    box.min_per_class.setValue(2)
+    layer = box.propose()
+    assert box.propose() is not None  # nothing labelled yet: replaced
+    layer = box.points_layer
+    layer.selected_data = {0}
+    box.label_selected(1)
+    assert box.propose() is None
+    assert any("labelled points" in w for w in notes.warnings)
+    assert viewer.layers["scene prediction reference sample"] is layer
+    assert layer.features["reference"].iloc[0] == 1
