@@ -62,12 +62,11 @@ def envi_map_info(values) -> tuple[tuple[float, ...], int | None] | None:
         angle = math.radians(float(extras.get("rotation", 0.0)))
     except ValueError:
         return None
-    # (ref_x, ref_y) is a 1-based pixel position whose corner lies at (x, y); ENVI's rotation
-    # is counter-clockwise, of the grid about that point
+    # (ref_x, ref_y) is the 1-based pixel position of (x, y); the geotransform is the one
+    # GDAL's ENVI driver derives (envidataset.cpp), so outputs line up with GDAL/QGIS
     c, s = math.cos(angle), math.sin(angle)
-    a, b, d, e = dx * c, dy * s, dx * s, -dy * c
-    px, py = ref_x - 1.0, ref_y - 1.0
-    transform = (x - a * px - b * py, a, b, y - d * px - e * py, d, e)
+    transform = (x - (ref_x - 1.0) * dx, c * dx, -s * dx, y + (ref_y - 1.0) * dy, -s * dy,
+                 -c * dy)
     name = fields[0].lower()
     datum = " ".join(f.lower() for f in fields[7:] if "=" not in f)
     epsg = None

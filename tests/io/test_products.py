@@ -226,6 +226,22 @@ def test_aviris_ng_envi(tmp_path, interleave):
         assert cube.geo[33550] == [5.0, 5.0, 0.0] and cube.geo[34735][-1] == 32611
 
 
+def test_envi_map_info_rotation_and_reference_pixel_as_gdal_reads_them():
+    from napari_ssdgl.io.geo import envi_map_info, geo_tags
+
+    values = ["UTM", "2", "3", "1000", "5000", "4", "4", "33", "South", "WGS-84",
+              "units=Meters", "rotation=30"]
+    transform, epsg = envi_map_info(values)
+    c, s = np.cos(np.pi / 6), np.sin(np.pi / 6)
+    np.testing.assert_allclose(transform, (996.0, 4 * c, -4 * s, 5008.0, -4 * s, -4 * c))
+    assert epsg == 32733
+    assert set(geo_tags(transform, epsg)) == {34264, 34735}  # rotated: a transformation
+    assert envi_map_info(["Geographic Lat/Lon", "1", "1", "-120", "36", "0.1", "0.1",
+                          "WGS-84"])[1] == 4326
+    assert envi_map_info(["Arbitrary", "1", "1", "0", "0", "1", "1"])[1] is None
+    assert envi_map_info("not a list") is None
+
+
 def test_aviris_header_without_units_in_micrometres(tmp_path):
     ref = write_aviris_ng(tmp_path, units=False)
     cube = read_cube(ref["hdr"])
