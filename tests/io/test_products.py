@@ -67,6 +67,20 @@ def test_emit_and_prisma_lazy_match_the_in_memory_readers(tmp_path):
             assert lazy.metadata().get(key) == eager.metadata().get(key), key
 
 
+def test_class_map_from_a_product_is_on_its_grid(tmp_path):
+    import tifffile
+
+    from napari_ssdgl.io import write_class_map
+    from napari_ssdgl.io.tiff import read_geo_tags
+
+    write_emit(tmp_path / "e.nc")
+    cube = read_emit(tmp_path / "e.nc", orthorectify=True)[0]
+    out = write_class_map(tmp_path / "map.tif", np.ones(cube.spatial_shape, np.uint8),
+                          geo=cube.geo)
+    with tifffile.TiffFile(out) as tf:
+        assert read_geo_tags(tf.pages[0]) == cube.geo
+
+
 def test_emit_declared_size_is_checked_before_reading(tmp_path):
     path = tmp_path / "huge.nc"
     write_emit(path)
