@@ -67,6 +67,9 @@ class AccuracyPanel(QWidget):
         self.summary.setWordWrap(True)
         self.table = QTableWidget(0, 0)
         self.table.setMaximumHeight(420)  # 16 classes fit without scrolling
+        rows = self.table.verticalHeader()  # compact rows (the theme's are 30 px): 16 fit
+        rows.setMinimumSectionSize(1)
+        rows.setDefaultSectionSize(self.table.fontMetrics().height() + 6)
         self.export_button = QPushButton("Export metrics…")
         self.export_button.setEnabled(False)
         self.export_button.clicked.connect(self._export_dialog)
@@ -114,7 +117,17 @@ class AccuracyPanel(QWidget):
                                 f"({n / total:.0%} of the row)")
                 t.setItem(r, c + 1, item)
         t.resizeColumnsToContents()
+        self._fit_rows(16)
         self.export_button.setEnabled(True)
+
+    def _fit_rows(self, max_rows: int) -> None:
+        """Tall enough for ``max_rows`` rows (Indian Pines' 16) without scrolling: the table's
+        own size hint is a few rows, which is what a page with room to spare would give it."""
+        t = self.table
+        rows = min(max(t.rowCount(), 1), max_rows)
+        height = (t.horizontalHeader().height() + rows * t.verticalHeader().defaultSectionSize()
+                  + t.horizontalScrollBar().sizeHint().height() + 2 * t.frameWidth())
+        t.setMinimumHeight(min(height, t.maximumHeight()))
 
     def export(self, path: str | Path) -> Path:
         if self.metrics is None:

@@ -100,3 +100,18 @@ def test_a_section_is_added_in_one_call(opened):
     names = [w.tabs.tabText(i) for i in range(w.tabs.count())]
     assert w.tabs.count() == n + 1 and names[-1] == "Model" and "Bands" in names
     assert w.tabs.widget(names.index("Bands")).isAncestorOf(own)
+
+
+def test_accuracy_table_shows_16_classes_without_scrolling(opened, qtbot):
+    viewer, w = opened
+    viewer.window._qt_window.resize(1600, SCREEN_H - WINDOW_CHROME)
+    viewer.window._qt_window.show()
+    _worst_case(viewer, w)
+    names = [w.tabs.tabText(i) for i in range(w.tabs.count())]
+    w.tabs.setCurrentIndex(names.index("Results"))
+    qtbot.wait(50)
+    t = w.accuracy.table
+    last = t.rowCount() - 1
+    assert t.rowCount() == CLASSES
+    assert t.rowViewportPosition(last) + t.rowHeight(last) <= t.viewport().height(), (
+        t.viewport().height(), t.rowHeight(last))
