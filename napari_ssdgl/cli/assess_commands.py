@@ -31,27 +31,16 @@ Stehman (2014) / Olofsson et al. (2014). Areas in ha when the map is a projected
 """
 
 
-def add_assess_parser(sub, overwrite_option, output_options) -> None:
-    """Register ``assess`` (``overwrite_option``/``output_options``: the parser's shared
-    option helpers)."""
+def add_assess_parser(sub, overwrite_option, output_options, positive, unit_interval) -> None:
+    """Register ``assess`` (``overwrite_option``/``output_options`` and the argument types
+    ``positive``/``unit_interval``: the parser's shared helpers, passed in so this module
+    imports no other CLI module)."""
     import argparse
 
     from napari_ssdgl.analysis.sample_design import (
         DEFAULT_ANTICIPATED_UA,
         DEFAULT_MIN_PER_CLASS,
     )
-
-    def positive(text: str) -> int:
-        value = int(text)
-        if value < 1:
-            raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-        return value
-
-    def unit_interval(text: str) -> float:
-        value = float(text)
-        if not 0 < value < 1:
-            raise argparse.ArgumentTypeError(f"must be between 0 and 1 (exclusive), got {text}")
-        return value
 
     a = sub.add_parser("assess", help="accuracy and class areas with confidence intervals "
                                       "from a stratified reference sample",

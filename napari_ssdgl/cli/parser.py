@@ -373,7 +373,7 @@ def build_parser() -> argparse.ArgumentParser:
         add(sub)
     from napari_ssdgl.cli.assess_commands import add_assess_parser
 
-    add_assess_parser(sub, _overwrite_option, _output_options)
+    add_assess_parser(sub, _overwrite_option, _output_options, _positive_int, _fraction)
     if dask_cli() is not None:
         dask_cli().add_convert_parser(sub)
     return parser
