@@ -41,6 +41,10 @@ class Classifier:
     train_config: dict = field(default_factory=dict)
     seed: int | None = None
     metrics: dict = field(default_factory=dict)
+    # a window-trained model's fixed statistics of its pooled layers (GroupNorm, attention
+    # pools; ``SceneStatistics.export_frozen`` form, measured on training windows): prediction
+    # uses them everywhere, so tiles need no statistics passes. None: whole-scene statistics
+    layer_statistics: dict | None = None
 
     def __post_init__(self) -> None:
         self.mean = np.asarray(self.mean, dtype=np.float32)
@@ -108,7 +112,7 @@ class Classifier:
         if tile_size is None:
             probs = predict_probabilities(self.model, self.prepare(cube), overlap=overlap,
                                           device=device, scene_stats=scene_stats, amp=amp,
-                                          tta=tta)
+                                          tta=tta, frozen=self.layer_statistics)
             return Prediction.from_probabilities(probs, self.class_values)
         replaced: list[str] = []
 
@@ -120,6 +124,7 @@ class Classifier:
         probs = predict_probabilities(
             self.model, self._check(cube), tile_size=tile_size, overlap=overlap, device=device,
             scene_stats=scene_stats, prepare=window, amp=amp, tta=tta,
+            frozen=self.layer_statistics,
         )
         if replaced:
             warnings.warn("NaN/inf values in the cube were replaced by the band mean",

@@ -234,8 +234,12 @@ def _probabilities(clf, data, *, payload, tile_size: int, overlap: int, device: 
     # raw slices: dask fuses a slice into the reads, so a task reads its window and no more
     blocks = {w: data[:, w.rows[0]: min(w.rows[1], rows), w.cols[0]: min(w.cols[1], cols)]
               for w in windows}
-    frozen = _measure(clf, payload, windows, blocks, norm, device, torch_threads, on_pass,
-                      client=client)
+    frozen = clf.layer_statistics  # a window-trained model's own: no statistics passes
+    if frozen is None:
+        frozen = _measure(clf, payload, windows, blocks, norm, device, torch_threads, on_pass,
+                          client=client)
+    elif on_pass is not None:
+        on_pass(0, 1)
 
     grid: dict[int, list] = {}
     k = clf.num_classes

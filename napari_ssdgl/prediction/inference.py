@@ -21,7 +21,13 @@ from napari_ssdgl.device import (
     is_out_of_memory,
     resolve_device,
 )
-from napari_ssdgl.prediction.tiling import DEFAULT_OVERLAP, Prepare, logits, predict_tiled
+from napari_ssdgl.prediction.tiling import (
+    DEFAULT_OVERLAP,
+    Prepare,
+    frozen_statistics,
+    logits,
+    predict_tiled,
+)
 from napari_ssdgl.transforms.dihedral import dihedral_view, undo_dihedral_view
 
 FALLBACK_TILE = 512
@@ -87,6 +93,7 @@ def predict_probabilities(
     prepare: Prepare | None = None,
     amp: bool = False,
     tta: bool = False,
+    frozen: dict | None = None,
 ) -> np.ndarray:
     """(K, rows, cols) float32 softmax probabilities for a normalised (bands, rows, cols) cube.
 
@@ -102,9 +109,11 @@ def predict_probabilities(
     so the raw scene is never copied whole; in one piece it is applied to the whole scene.
     ``amp`` autocasts to bfloat16 on CUDA and on CPUs with native bf16 (~1.3x faster on an
     AMX CPU; probabilities move by ~1e-2, a few uncertain pixels may change class).
+    ``frozen``: fixed layer statistics of a window-trained model (``scene_stats`` is then
+    moot: tiles and the whole scene use these, in one pass).
     """
     kw = {"tile_size": tile_size, "overlap": overlap, "device": device,
-          "scene_stats": scene_stats, "prepare": prepare, "amp": amp}
+          "scene_stats": scene_stats, "prepare": prepare, "amp": amp, "frozen": frozen}
     if tta:
         mean = None
         for k in range(8):
@@ -121,7 +130,8 @@ def predict_probabilities(
     with torch.inference_mode(), autocast(dev, dtype):
         if tile_size is None:
             try:
-                return _run(model, x if prepare is None else prepare(x), dev)
+                with frozen_statistics(model, frozen, dev):
+                    return _run(model, x if prepare is None else prepare(x), dev)
             except (torch.cuda.OutOfMemoryError, MemoryError, RuntimeError) as exc:
                 if not is_out_of_memory(exc):
                     raise
@@ -132,4 +142,5 @@ def predict_probabilities(
                     stacklevel=2,
                 )
                 tile_size = FALLBACK_TILE
-        return predict_tiled(model, x, int(tile_size), int(overlap), dev, scene_stats, prepare)
+        return predict_tiled(model, x, int(tile_size), int(overlap), dev, scene_stats, prepare,
+                             frozen)

@@ -20,6 +20,11 @@ from napari_ssdgl import __version__
 from napari_ssdgl.io.atomic import atomic_output
 from napari_ssdgl.io.jsonio import write_json
 from napari_ssdgl.prediction.classifier import Classifier
+from napari_ssdgl.prediction.tiling import (
+    check_layer_statistics,
+    statistics_from_json,
+    statistics_to_json,
+)
 
 FORMAT_VERSION = 1
 WEIGHTS = "model.safetensors"
@@ -64,6 +69,8 @@ def _sidecar(clf: Classifier) -> dict:
         "train_config": clf.train_config,
         "seed": clf.seed,
         "metrics": clf.metrics,
+        # a window-trained model's fixed pooled-layer statistics (None: whole-scene ones)
+        "layer_statistics": statistics_to_json(clf.layer_statistics),
     }
 
 
@@ -93,6 +100,7 @@ class ModelFile:
     train_config: dict
     seed: int | None
     metrics: dict
+    layer_statistics: dict | None = None
 
 
 def _kind(value) -> str:
@@ -296,7 +304,16 @@ def validate_model_file(directory: str | Path) -> ModelFile:
         except (TypeError, ValueError):
             raise ModelFileError(f"{sidecar}: invalid metrics.per_class: its keys must be class "
                                  "values (whole numbers)") from None
+    try:
+        layer_stats = statistics_from_json(meta.get("layer_statistics"))
+    except ValueError as exc:
+        raise ModelFileError(f"{sidecar}: invalid layer_statistics: {exc}") from None
+    for name in layer_stats or {}:
+        if not any(k.startswith(name + ".") for k in shapes):
+            raise ModelFileError(f"{sidecar}: invalid layer_statistics: the network has no "
+                                 f"layer {_shown(name)}")
     return ModelFile(
+        layer_statistics=layer_stats,
         directory=directory, model_name=meta["model"], model_config=meta["model_config"],
         mean=mean.astype(np.float32), std=std.astype(np.float32),
         class_values=np.asarray(values, dtype=np.int64),
@@ -334,9 +351,15 @@ def load_classifier(directory: str | Path) -> Classifier:
     except RuntimeError as exc:
         first = str(exc).splitlines()[0]
         raise ModelFileError(f"{directory}: weights do not fit the model ({first})") from None
+    if mf.layer_statistics is not None:
+        try:
+            check_layer_statistics(model, mf.layer_statistics, mf.mean.size)
+        except ValueError as exc:
+            raise ModelFileError(
+                f"{directory / SIDECAR}: invalid layer_statistics: {exc}") from None
     return Classifier(
         model=model.eval(), model_name=mf.model_name, model_config=mf.model_config,
         mean=mf.mean, std=mf.std, class_values=mf.class_values, class_names=mf.class_names,
         colors=mf.colors, wavelengths=mf.wavelengths, train_config=mf.train_config,
-        seed=mf.seed, metrics=mf.metrics,
+        seed=mf.seed, metrics=mf.metrics, layer_statistics=mf.layer_statistics,
     )

@@ -24,6 +24,7 @@ the scene is one window's activations plus the (K, rows, cols) output.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -290,6 +291,19 @@ class SceneStatistics:
             self.freeze(layer)
 
 
+def frozen_statistics(model: nn.Module, frozen: dict | None,
+                      device: torch.device) -> AbstractContextManager:
+    """A context in which ``model``'s pooled layers use the fixed statistics ``frozen``
+    (:meth:`SceneStatistics.export_frozen`'s form, e.g. a window-trained model's
+    ``Classifier.layer_statistics``), so every pixel depends only on its receptive field and
+    one pass of tiles equals the whole scene; a no-op for ``frozen`` None."""
+    if frozen is None:
+        return nullcontext()
+    stats = SceneStatistics(model)
+    stats.impose(frozen, device)
+    return stats
+
+
 def _stitch(model, x: np.ndarray, windows: list[Window], dev, prepare: Prepare | None = None):
     rows, cols = x.shape[1:]
     out: np.ndarray | None = None
@@ -312,16 +326,98 @@ def predict_tiled(
     device: torch.device,
     scene_stats: bool = True,
     prepare: Prepare | None = None,
+    frozen: dict | None = None,
 ) -> np.ndarray:
     """(K, rows, cols) probabilities from overlapping windows (call under inference_mode).
 
     ``prepare`` (optional) turns each raw window of ``x`` into model input, so that ``x`` may
-    be the raw scene (even a memory map) and is never normalised as a whole.
+    be the raw scene (even a memory map) and is never normalised as a whole. ``frozen``: the
+    model's own fixed layer statistics (a window-trained model): one pass, no measuring.
     """
     windows = plan_windows(x.shape[1], x.shape[2], tile_size, overlap)
+    if frozen is not None:
+        with frozen_statistics(model, frozen, device):
+            return _stitch(model, x, windows, device, prepare)
     if not scene_stats:
         return _stitch(model, x, windows, device, prepare)
     with SceneStatistics(model) as stats:
         stats.measure(model, windows, lambda w: _window_data(x, w, prepare).to(device))
         return _stitch(model, x, windows, device, prepare)
 
+
+def check_layer_statistics(model: nn.Module, frozen: dict, bands: int) -> None:
+    """ValueError unless ``frozen`` holds statistics of the right size for every pooled layer
+    of ``model`` (``bands`` input bands) and for nothing else: a missing layer would pool over
+    each tile again, and a size-1 entry would broadcast silently instead of failing."""
+    pooled = {n: m for n, m in model.named_modules() if isinstance(m, (nn.GroupNorm, PooledGate))}
+    missing, extra = sorted(set(pooled) - set(frozen)), sorted(set(frozen) - set(pooled))
+    if missing or extra:
+        raise ValueError(f"they must cover exactly the network's {len(pooled)} pooled layers "
+                         f"(missing: {missing[:3] or 'none'}, unknown: {extra[:3] or 'none'})")
+    channels: dict[str, int] = {}
+    hooks = [m.register_forward_hook(
+        lambda _m, inputs, _o, n=n: channels.__setitem__(n, int(inputs[0].shape[1])))
+        for n, m in pooled.items()]
+    try:
+        with torch.inference_mode():
+            logits(model, torch.zeros(1, int(bands), MULTIPLE, MULTIPLE))
+    finally:
+        for h in hooks:
+            h.remove()
+    for name, module in pooled.items():
+        value = frozen[name]
+        if isinstance(module, nn.GroupNorm):
+            ok = isinstance(value, tuple) and all(np.asarray(v).size == module.num_groups
+                                                 for v in value)
+            want = f"{module.num_groups} group mean and rstd values"
+        else:
+            ok = not isinstance(value, tuple) and np.asarray(value).size == channels.get(name)
+            want = f"a gate of {channels.get(name)} channels"
+        if not ok:
+            raise ValueError(f"layer {name!r} needs {want}")
+
+
+def statistics_to_json(frozen: dict | None) -> dict | None:
+    """``frozen`` layer statistics (:meth:`SceneStatistics.export_frozen` form) as JSON values
+    for ``model.json``: ``{layer: {"mean": [...], "rstd": [...]}}`` for a GroupNorm (one value
+    per group), ``{layer: {"gate": [...]}}`` for a pooled gate (one per channel). float32
+    values survive the round trip through JSON's float64 exactly."""
+    if frozen is None:
+        return None
+    out = {}
+    for name, value in frozen.items():
+        if isinstance(value, tuple):
+            mean, rstd = value
+            out[name] = {"mean": np.asarray(mean).ravel().tolist(),
+                         "rstd": np.asarray(rstd).ravel().tolist()}
+        else:
+            out[name] = {"gate": np.asarray(value).ravel().tolist()}
+    return out
+
+
+def statistics_from_json(obj) -> dict | None:
+    """The inverse of :func:`statistics_to_json`; a ValueError says what is wrong."""
+    if obj is None:
+        return None
+    if not isinstance(obj, dict):
+        raise ValueError("an object of layer statistics expected")
+
+    def numbers(name: str, key: str, values) -> np.ndarray:
+        arr = np.asarray(values, dtype=np.float64) if isinstance(values, list) else None
+        if arr is None or arr.ndim != 1 or arr.size == 0 or not np.all(np.isfinite(arr)):
+            raise ValueError(f"layer {name!r}: {key} must be a non-empty list of finite numbers")
+        return arr.astype(np.float32)
+
+    out: dict = {}
+    for name, value in obj.items():
+        if isinstance(value, dict) and set(value) == {"mean", "rstd"}:
+            mean, rstd = numbers(name, "mean", value["mean"]), numbers(name, "rstd", value["rstd"])
+            if mean.size != rstd.size:
+                raise ValueError(f"layer {name!r}: mean and rstd differ in length")
+            out[name] = (mean[None], rstd[None])
+        elif isinstance(value, dict) and set(value) == {"gate"}:
+            out[name] = numbers(name, "gate", value["gate"])[None, :, None, None]
+        else:
+            raise ValueError(f"layer {name!r}: an object with mean and rstd, or with gate, "
+                             "expected")
+    return out

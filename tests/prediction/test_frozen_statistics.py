@@ -1,0 +1,151 @@
+"""A window-trained model's fixed layer statistics: one-pass prediction, tiled == whole scene,
+and their round trip through model.json (bad ones are a ModelFileError)."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from napari_ssdgl.models import build_model
+from napari_ssdgl.prediction.classifier import Classifier
+from napari_ssdgl.prediction.modelfile import ModelFileError, load_classifier, save_classifier
+from napari_ssdgl.prediction.tiling import SceneStatistics, plan_windows
+from napari_ssdgl.training.windows import calibrate
+from tests.conftest import TINY
+
+BANDS, SIZE = 6, 96
+TILE, OVERLAP = 112, 48
+
+
+@pytest.fixture(scope="module")
+def scene() -> np.ndarray:
+    rng = np.random.default_rng(0)
+    smooth = rng.normal(size=(BANDS, SIZE // 8, SIZE // 8)).repeat(8, 1).repeat(8, 2)
+    return (smooth * 3 + rng.normal(size=(BANDS, SIZE, SIZE)) + 10).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def clf(scene) -> Classifier:
+    """A tiny SSDGL with statistics calibrated on four 32 px windows of the scene."""
+    torch.manual_seed(0)
+    model = build_model("ssdgl", BANDS, 3, **TINY).eval()
+    mean, std = scene.mean((1, 2)), scene.std((1, 2))
+    x = (scene - mean[:, None, None]) / std[:, None, None]
+    windows = torch.from_numpy(np.stack([x[:, r:r + 32, c:c + 32]
+                                         for r, c in ((0, 0), (10, 50), (60, 20), (64, 64))]))
+    frozen = calibrate(model, windows)
+    config = {"in_channels": BANDS, "num_classes": 3, **TINY}
+    return Classifier(model=model, model_name="ssdgl", model_config=config, mean=mean, std=std,
+                      class_values=np.array([1, 2, 5]), layer_statistics=frozen)
+
+
+def count_passes(model) -> tuple[list, object]:
+    """Inputs seen by the network's first layer (every forward pass, folded head or not)."""
+    calls = []
+    first = next(iter(model.children()))
+    return calls, first.register_forward_pre_hook(lambda m, a: calls.append(a[0].shape))
+
+
+def test_tiled_equals_whole_scene_in_one_pass(clf, scene, monkeypatch):
+    def no_measuring(*a, **k):
+        raise AssertionError("a model with layer statistics needs no statistics passes")
+
+    monkeypatch.setattr(SceneStatistics, "measure", no_measuring)
+    calls, hook = count_passes(clf.model)
+    whole = clf.predict(scene, device="cpu").probabilities
+    assert len(calls) == 1
+    calls.clear()
+    tiled = clf.predict(scene, tile_size=TILE, overlap=OVERLAP, device="cpu").probabilities
+    # one forward per tile and nothing else
+    assert len(calls) == len(plan_windows(SIZE, SIZE, TILE, OVERLAP)) > 1
+    hook.remove()
+    # what is left is the receptive field cut at 48 px (measured: max 1.8e-3, p99 1.5e-4;
+    # 16 px of overlap gave max 0.07)
+    diff = np.abs(whole - tiled)
+    assert diff.max() < 5e-3 and np.percentile(diff, 99) < 5e-4, diff.max()
+
+
+def test_statistics_are_the_models_own_not_the_scenes(clf, scene):
+    """The same network with whole-scene statistics predicts differently: the fixed ones are
+    really used (and a whole-scene model still predicts as before)."""
+    own = clf.predict(scene, device="cpu").probabilities
+    plain = Classifier(model=clf.model, model_name="ssdgl", model_config={}, mean=clf.mean,
+                       std=clf.std, class_values=clf.class_values)
+    scene_stats = plain.predict(scene, device="cpu").probabilities
+    assert np.abs(own - scene_stats).max() > 1e-3
+
+
+def test_dask_prediction_is_one_pass_and_matches(clf, scene, monkeypatch):
+    import dask.array as da
+
+    import napari_ssdgl.prediction.dask_predict as dp
+
+    monkeypatch.setattr(dp, "_measure", lambda *a, **k: pytest.fail("statistics pass"))
+    passes = []
+    pred = dp.predict_dask(clf, da.from_array(scene, chunks=(BANDS, 32, 32)), tile_size=TILE,
+                           overlap=OVERLAP, device="cpu",
+                           on_pass=lambda i, n: passes.append((i, n)))
+    tiled = clf.predict(scene, tile_size=TILE, overlap=OVERLAP, device="cpu").probabilities
+    assert passes == [(0, 1)]
+    assert np.abs(pred.probabilities.compute(scheduler="sync") - tiled).max() < 1e-5
+
+
+@pytest.fixture
+def saved(clf, tmp_path):
+    return save_classifier(clf, tmp_path / "m")
+
+
+def test_model_json_round_trip(clf, scene, saved):
+    meta = json.loads((saved / "model.json").read_text())
+    assert set(meta["layer_statistics"]) == set(clf.layer_statistics)
+    back = load_classifier(saved)
+    for name, value in clf.layer_statistics.items():
+        got = back.layer_statistics[name]
+        for a, b in zip(value if isinstance(value, tuple) else (value,),
+                        got if isinstance(got, tuple) else (got,), strict=True):
+            assert a.shape == b.shape and a.dtype == b.dtype and np.array_equal(a, b)
+    assert np.array_equal(back.predict(scene, device="cpu").probabilities,
+                          clf.predict(scene, device="cpu").probabilities)
+
+
+def test_whole_scene_model_saves_none(clf, tmp_path):
+    plain = Classifier(model=clf.model, model_name="ssdgl",
+                       model_config={"in_channels": BANDS, "num_classes": 3, **TINY},
+                       mean=clf.mean, std=clf.std, class_values=clf.class_values)
+    d = save_classifier(plain, tmp_path / "w")
+    assert json.loads((d / "model.json").read_text())["layer_statistics"] is None
+    assert load_classifier(d).layer_statistics is None
+
+
+def _groupnorm(stats: dict) -> str:
+    return next(n for n, v in stats.items() if "mean" in v)
+
+
+def _gate(stats: dict) -> str:
+    return next(n for n, v in stats.items() if "gate" in v)
+
+
+CORRUPT = {
+    "not an object": lambda s: [1, 2],
+    "unknown layer": lambda s: {**s, "no.such.layer": {"gate": [1.0]}},
+    "missing layer": lambda s: {k: v for k, v in s.items() if k != _gate(s)},
+    "nan": lambda s: {**s, _groupnorm(s): {"mean": [float("nan")] * 4, "rstd": [1.0] * 4}},
+    "strings": lambda s: {**s, _groupnorm(s): {"mean": "0", "rstd": [1.0] * 4}},
+    "lengths differ": lambda s: {**s, _groupnorm(s): {"mean": [0.0] * 4, "rstd": [1.0] * 3}},
+    "wrong group count": lambda s: {**s, _groupnorm(s): {"mean": [0.0], "rstd": [1.0]}},
+    "wrong gate size": lambda s: {**s, _gate(s): {"gate": [1.0, 1.0, 1.0]}},
+    "wrong keys": lambda s: {**s, _gate(s): {"mean": [1.0]}},
+}
+
+
+@pytest.mark.parametrize("case", sorted(CORRUPT))
+def test_corrupt_layer_statistics_is_a_model_file_error(saved, tmp_path, case):
+    d = tmp_path / "bad"
+    shutil.copytree(saved, d)
+    meta = json.loads((d / "model.json").read_text())
+    meta["layer_statistics"] = CORRUPT[case](meta["layer_statistics"])
+    (d / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(ModelFileError, match="layer_statistics"):
+        load_classifier(d)
