@@ -54,18 +54,26 @@ def weighted_cross_entropy(
 
 
 def picked_cross_entropy(
-    picked: torch.Tensor, target: torch.Tensor, weights: torch.Tensor | None = None
+    picked: torch.Tensor, target: torch.Tensor, weights: torch.Tensor | None = None,
+    mask: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Class-weighted cross-entropy of already gathered (M, K) logits, in float32.
 
     The fast training path computes logits only at the drawn pixels and calls this directly;
     :func:`weighted_cross_entropy` gathers from a dense map first. Same reduction in both.
     (E, M, K) logits (an ensemble's members at the same pixels): the sum of the E members'
-    losses, so each member gets the gradient it would get trained alone.
+    losses, so each member gets the gradient it would get trained alone. ``mask`` (M,) 0/1:
+    only the entries with 1 count.
     """
     picked = picked.float()
     if weights is not None:
         weights = weights.to(device=picked.device, dtype=torch.float32)
     if picked.ndim == 3:
-        return sum(F.cross_entropy(p, target, weight=weights) for p in picked.unbind(0))
-    return F.cross_entropy(picked, target, weight=weights)
+        return sum(picked_cross_entropy(p, target, weights, mask) for p in picked.unbind(0))
+    if mask is None:
+        return F.cross_entropy(picked, target, weight=weights)
+    # the weighted mean over the entries with mask 1 (a windowed draw's fixed-size padding
+    # has mask 0: no loss, no gradient)
+    each = F.cross_entropy(picked, target, weight=weights, reduction="none")
+    norm = mask if weights is None else weights.index_select(0, target) * mask
+    return (each * mask).sum() / norm.sum()

@@ -34,6 +34,15 @@ float32, like ``Classifier.predict``, so the kept metrics are the saved model's.
 against. The Houston variant needs the dense map for its reconstruction loss and keeps it.
 On CUDA the fast path's forward, loss and backward are replayed as a CUDA graph
 (``cuda_graph``, see cuda_graph.py): a small scene is launch-bound there.
+
+Windowed training (issue 17, windows.py): a scene larger than ``window`` px either way is never
+loaded or run whole. The cube stays lazy (memory map, zarr, dask), its band statistics are
+streamed, and each iteration reads ``windows_per_batch`` windows anchored on training pixels
+and draws the H-B sample inside them (padded to a fixed size, masked out of the loss). Scoring
+and previews predict the scene tile by tile with the statistics calibrated on fixed windows,
+and the trained model carries them (``Classifier.layer_statistics``), so it predicts in one
+pass. A scene that fits one window trains whole, on the path above, bit for bit as before.
+Windowed runs do not use CUDA graphs (yet).
 """
 
 from __future__ import annotations
@@ -59,11 +68,12 @@ from napari_ssdgl.device import (
     is_out_of_memory,
     resolve_device,
 )
+from napari_ssdgl.io.base import Cube
 from napari_ssdgl.models import build_model, model_config
 from napari_ssdgl.models.ensemble import Ensemble
 from napari_ssdgl.prediction.classifier import Classifier
 from napari_ssdgl.prediction.modelfile import load_classifier
-from napari_ssdgl.prediction.tiling import logits
+from napari_ssdgl.prediction.tiling import DEFAULT_OVERLAP, logits, predict_tiled
 from napari_ssdgl.training.compiling import compiled_or_eager
 from napari_ssdgl.training.cuda_graph import GraphedIteration
 from napari_ssdgl.training.errors import TrainingError, short_reason
@@ -80,15 +90,31 @@ from napari_ssdgl.training.sampling import (
     LabelEncoder,
     hold_out,
 )
+from napari_ssdgl.training.windows import (
+    CALIBRATION_WINDOWS,
+    WINDOW,
+    WINDOWS_PER_BATCH,
+    WindowSampler,
+    calibrate,
+    check_window,
+    is_windowed,
+    read_windows,
+    window_preparer,
+    window_shape,
+)
 from napari_ssdgl.transforms.dihedral import TRANSPOSE, dihedral, dihedral_index
 from napari_ssdgl.transforms.normalize import (
     STD_FLOOR,
     band_statistics,
     normalize,
     replace_nonfinite,
+    streaming_band_statistics,
 )
 
 RECONSTRUCTION_WEIGHT = 0.1  # auxiliary loss of the Houston variant (SSDGL.md)
+# tiles (px) in which a windowed run predicts its scene for scoring and previews: a 128 px core
+# inside the 64 px overlap, so the overlap costs ~4x the core, not the 81x of a 16 px core
+SCORE_TILE = 2 * DEFAULT_OVERLAP + 128
 
 
 @dataclass
@@ -137,6 +163,12 @@ class TrainConfig:
     # small scenes are launch-bound there. Fast path, bf16 or float32, not with ``compile``;
     # falls back to eager with a warning where capturing fails
     cuda_graph: bool = True
+    # windowed training (issue 17, windows.py): a scene larger than ``window`` px either way
+    # trains on ``windows_per_batch`` windows per iteration, read lazily, so an iteration costs
+    # the same whatever the scene's size; one that fits a window trains whole, exactly as
+    # without. None = always whole. A multiple of 16, >= 32
+    window: int | None = WINDOW
+    windows_per_batch: int = WINDOWS_PER_BATCH
 
 
 @dataclass
@@ -177,6 +209,10 @@ def _check_config(cfg: TrainConfig) -> None:
     if not 0 <= cfg.validation_fraction < 1:
         raise TrainingError(
             f"validation fraction must be in [0, 1), got {cfg.validation_fraction}")
+    try:
+        check_window(cfg.window, cfg.windows_per_batch)
+    except (TypeError, ValueError) as exc:
+        raise TrainingError(str(exc)) from None
 
 
 def _check_labels(name: str, labels, shape: tuple[int, int]) -> np.ndarray:
@@ -200,16 +236,34 @@ def _check_constant_bands(cube: np.ndarray, std: np.ndarray) -> None:
     ``std``: :func:`band_statistics`' std, 1 where a band is (near) constant."""
     candidates = np.flatnonzero(std == 1.0)  # the floor's value; a real std of 1 is checked
     constant = [int(b) for b in candidates if float(np.std(cube[b], dtype=np.float64)) < STD_FLOOR]
+    _report_constant(constant, cube.shape[0])
+
+
+def _report_constant(constant: list[int], bands: int) -> None:
+    """The warning (or, when all are, the error) for the ``constant`` bands of a cube."""
     if not constant:
         return
-    if len(constant) == cube.shape[0]:
-        raise TrainingError(f"every band of the cube is constant ({cube.shape[0]} bands, each "
+    if len(constant) == bands:
+        raise TrainingError(f"every band of the cube is constant ({bands} bands, each "
                             "one value over all pixels): there is nothing to learn from")
     shown = ", ".join(map(str, constant[:10])) + (", ..." if len(constant) > 10 else "")
     which = "band" if len(constant) == 1 else "bands"
-    warnings.warn(f"{len(constant)} of the cube's {cube.shape[0]} bands are constant (one value "
+    warnings.warn(f"{len(constant)} of the cube's {bands} bands are constant (one value "
                   f"over all pixels) and carry no information: {which} {shown} (counting from 0)",
-                  UserWarning, stacklevel=3)
+                  UserWarning, stacklevel=4)
+
+
+def _streamed_statistics(source) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """(mean, std, messages) of a lazy cube read block by block, with the whole-scene path's
+    warnings: NaN/inf (each window fills them with the band mean) and constant bands."""
+    mean, std, bad = streaming_band_statistics(source, floor=False)
+    _report_constant([int(b) for b in np.flatnonzero(std < STD_FLOOR)], int(source.shape[0]))
+    messages = []
+    if bad.any():
+        bands = np.flatnonzero(bad)
+        messages.append(f"{int(bad.sum())} NaN/inf values in {bands.size} band(s) (first: band "
+                        f"{bands[0]}) are replaced by the band mean")
+    return mean, np.where(std < STD_FLOOR, 1.0, std).astype(np.float32), messages
 
 
 def _initial_model(init_from, bands: int, cfg: TrainConfig) -> Classifier | None:
@@ -294,11 +348,18 @@ class Trainer:
     ) -> None:
         self.config = cfg = copy.deepcopy(config) if config is not None else TrainConfig()
         _check_config(cfg)
-        cube = np.asarray(getattr(cube, "data", cube))
+        if isinstance(cube, Cube):  # a lazy array stays lazy until it is known to be small
+            cube = cube.data
+        if not (hasattr(cube, "shape") and hasattr(cube, "ndim")):
+            cube = np.asarray(cube)
         if cube.ndim != 3:
             raise TrainingError(f"the cube must be 3-D (bands, rows, cols), got shape {cube.shape}")
+        shape = tuple(int(n) for n in cube.shape[1:])
+        self.shape = (int(cube.shape[0]), *shape)
+        self.windowed = is_windowed(shape, cfg.window)
+        if not self.windowed:
+            cube = np.asarray(cube)
         self.init_from = _initial_model(init_from, cube.shape[0], cfg)
-        shape = cube.shape[1:]
         self.train_labels = _check_labels("training labels", train_labels, shape)
         self.test_labels = (
             None if test_labels is None else _check_labels("test labels", test_labels, shape)
@@ -316,16 +377,24 @@ class Trainer:
             self.test_labels = None
         self.fit_labels, self.validation_labels = self._validation_split(validation_labels)
         init = self.init_from
-        fill = None if init is None else init.mean
-        clean, self.warnings = replace_nonfinite(cube, fill=fill)
-        for m in self.warnings:
-            warnings.warn(m, stacklevel=2)
-        own = band_statistics(clean)
-        _check_constant_bands(clean, own[1])
+        self._source, self._x = None, None
+        if self.windowed:  # never loaded: statistics streamed, windows read per iteration
+            self._source = cube
+            *own, self.warnings = _streamed_statistics(cube)
+            for m in self.warnings:
+                warnings.warn(m, stacklevel=2)
+        else:
+            fill = None if init is None else init.mean
+            clean, self.warnings = replace_nonfinite(cube, fill=fill)
+            for m in self.warnings:
+                warnings.warn(m, stacklevel=2)
+            own = band_statistics(clean)
+            _check_constant_bands(clean, own[1])
         # a refined model keeps the normalisation its weights were trained with
-        self.mean, self.std = own if init is None else (init.mean, init.std)
-        self._x = normalize(clean, self.mean, self.std, out=clean)
-        del clean
+        self.mean, self.std = tuple(own) if init is None else (init.mean, init.std)
+        if not self.windowed:
+            self._x = normalize(clean, self.mean, self.std, out=clean)
+            del clean
         self.class_names = dict(class_names or {})
         self.colors = dict(colors or {})
         self.wavelengths = None if wavelengths is None else np.asarray(wavelengths)
@@ -343,6 +412,14 @@ class Trainer:
         self.sampler = HBSampler(encoded, cfg.per_class, seed=cfg.seed)
         self.class_weights = effective_number_weights(self.sampler.counts, cfg.beta)
         self._targets = torch.from_numpy(encoded.reshape(-1))
+        self.windows: WindowSampler | None = None
+        if self.windowed:
+            size = window_shape(shape, cfg.window)
+            self.windows = WindowSampler(encoded, size, cfg.windows_per_batch, cfg.per_class,
+                                         seed=cfg.seed)
+            # fixed for the run, from their own stream: every calibration sees the same windows
+            self._calibration = WindowSampler(encoded, size, cfg.windows_per_batch, None,
+                                              seed=cfg.seed, stream=4).origins(CALIBRATION_WINDOWS)
         torch.manual_seed(cfg.seed)
         self.model = self._build_model(cube.shape[0])
         if init is not None:
@@ -355,6 +432,8 @@ class Trainer:
         self.seconds_per_iteration: float | None = None
         self._amp: torch.dtype | None = None
         self._xt: torch.Tensor | None = None
+        self._stats: tuple[int, dict] | None = None  # (iteration, calibrated statistics)
+        self.best_layer_statistics: dict | None = None
 
     # -- setup -------------------------------------------------------------------------------
     def _validation_split(self, given) -> tuple[np.ndarray, np.ndarray | None]:
@@ -408,15 +487,46 @@ class Trainer:
         return self._stop.is_set()
 
     # -- evaluation --------------------------------------------------------------------------
-    def _predict_map(self, x: torch.Tensor) -> np.ndarray:
+    def _predict_map(self) -> np.ndarray:
         """Class map in float32, as ``Classifier.predict`` makes it by default: the metrics kept
-        with a model are the ones its saved weights reproduce (bf16 would flip close calls)."""
+        with a model are the ones its saved weights reproduce (bf16 would flip close calls). A
+        windowed run predicts its scene tile by tile from the lazy cube, with the calibrated
+        statistics the saved model will carry."""
+        if self.windowed:
+            return self._tiled_map()
         self.model.eval()
         forward = self.model if self.config.reference else partial(logits, self.model)
         with torch.inference_mode():
-            idx = forward(x).argmax(dim=1)[0].cpu().numpy()
+            idx = forward(self._xt).argmax(dim=1)[0].cpu().numpy()
         self.model.train()
         return self.encoder.decode(idx)
+
+    def _tiled_map(self) -> np.ndarray:
+        frozen = self.layer_statistics()
+        tile = max(int(self.config.window), SCORE_TILE)
+        self.model.eval()
+        try:
+            with torch.inference_mode():
+                probs = predict_tiled(self.model, self._source, tile, DEFAULT_OVERLAP,
+                                      self.device, prepare=window_preparer(self.mean, self.std),
+                                      frozen=frozen)
+        finally:
+            self.model.train()
+        return self.encoder.decode(probs.argmax(0))
+
+    def layer_statistics(self) -> dict | None:
+        """A windowed run's pooled-layer statistics for the current weights, calibrated on its
+        fixed calibration windows (measured once per iteration); None for a whole-scene run."""
+        if not self.windowed:
+            return None
+        if self._stats is None or self._stats[0] != self.iterations_done:
+            n = self.config.windows_per_batch
+            batches = [torch.from_numpy(read_windows(self._source, self._calibration[i:i + n],
+                                                     self.windows.window, self.mean,
+                                                     self.std)[0]).to(self.device)
+                       for i in range(0, len(self._calibration), n)]
+            self._stats = (self.iterations_done, calibrate(self.model, batches))
+        return self._stats[1]
 
     def _evaluate(self, pred: np.ndarray) -> dict:
         """Metrics on the test labels (reported, never used to choose)."""
@@ -445,6 +555,7 @@ class Trainer:
         if not (force or better):
             return False
         self.best_state = {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()}
+        self.best_layer_statistics = self.layer_statistics()
         self._best_validation_oa = None if validation is None else validation["oa"]
         chosen = (f"held-out training pixels ({self.validation_pixels} px)"
                   if self.validation_labels is not None else "last iteration")
@@ -471,8 +582,14 @@ class Trainer:
             self._xt = None
             if self.device.type == "cuda":
                 torch.cuda.empty_cache()
-            bands, rows, cols = self._x.shape
+            bands, rows, cols = self.shape
             first = "train on the CPU" if self.device.type != "cpu" else "free memory"
+            if self.windowed:
+                (wh, ww), n = self.windows.window, self.config.windows_per_batch
+                raise TrainingError(
+                    f"out of memory training on {self.device.type.upper()} with {n} window(s) "
+                    f"of {wh} x {ww} x {bands} per iteration: {first}, or use a smaller window "
+                    "or fewer windows per batch.") from exc
             raise TrainingError(
                 f"out of memory training on {self.device.type.upper()} with the {rows} x {cols} "
                 f"x {bands} scene: the whole scene goes through the network at once, so its "
@@ -489,7 +606,11 @@ class Trainer:
             self._amp = torch.bfloat16 if wanted else None
         scaler = torch.amp.GradScaler("cuda", enabled=self._amp == torch.float16)
         model = self.model.to(dev).train()
-        x = torch.from_numpy(self._x)[None].to(dev)
+        if self.windowed:  # a zero batch of the windows' shape: what compiling is probed on
+            x = torch.zeros(cfg.windows_per_batch, self.shape[0], *self.windows.window,
+                            device=dev)
+        else:
+            x = torch.from_numpy(self._x)[None].to(dev)
         targets = self._targets.to(dev)
         weights = self.class_weights.to(dev)
         houston = getattr(model, "config", {}).get("variant") == "houston"
@@ -498,7 +619,7 @@ class Trainer:
                    and getattr(model, "supports_sampled_head", False))
         opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
                               weight_decay=cfg.weight_decay)
-        self._xt = x
+        self._xt = None if self.windowed else x
         flips = np.random.default_rng([cfg.seed, 1])  # its own stream: draws stay as they were
         h, w = x.shape[-2:]
         start = time.perf_counter()  # compiling counts as training time
@@ -507,7 +628,8 @@ class Trainer:
             forward = self._compiled(forward, x)
         graphed = None
         if (sampled and cfg.cuda_graph and not cfg.compile and dev.type == "cuda"
-                and not scaler.is_enabled()):  # float16's changing loss scale stays eager
+                and not scaler.is_enabled()  # float16's changing loss scale stays eager
+                and not self.windowed):
             graphed = self._graphed(forward, x, targets, weights)
         for it in range(cfg.iterations):
             if self._stop.is_set():
@@ -515,7 +637,16 @@ class Trainer:
             lr = poly_lr(cfg.lr, it, cfg.iterations, cfg.power)
             for group in opt.param_groups:
                 group["lr"] = lr
-            index = torch.from_numpy(self.sampler.draw()).to(dev)
+            mask = None
+            if self.windowed:  # this iteration's windows, read now, and the draw inside them
+                batch = self.windows.draw()
+                x = torch.from_numpy(read_windows(self._source, batch.origins,
+                                                  self.windows.window, self.mean,
+                                                  self.std)[0]).to(dev)
+                index = torch.from_numpy(batch.index).to(dev)
+                mask = torch.from_numpy(batch.mask).to(dev)
+            else:
+                index = torch.from_numpy(self.sampler.draw()).to(dev)
             k = int(flips.integers(8)) if cfg.augment else 0
             if graphed is not None:  # forward, loss and backward in one replay
                 loss, hits = graphed(index, k)
@@ -533,9 +664,10 @@ class Trainer:
                     else:
                         picked = gather_pixels(model(xk), where)
                 # the drawn pixels' labels, wherever the flip moved them: nothing else is in
-                # the loss
-                target = targets.index_select(0, index)
-                loss = picked_cross_entropy(picked, target, weights)
+                # the loss (a windowed draw's padding has mask 0)
+                target = (torch.from_numpy(batch.target).to(dev) if self.windowed
+                          else targets.index_select(0, index))
+                loss = picked_cross_entropy(picked, target, weights, mask)
                 if houston:
                     loss = loss + RECONSTRUCTION_WEIGHT * torch.mean((feats.float() - xk) ** 2)
             loss_value = float(loss.detach())
@@ -546,7 +678,11 @@ class Trainer:
             if graphed is None:
                 scaler.scale(loss).backward()
                 with torch.no_grad():
-                    hits = (picked.argmax(-1) == target).float().mean()
+                    right = (picked.argmax(-1) == target).float()
+                    if mask is None:
+                        hits = right.mean()
+                    else:  # over the drawn entries (of every ensemble member)
+                        hits = (right * mask).sum() / (mask.sum() * (right.numel() // mask.numel()))
             scaler.unscale_(opt)
             groups = model.clip_groups() if isinstance(model, Ensemble) else [model.parameters()]
             for params in groups:
@@ -561,7 +697,7 @@ class Trainer:
             scored = self.test_labels is not None or self.validation_labels is not None
             want_eval = scored and (last or (cfg.eval_every and done % cfg.eval_every == 0))
             want_preview = cfg.preview_every and done % cfg.preview_every == 0
-            pred = self._predict_map(x) if (want_eval or want_preview) else None
+            pred = self._predict_map() if (want_eval or want_preview) else None
             if want_eval:
                 event.validation, event.test = self._scores(pred)
                 event.best = event.validation is not None and self._keep(event.validation,
@@ -577,7 +713,8 @@ class Trainer:
         will see (forward and backward, no optimiser step, gradients cleared), else ``fn`` with
         a warning. A new shape means a new compilation, so ``augment`` on a non-square scene
         tries the transposed scene too: a compile that fails there must not end the run later."""
-        index = torch.zeros(self.sampler.draw_size, dtype=torch.long, device=x.device)
+        size = (self.windows or self.sampler).draw_size
+        index = torch.zeros(size, dtype=torch.long, device=x.device)
         h, w = x.shape[-2:]
         inputs = [x] + ([dihedral(x, TRANSPOSE)] if self.config.augment and h != w else [])
 
@@ -620,7 +757,7 @@ class Trainer:
         if self.iterations_done:
             scored = self.test_labels is not None or self.validation_labels is not None
             if last_scores is None and scored:
-                last_scores = self._scores(self._predict_map(self._xt))
+                last_scores = self._scores(self._predict_map())
             validation, test = last_scores or (None, None)
             self._keep(validation, test, force=self.validation_labels is None)
         self._xt = None  # free the device copy of the scene
@@ -652,4 +789,5 @@ class Trainer:
             train_config=json.loads(json.dumps(asdict(self.config))),  # JSON-safe copy
             seed=self.config.seed,
             metrics=dict(self.best_metrics),
+            layer_statistics=self.best_layer_statistics,
         )

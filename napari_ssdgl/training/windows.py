@@ -33,8 +33,18 @@ import numpy as np
 import torch
 from torch import nn
 
-from napari_ssdgl.prediction.tiling import MULTIPLE, SceneStatistics, logits
+from napari_ssdgl.prediction.tiling import MULTIPLE, Prepare, SceneStatistics, logits
 from napari_ssdgl.transforms.normalize import clean_and_normalize
+
+WINDOW = 160
+"""Default window (px). Indian Pines (145 px) fits one, so it trains whole as before; and an
+iteration of one 160 px window costs what an iteration on a 160 px scene costs, whatever the
+size of the scene it comes from."""
+WINDOWS_PER_BATCH = 1
+"""Default windows per iteration: one window is one Indian Pines-size step (per-window GroupNorm
+needs no batch); more windows see more classes per step at a proportional cost."""
+CALIBRATION_WINDOWS = 8
+"""Windows, fixed once per run, whose mean statistics a window-trained model is frozen to."""
 
 
 def window_shape(shape: tuple[int, int], window: int) -> tuple[int, int]:
@@ -78,8 +88,9 @@ class WindowSampler:
     """Windows anchored on training pixels (classes in turn) and the H-B draw inside them."""
 
     def __init__(self, encoded: np.ndarray, window: tuple[int, int], per_batch: int,
-                 per_class: int | None, seed: int = 0) -> None:
-        """``encoded``: (rows, cols) class indices, -1 where no pixel trains."""
+                 per_class: int | None, seed: int = 0, stream: int = 3) -> None:
+        """``encoded``: (rows, cols) class indices, -1 where no pixel trains; ``stream``: the
+        seed's random stream (the calibration windows draw from another one)."""
         self.encoded = np.asarray(encoded)
         self.shape = self.encoded.shape
         self.window = (int(window[0]), int(window[1]))
@@ -88,7 +99,7 @@ class WindowSampler:
         flat = self.encoded.ravel()
         k = int(flat.max()) + 1 if flat.size else 0
         self.pixels = [np.flatnonzero(flat == c) for c in range(k)]
-        self.rng = np.random.default_rng([seed, 3])  # its own stream
+        self.rng = np.random.default_rng([seed, stream])  # its own stream
         self._cycle: list[int] = []
         wh, ww = self.window
         counts = np.array([p.size for p in self.pixels])
@@ -137,7 +148,6 @@ class WindowSampler:
                 mine = self.rng.choice(mine, self.per_class, replace=False)
             parts.append(mine)
         index = self.rng.permutation(np.concatenate(parts)).astype(np.int64)
-        target = self.encoded.reshape(-1)[0:0]  # dtype only
         rows, cols = (index % (wh * ww)) // ww, index % ww
         n = index // (wh * ww)
         target = self.encoded[origins[n, 0] + rows, origins[n, 1] + cols].astype(np.int64)
@@ -163,6 +173,16 @@ def read_windows(source, origins: np.ndarray, window: tuple[int, int], mean: np.
         _, msg = clean_and_normalize(np.asarray(raw), mean, std, out=out[i])
         messages += msg
     return out, messages
+
+
+def window_preparer(mean: np.ndarray, std: np.ndarray) -> Prepare:
+    """A tiling ``Prepare`` that reads a raw window of any lazy array (zarr, dask, memory map)
+    and cleans and z-scores it: how a window-trained Trainer predicts its scene for scoring."""
+
+    def prepare(raw, out: np.ndarray | None = None) -> np.ndarray:
+        return clean_and_normalize(np.asarray(raw), mean, std, out=out)[0]
+
+    return prepare
 
 
 class _WindowMeans(SceneStatistics):
@@ -194,20 +214,20 @@ class _WindowMeans(SceneStatistics):
         self._acc = None
 
 
-def calibrate(model: nn.Module, x: torch.Tensor) -> dict:
-    """Fixed statistics of ``model``'s pooled layers from the windows ``x`` (n, bands, h, w):
-    for each layer in execution order, the mean over the windows of each window's own statistics
-    of its input, the layers before it already fixed. Returns the
-    :meth:`~SceneStatistics.export_frozen` form that ``Classifier.layer_statistics`` keeps."""
+def calibrate(model: nn.Module, batches: torch.Tensor | list[torch.Tensor]) -> dict:
+    """Fixed statistics of ``model``'s pooled layers from windows (one (n, bands, h, w) tensor
+    or a list of such batches, all the same h x w): for each layer in execution order, the mean
+    over all windows of each window's own statistics of its input, the layers before it already
+    fixed. Returns the :meth:`~SceneStatistics.export_frozen` form that
+    ``Classifier.layer_statistics`` keeps."""
+    batches = [batches] if isinstance(batches, torch.Tensor) else list(batches)
     was_training = model.training
     model.eval()
     try:
         with _WindowMeans(model) as stats, torch.inference_mode():
-            def forward() -> object:
-                return logits(model, x)
-
-            for layer in stats.execution_order(forward):
-                stats.accumulate(layer, None, forward)
+            for layer in stats.execution_order(lambda: logits(model, batches[0])):
+                for x in batches:
+                    stats.accumulate(layer, None, lambda x=x: logits(model, x))
                 stats.freeze(layer)
             return stats.export_frozen()
     finally:

@@ -75,3 +75,57 @@ def clean_and_normalize(cube: np.ndarray, mean: np.ndarray, std: np.ndarray, *,
     :func:`replace_nonfinite`."""
     clean, messages = replace_nonfinite(cube, fill=mean, out=out)
     return normalize(clean, mean, std, out=clean), messages
+
+
+STREAM_BYTES = 64 << 20  # raw float32 bytes per block read by streaming_band_statistics
+
+
+def _stream_rows(cube) -> int:
+    """Rows per block: about ``STREAM_BYTES`` of float32, or the array's own chunk height
+    (zarr, dask) when that is at most 4 times as much, so each chunk is decoded once."""
+    bands, cols = int(cube.shape[0]), int(cube.shape[2])
+    rows = max(1, STREAM_BYTES // max(1, bands * cols * 4))
+    chunks = getattr(cube, "chunksize", None) or getattr(cube, "chunks", None)
+    if isinstance(chunks, tuple) and len(chunks) == 3 and isinstance(chunks[1], int):
+        if 0 < chunks[1] <= 4 * rows:
+            return int(chunks[1])
+    return rows
+
+
+def streaming_band_statistics(cube, rows: int | None = None, *, floor: bool = True
+                              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-band mean and std of the finite values of ``cube`` (bands, rows, cols; numpy,
+    memory map, dask or zarr), read ``rows`` rows at a time (default: :func:`_stream_rows`) so
+    a cube larger than memory is never loaded whole. Blocks are merged with Chan et al.'s
+    pairwise update in float64 (no sum-of-squares cancellation on bright bands). With
+    ``floor``, near-constant bands get std 1 as in :func:`band_statistics`; an all-non-finite
+    band has mean 0, as :func:`replace_nonfinite` fills it. Returns ``(mean, std, nonfinite)``:
+    float32 mean and std, and per band how many values were NaN/inf. Unlike
+    :func:`band_statistics` on a cleaned cube, NaN/inf values do not count (they would count
+    as the mean there): window-trained models normalise with these."""
+    bands, height = int(cube.shape[0]), int(cube.shape[1])
+    rows = int(rows) if rows else _stream_rows(cube)
+    count = np.zeros(bands, np.float64)
+    mean = np.zeros(bands, np.float64)
+    m2 = np.zeros(bands, np.float64)
+    bad = np.zeros(bands, np.int64)
+    for r in range(0, height, max(1, rows)):
+        block = np.asarray(cube[:, r : r + rows], dtype=np.float64).reshape(bands, -1)
+        finite = np.isfinite(block)
+        n = finite.sum(axis=1).astype(np.float64)
+        bad += block.shape[1] - n.astype(np.int64)
+        if not finite.all():
+            block = np.where(finite, block, 0.0)
+        bmean = block.sum(axis=1) / np.maximum(n, 1)
+        dev = np.where(finite, block - bmean[:, None], 0.0)
+        bm2 = (dev * dev).sum(axis=1)
+        total = count + n
+        delta = bmean - mean
+        safe = np.maximum(total, 1)
+        mean = mean + delta * n / safe
+        m2 = m2 + bm2 + delta * delta * count * n / safe
+        count = total
+    std = np.sqrt(m2 / np.maximum(count, 1))
+    if floor:
+        std = np.where(std < STD_FLOOR, 1.0, std)
+    return mean.astype(np.float32), std.astype(np.float32), bad

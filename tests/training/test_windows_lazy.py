@@ -1,0 +1,111 @@
+"""Windowed training from lazy cubes (issue 17): never materialised, windows read as needed,
+band statistics streamed."""
+
+import numpy as np
+import pytest
+
+import napari_ssdgl.transforms.normalize as normalize
+from napari_ssdgl.training import TrainConfig, Trainer
+from napari_ssdgl.transforms.normalize import band_statistics, streaming_band_statistics
+from tests.conftest import TINY, toy_scene
+
+BANDS, SIZE = 8, 320  # larger than a scoring tile (256 px)
+BOXES = ((8, 120, 8, 300, 1), (140, 300, 8, 140, 2), (140, 300, 180, 312, 3))
+
+
+class Recording:
+    """A read-only (bands, rows, cols) array that records the shape of every slice read and
+    refuses to be converted whole (as a cube larger than memory would)."""
+
+    def __init__(self, data: np.ndarray) -> None:
+        self._data = data
+        self.shape, self.dtype, self.ndim = data.shape, data.dtype, data.ndim
+        self.reads: list[tuple[int, ...]] = []
+
+    def __getitem__(self, key):
+        out = self._data[key]
+        self.reads.append(out.shape)
+        return out
+
+    def __array__(self, dtype=None, copy=None):
+        raise AssertionError("the whole cube was materialised")
+
+
+@pytest.fixture
+def small_blocks(monkeypatch):
+    """Streamed statistics in blocks of a few rows (the default budget, 64 MiB, would read a
+    cube this small in one block)."""
+    monkeypatch.setattr(normalize, "STREAM_BYTES", BANDS * SIZE * 4 * 16)
+
+
+def config(**kw) -> TrainConfig:
+    base = {"iterations": 4, "lr": 0.01, "eval_every": 0, "device": "cpu", "model_kwargs": TINY,
+            "window": 32, "windows_per_batch": 2, "per_class": 10}
+    return TrainConfig(**(base | kw))
+
+
+def test_training_never_reads_the_whole_scene(small_blocks):
+    cube, gt = toy_scene(BANDS, SIZE, boxes=BOXES)
+    train = np.where(np.random.default_rng(0).random(gt.shape) < 0.01, gt, 0)
+    source = Recording(cube)
+    trainer = Trainer(source, train, config(keep="best", validation_min=5))
+    assert trainer.windowed and trainer.validation_labels is not None
+    clf = trainer.fit()  # 4 iterations, calibration and one scoring pass over tiles
+    assert source.reads
+    # no read covers the scene; none is larger than a scoring tile
+    assert all(r[1] < SIZE or r[2] < SIZE for r in source.reads), source.reads
+    assert max(r[1] * r[2] for r in source.reads) <= 256 * 256
+    assert (BANDS, 32, 32) in source.reads  # training windows
+    assert any(r[1] == 16 for r in source.reads)  # statistics blocks
+    # the band statistics are the scene's, streamed
+    mean, std = band_statistics(cube)
+    np.testing.assert_allclose(clf.mean, mean, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(clf.std, std, rtol=1e-5)
+    assert clf.layer_statistics is not None
+
+
+@pytest.mark.parametrize("kind", ["memmap", "zarr", "dask"])
+def test_lazy_cube_kinds_train(kind, tmp_path):
+    cube, gt = toy_scene(BANDS, 64, boxes=((2, 30, 2, 60, 1), (34, 62, 2, 30, 2),
+                                          (34, 62, 34, 62, 3)))
+    train = np.where(np.random.default_rng(0).random(gt.shape) < 0.05, gt, 0)
+    if kind == "memmap":
+        np.save(tmp_path / "c.npy", cube)
+        source = np.load(tmp_path / "c.npy", mmap_mode="r")
+    elif kind == "zarr":
+        import zarr
+
+        source = zarr.open_array(tmp_path / "c.zarr", mode="w", shape=cube.shape,
+                                 chunks=(BANDS, 16, 16), dtype=cube.dtype)
+        source[:] = cube
+    else:
+        import dask.array as da
+
+        source = da.from_array(cube, chunks=(BANDS, 16, 16))
+    trainer = Trainer(source, train, config(keep="last"))
+    assert trainer.windowed and trainer._x is None
+    clf = trainer.fit()
+    assert clf.layer_statistics is not None
+    assert clf.predict(cube, device="cpu").labels.shape == (64, 64)
+
+
+def test_streaming_statistics_match_the_in_memory_ones():
+    rng = np.random.default_rng(0)
+    cube = (rng.normal(size=(5, 37, 23)) * [[[1]], [[10]], [[0.1]], [[3]], [[1]]]
+            + 1000).astype(np.float32)
+    cube[4] = 7.0  # constant
+    mean, std, bad = streaming_band_statistics(cube, rows=5)
+    ref_mean, ref_std = band_statistics(cube)
+    np.testing.assert_allclose(mean, ref_mean, rtol=1e-6)
+    np.testing.assert_allclose(std, ref_std, rtol=1e-4)
+    assert std[4] == 1.0 and not bad.any()
+    assert streaming_band_statistics(cube, rows=5, floor=False)[1][4] == 0.0
+    cube[1, :3, :4] = np.nan
+    cube[2, 0, 0] = np.inf
+    cube[3] = np.nan
+    mean, std, bad = streaming_band_statistics(cube, rows=4)
+    assert bad.tolist() == [0, 12, 1, 37 * 23, 0]
+    finite = cube[1][np.isfinite(cube[1])]
+    assert mean[1] == pytest.approx(finite.mean(dtype=np.float64), rel=1e-6)
+    assert std[1] == pytest.approx(finite.std(dtype=np.float64), rel=1e-4)
+    assert mean[3] == 0.0 and std[3] == 1.0  # nothing finite: filled with 0, divided by 1
