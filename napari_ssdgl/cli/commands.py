@@ -117,11 +117,47 @@ def _members(model_kwargs: dict | None, members: int) -> dict:
     return {**(model_kwargs or {}), **({"members": members} if members > 1 else {})}
 
 
+def _training_cube(path: str, window: int | None):
+    """The cube to train on: opened lazily (never loaded) when its reader allows and it is
+    larger than the training ``window``, so it trains in windows read as needed; else read
+    into memory as always."""
+    from napari_ssdgl.io import read_cube
+    from napari_ssdgl.io.base import HSIReadError
+    from napari_ssdgl.io.lazy import can_open_lazy, open_lazy
+    from napari_ssdgl.training.windows import is_windowed
+
+    if window and can_open_lazy(path):
+        try:
+            lazy = open_lazy(path)
+        except HSIReadError:  # the in-memory reader gives its own, fuller message
+            lazy = None
+        if lazy is not None and lazy.data.ndim == 3 and is_windowed(lazy.data.shape[1:],
+                                                                    window):
+            return lazy
+    return read_cube(path)
+
+
+def _class_map(clf, data, trainer, tta: bool) -> np.ndarray:
+    """The trained model's class map of its training cube: whole in memory as always, or, for
+    a window-trained model, in one dask pass over tiles (its own statistics, no statistics
+    passes; the cube stays lazy and only the class map is in memory)."""
+    if not trainer.windowed:
+        return clf.predict(data, device=trainer.device, tta=tta).labels
+    import dask.array as da
+
+    from napari_ssdgl.prediction.dask_predict import predict_dask
+
+    if not isinstance(data, da.Array):  # a memory map or another lazy array
+        data = da.from_array(data, chunks=(data.shape[0], 512, 512))
+    labels = predict_dask(clf, data, device=trainer.device.type, tta=tta).labels
+    return labels.compute(scheduler="threads")
+
+
 def _load_training_data(args):
-    from napari_ssdgl.io import read_cube, read_labels
+    from napari_ssdgl.io import read_labels
     from napari_ssdgl.training import TrainingError, split_by_fraction, split_per_class
 
-    cube = read_cube(_existing(args.cube))
+    cube = _training_cube(_existing(args.cube), args.window)
     gt = read_labels(_existing(args.labels))
     _warn_about(args.cube, cube.warnings, args.quiet)
     try:
@@ -175,7 +211,8 @@ def train(args) -> int:
         device=args.device,
         amp=not args.no_amp, eval_every=max(0, args.eval_every), keep=args.keep,
         reference=args.reference, compile=args.compile, cuda_graph=not args.no_cuda_graph,
-        model_kwargs=_members(None, args.members),
+        model_kwargs=_members(None, args.members), window=args.window or None,
+        windows_per_batch=args.windows_per_batch,
     )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -193,8 +230,7 @@ def train(args) -> int:
         history, seconds = train_with_progress(trainer, quiet=args.quiet)
     clf = trainer.result()
     start = time.perf_counter()
-    pred = clf.predict(cube.data, device=trainer.device, tta=args.tta).labels.astype(
-        gt.data.dtype)
+    pred = _class_map(clf, cube.data, trainer, args.tta).astype(gt.data.dtype)
     metrics = run_metrics(trainer, clf, pred, trainer.test_labels, train_seconds=seconds,
                           inference_seconds=time.perf_counter() - start, tta=args.tta,
                           split=split)

@@ -21,6 +21,7 @@ from napari_ssdgl.training import (  # the parser imports torch anyway (devices)
     DEFAULT_DRAW,
     TrainConfig,
 )
+from napari_ssdgl.training.windows import WINDOW, WINDOWS_PER_BATCH, check_window
 
 DEFAULT_PRESET = TrainConfig.preset
 
@@ -135,6 +136,16 @@ def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def _window(text: str) -> int:
+    """A training window in px (``check_window``: a multiple of 16, >= 32), or 0: none."""
+    value = int(text)
+    try:
+        check_window(value, 1)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
     return value
 
 
@@ -258,6 +269,14 @@ def _add_train(sub) -> None:
                         "ignored); new classes get new output rows, classes no longer labelled "
                         "are dropped; the cube must have the model's band count")
     _training_options(t)
+    t.add_argument("--window", type=_window, default=WINDOW, metavar="PX",
+                   help="a scene larger than PX either way trains on windows of PX x PX read "
+                        "from the cube as needed (lazy readers: the cube is never loaded "
+                        f"whole), so an iteration costs the same whatever its size; 0 = always "
+                        f"the whole scene (default {WINDOW}: Indian Pines trains whole)")
+    t.add_argument("--windows-per-batch", type=_positive_int, default=WINDOWS_PER_BATCH,
+                   metavar="B", help=f"windows per training iteration (default "
+                                     f"{WINDOWS_PER_BATCH})")
     t.add_argument("--reference", action="store_true",
                    help="plain dense float32 training path (the speed yardstick; slower)")
     t.add_argument("--compile", nargs="?", const="inductor", default=None, metavar="BACKEND",
