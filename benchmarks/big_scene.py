@@ -1,0 +1,161 @@
+"""Windowed training and one-pass prediction on a big scene with a known ground truth (issue 17).
+
+    python benchmarks/big_scene.py [--sizes 320] [--iterations 20] [--window 160]
+                                   [--windows-per-batch 1] [--fraction 0.05] [--predict]
+                                   [--cluster] [--work DIR] [--device cpu] [--seed 0]
+
+The scene is a mosaic of Indian Pines tiles (145 x 145 x 200, from ``load_scene``: offline
+from the ``tensorly`` wheel when installed), each tile under a random flip/transpose, cropped
+to ``S x S`` and written as zarr (chunks of 200 x 256 x 256) with its ground truth as .npy
+under ``--work`` (default: a temporary folder; nothing is committed). Each size is measured in
+a fresh process (peak RSS is per process): the lazy zarr cube goes to the Trainer as the CLI
+gives it (``open_lazy``), ``fraction`` of each class trains, every other labelled pixel tests.
+
+Printed as JSON, one record per size: seconds per training iteration after the first (no
+scoring during training), the process's peak RSS after training, and with ``--predict`` the
+one-pass dask prediction (threads, or ``--cluster``: a 2-worker LocalCluster) with its time,
+OA on the test pixels and peak RSS. OA is meaningful only with the full 600 iterations.
+Sizes are comma-separated (e.g. ``160,512,1024,2048``): the big ones take hours on a CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+TILE = 145  # Indian Pines' size
+CHUNK = 256
+
+
+def peak_rss_mb() -> float:
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss / 2**20 if sys.platform == "darwin" else rss / 2**10  # bytes on macOS, KiB else
+
+
+def build(size: int, folder: Path, seed: int) -> tuple[Path, Path]:
+    """The ``size`` x ``size`` mosaic as ``folder/mosaic_S.zarr`` and its labels as .npy,
+    written one strip of tiles at a time (the scene is never in memory whole)."""
+    import zarr
+
+    from napari_ssdgl.datasets import load_scene
+    from napari_ssdgl.transforms.dihedral import dihedral_view
+
+    cube_path, gt_path = folder / f"mosaic_{size}.zarr", folder / f"mosaic_{size}_gt.npy"
+    if cube_path.exists() and gt_path.exists():
+        return cube_path, gt_path
+    scene = load_scene("indian_pines")
+    cube, gt = np.asarray(scene.cube.data, np.float32), np.asarray(scene.gt.data)
+    bands = cube.shape[0]
+    rng = np.random.default_rng([seed, size])
+    z = zarr.open_array(str(cube_path), mode="w", shape=(bands, size, size),
+                        chunks=(bands, CHUNK, CHUNK), dtype=np.float32)
+    labels = np.zeros((size, size), dtype=gt.dtype)
+    n = -(-size // TILE)
+    for i in range(n):
+        r0, r1 = i * TILE, min(size, (i + 1) * TILE)
+        strip = np.empty((bands, r1 - r0, size), np.float32)
+        for j in range(n):
+            c0, c1 = j * TILE, min(size, (j + 1) * TILE)
+            k = int(rng.integers(8))
+            strip[:, :, c0:c1] = dihedral_view(cube, k)[:, : r1 - r0, : c1 - c0]
+            labels[r0:r1, c0:c1] = dihedral_view(gt, k)[: r1 - r0, : c1 - c0]
+        z[:, r0:r1, :] = strip
+    np.save(gt_path, labels)
+    return cube_path, gt_path
+
+
+def measure(args) -> dict:
+    """One size, in this (fresh) process."""
+    import torch
+
+    from napari_ssdgl.analysis.metrics import classification_metrics
+    from napari_ssdgl.io.lazy import open_lazy
+    from napari_ssdgl.prediction.dask_predict import predict_dask
+    from napari_ssdgl.training import TrainConfig, Trainer, split_by_fraction
+
+    torch.manual_seed(args.seed)
+    cube = open_lazy(args.measure)
+    gt = np.load(args.labels)
+    train, test = split_by_fraction(gt, args.fraction, seed=args.seed)
+    config = TrainConfig(iterations=args.iterations, eval_every=0, keep="last", seed=args.seed,
+                         device=args.device, window=args.window or None,
+                         windows_per_batch=args.windows_per_batch)
+    trainer = Trainer(cube.data, train, config)
+    elapsed = [e.elapsed_s for e in trainer.run()]
+    clf = trainer.result()
+    size = int(gt.shape[0])
+    out = {"size": size, "bands": int(cube.data.shape[0]), "windowed": trainer.windowed,
+           "window": args.window, "windows_per_batch": args.windows_per_batch,
+           "iterations": len(elapsed), "train_pixels": int((train > 0).sum()),
+           "s_per_iteration": (elapsed[-1] - elapsed[0]) / max(1, len(elapsed) - 1),
+           "train_peak_rss_mb": peak_rss_mb(), "threads": torch.get_num_threads()}
+    if args.predict:
+        client = cluster = None
+        if args.cluster:
+            from distributed import Client, LocalCluster
+
+            cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True)
+            client = Client(cluster)
+        start = time.perf_counter()
+        pred = predict_dask(clf, cube.data, device=trainer.device.type, client=client)
+        labels = (client.compute(pred.labels).result() if client
+                  else pred.labels.compute(scheduler="threads"))
+        out["predict_s"] = time.perf_counter() - start
+        out["oa"] = classification_metrics(labels, test)["oa"]
+        out["predict_peak_rss_mb"] = peak_rss_mb()  # this process; workers are separate
+        out["scheduler"] = "LocalCluster(2)" if client else "threads"
+        if client:
+            client.close()
+            cluster.close()
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--sizes", default="320", help="comma-separated scene sizes (px)")
+    p.add_argument("--iterations", type=int, default=20)
+    p.add_argument("--window", type=int, default=160)
+    p.add_argument("--windows-per-batch", type=int, default=1)
+    p.add_argument("--fraction", type=float, default=0.05)
+    p.add_argument("--predict", action="store_true", help="also time one-pass prediction")
+    p.add_argument("--cluster", action="store_true", help="predict on a 2-worker LocalCluster")
+    p.add_argument("--work", help="folder for the mosaics (default: a temporary one)")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--measure", help=argparse.SUPPRESS)  # internal: one size, this process
+    p.add_argument("--labels", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.measure:
+        print(json.dumps(measure(args)))
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(args.work or tmp)
+        folder.mkdir(parents=True, exist_ok=True)
+        results = []
+        for size in (int(s) for s in args.sizes.split(",")):
+            cube_path, gt_path = build(size, folder, args.seed)
+            passed = [f"--iterations={args.iterations}", f"--window={args.window}",
+                      f"--windows-per-batch={args.windows_per_batch}",
+                      f"--fraction={args.fraction}", f"--device={args.device}",
+                      f"--seed={args.seed}", *(["--predict"] if args.predict else []),
+                      *(["--cluster"] if args.cluster else [])]
+            done = subprocess.run([sys.executable, __file__, *passed, "--measure",
+                                   str(cube_path), "--labels", str(gt_path)],
+                                  capture_output=True, text=True)
+            if done.returncode:
+                sys.exit(f"size {size} failed:\n{done.stderr}")
+            results.append(json.loads(done.stdout.strip().splitlines()[-1]))
+            print(json.dumps(results[-1]), file=sys.stderr)
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
