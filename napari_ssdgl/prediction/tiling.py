@@ -311,7 +311,8 @@ def _stitch(model, x: np.ndarray, windows: list[Window], dev, prepare: Prepare |
         window = _window_data(x, w, prepare).to(dev)
         probs = torch.softmax(logits(model, window).float(), dim=1)[0].cpu().numpy()
         if out is None:
-            out = np.empty((probs.shape[0], ceil_to(rows), ceil_to(cols)), dtype=np.float32)
+            # zeros: cores left out (``predict_tiled``'s ``needed``) stay 0
+            out = np.zeros((probs.shape[0], ceil_to(rows), ceil_to(cols)), dtype=np.float32)
         rs, cs = w.core_in_window()
         out[:, w.core_rows[0] : w.core_rows[1], w.core_cols[0] : w.core_cols[1]] = probs[:, rs, cs]
     assert out is not None
@@ -327,15 +328,23 @@ def predict_tiled(
     scene_stats: bool = True,
     prepare: Prepare | None = None,
     frozen: dict | None = None,
+    needed: np.ndarray | None = None,
 ) -> np.ndarray:
     """(K, rows, cols) probabilities from overlapping windows (call under inference_mode).
 
     ``prepare`` (optional) turns each raw window of ``x`` into model input, so that ``x`` may
     be the raw scene (even a memory map) and is never normalised as a whole. ``frozen``: the
-    model's own fixed layer statistics (a window-trained model): one pass, no measuring.
+    model's own fixed layer statistics (a window-trained model): one pass, no measuring; then
+    ``needed`` (a (rows, cols) mask, optional) skips the tiles whose core holds no needed
+    pixel, leaving their probabilities 0 (scoring a big scene on its labelled pixels only).
     """
     windows = plan_windows(x.shape[1], x.shape[2], tile_size, overlap)
     if frozen is not None:
+        if needed is not None:
+            windows = [w for w in windows if needed[w.core_rows[0]: w.core_rows[1],
+                                                    w.core_cols[0]: w.core_cols[1]].any()]
+            if not windows:
+                raise ValueError("no pixel is needed")
         with frozen_statistics(model, frozen, device):
             return _stitch(model, x, windows, device, prepare)
     if not scene_stats:

@@ -487,13 +487,14 @@ class Trainer:
         return self._stop.is_set()
 
     # -- evaluation --------------------------------------------------------------------------
-    def _predict_map(self) -> np.ndarray:
+    def _predict_map(self, needed: np.ndarray | None = None) -> np.ndarray:
         """Class map in float32, as ``Classifier.predict`` makes it by default: the metrics kept
         with a model are the ones its saved weights reproduce (bf16 would flip close calls). A
         windowed run predicts its scene tile by tile from the lazy cube, with the calibrated
-        statistics the saved model will carry."""
+        statistics the saved model will carry, and only the tiles holding ``needed`` pixels
+        when given (the map is then valid there only)."""
         if self.windowed:
-            return self._tiled_map()
+            return self._tiled_map(needed)
         self.model.eval()
         forward = self.model if self.config.reference else partial(logits, self.model)
         with torch.inference_mode():
@@ -501,7 +502,7 @@ class Trainer:
         self.model.train()
         return self.encoder.decode(idx)
 
-    def _tiled_map(self) -> np.ndarray:
+    def _tiled_map(self, needed: np.ndarray | None) -> np.ndarray:
         frozen = self.layer_statistics()
         tile = max(int(self.config.window), SCORE_TILE)
         self.model.eval()
@@ -509,7 +510,7 @@ class Trainer:
             with torch.inference_mode():
                 probs = predict_tiled(self.model, self._source, tile, DEFAULT_OVERLAP,
                                       self.device, prepare=window_preparer(self.mean, self.std),
-                                      frozen=frozen)
+                                      frozen=frozen, needed=needed)
         finally:
             self.model.train()
         return self.encoder.decode(probs.argmax(0))
@@ -539,6 +540,16 @@ class Trainer:
         """Metrics on the held-out validation pixels (what ``keep="best"`` chooses on)."""
         return classification_metrics(pred, self.validation_labels,
                                       class_values=self.encoder.values)
+
+    @property
+    def _scored(self) -> np.ndarray:
+        """The pixels that scoring reads: validation and test pixels."""
+        mask = np.zeros(self.train_labels.shape, bool)
+        if self.validation_labels is not None:
+            mask |= self.validation_labels > 0
+        if self.test_labels is not None:
+            mask |= self.test_mask
+        return mask
 
     def _scores(self, pred: np.ndarray) -> tuple[dict | None, dict | None]:
         """(validation, test) metrics of the class map ``pred``, None where there is no set."""
@@ -697,7 +708,9 @@ class Trainer:
             scored = self.test_labels is not None or self.validation_labels is not None
             want_eval = scored and (last or (cfg.eval_every and done % cfg.eval_every == 0))
             want_preview = cfg.preview_every and done % cfg.preview_every == 0
-            pred = self._predict_map() if (want_eval or want_preview) else None
+            pred = None
+            if want_eval or want_preview:  # scoring alone needs only the scored pixels' tiles
+                pred = self._predict_map(None if want_preview else self._scored)
             if want_eval:
                 event.validation, event.test = self._scores(pred)
                 event.best = event.validation is not None and self._keep(event.validation,
@@ -757,7 +770,7 @@ class Trainer:
         if self.iterations_done:
             scored = self.test_labels is not None or self.validation_labels is not None
             if last_scores is None and scored:
-                last_scores = self._scores(self._predict_map())
+                last_scores = self._scores(self._predict_map(self._scored))
             validation, test = last_scores or (None, None)
             self._keep(validation, test, force=self.validation_labels is None)
         self._xt = None  # free the device copy of the scene

@@ -149,3 +149,25 @@ def test_corrupt_layer_statistics_is_a_model_file_error(saved, tmp_path, case):
     (d / "model.json").write_text(json.dumps(meta))
     with pytest.raises(ModelFileError, match="layer_statistics"):
         load_classifier(d)
+
+
+def test_only_the_tiles_holding_needed_pixels_run(clf, scene):
+    """Scoring a big scene on its labelled pixels reads and runs only their tiles."""
+    import torch as _torch
+
+    from napari_ssdgl.prediction.tiling import predict_tiled
+
+    x = clf.prepare(scene)
+    needed = np.zeros((SIZE, SIZE), bool)
+    needed[5, 7] = needed[90, 3] = True
+    calls, hook = count_passes(clf.model)
+    with _torch.inference_mode():
+        full = predict_tiled(clf.model, x, TILE, OVERLAP, _torch.device("cpu"),
+                             frozen=clf.layer_statistics)
+        calls.clear()
+        part = predict_tiled(clf.model, x, TILE, OVERLAP, _torch.device("cpu"),
+                             frozen=clf.layer_statistics, needed=needed)
+    hook.remove()
+    assert len(calls) == 2  # two tiles, not the 36 of the scene
+    assert np.array_equal(part[:, needed], full[:, needed])
+    assert np.all(part[:, 40:60, 40:60] == 0)
