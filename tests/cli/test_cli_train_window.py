@@ -75,3 +75,16 @@ def test_bad_window_options_are_argument_errors(tmp_path, capsys, args, message)
         main([*TRAIN, cube, gt, "--out", str(tmp_path / "run"), *args])
     assert exc.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_a_cube_without_a_lazy_reader_is_read_and_still_trains_in_windows(tmp_path, seen):
+    """A v5 .mat has no lazy reader: it is read into memory, then trained in windows."""
+    import scipy.io as sio
+
+    cube, gt = write_scene(tmp_path, 64)
+    sio.savemat(tmp_path / "cube.mat", {"cube": np.load(cube).transpose(1, 2, 0)})
+    out = tmp_path / "run"
+    assert main([*TRAIN, str(tmp_path / "cube.mat"), gt, "--out", str(out), "--split-fraction",
+                 "0.05", "--iterations", "2", "--eval-every", "0", "--window", "32"]) == 0
+    assert seen == [("numpy", True)]
+    assert np.load(out / "class_map.npy").shape == (64, 64)
