@@ -158,7 +158,7 @@ def windowed_run():
     s = make_synthetic_scene(seed=0, size=96)
     train, test = split_by_fraction(s.gt.data, 0.05, seed=0)
     kw = {"widths": (16, 16, 16, 16), "decoder_width": 16, "groups": 4}
-    cfg = config(iterations=80, per_class=20, eval_every=20, preview_every=40, window=48,
+    cfg = config(iterations=150, per_class=20, eval_every=25, preview_every=75, window=48,
                  windows_per_batch=2, model_kwargs=kw)
     trainer = Trainer(s.cube.data, train, cfg, test_labels=test)
     events = list(trainer.run())
@@ -170,7 +170,7 @@ def test_learns_a_scene_larger_than_the_window(windowed_run):
     assert trainer.windowed and trainer.validation_labels is not None
     pred = clf.predict(s.cube.data, device="cpu").labels
     oa = classification_metrics(pred, test)["oa"]
-    assert oa >= 0.9, oa
+    assert oa >= 0.9, oa  # measured 0.952 (seeds 1, 2 of the scene: 0.985, 0.918)
     assert events[-1].loss < events[0].loss
 
 
