@@ -40,6 +40,8 @@ def test_paper_protocols_match_ssdgl_md():
     assert (ho.lr, ho.power, ho.paper_draw) == (0.005, 0.6, None)
     cfg = ip5.train_config(seed=3)
     assert cfg.keep == "last" and cfg.preset == "indian_pines" and cfg.seed == 3
+    # the paper trains on the whole scene: no windows, also for scenes wider than the default
+    assert pu.train_config().window is None and sa.train_config().window is None
     assert set(PROTOCOLS) >= {"indian_pines", "pavia_university", "salinas", "houston2013"}
 
 
