@@ -16,6 +16,7 @@ from collections.abc import Callable
 import numpy as np
 from napari.utils import progress
 from napari.utils.notifications import show_error, show_info, show_warning
+from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import QGroupBox, QLabel
 
 from napari_ssdgl._napari._classes_table import label_counts
@@ -27,7 +28,7 @@ from napari_ssdgl._napari._outputs import show_class_map
 from napari_ssdgl._napari._progress import TrainProgress
 from napari_ssdgl._napari._results_box import ResultsBox
 from napari_ssdgl._napari._runner import Runner
-from napari_ssdgl._napari._settings import SettingsBox
+from napari_ssdgl._napari._settings import FIRST_PREVIEW_SECONDS, SettingsBox
 from napari_ssdgl._napari._ui import button, fill, row
 from napari_ssdgl.prediction.classifier import Classifier
 from napari_ssdgl.training import Trainer
@@ -54,6 +55,9 @@ class TrainingBox(QGroupBox):
         self.status.setWordWrap(True)
         self.plot = LossPlot()
         self.progress = TrainProgress()  # the dock's own bar, ETA from steady-state iterations
+        self._preview_clock = QTimer(self)  # asks the running trainer for a preview map
+        self._preview_clock.setSingleShot(True)
+        self._preview_clock.timeout.connect(self._ask_for_preview)
         # the curve is not in this box: the dock shows it on its Train tab, this box above the tabs
         fill(self, row(self.train_button, self.refine_button, self.stop_button), self.progress,
              self.status)
@@ -122,8 +126,23 @@ class TrainingBox(QGroupBox):
                 if trainer.validation_pixels else "")
         self.status.setText(f"{verb} {trainer.config.model} on {int((labels > 0).sum())} "
                             f"labelled pixels in {len(values)} classes{held}…")
-        return self.runner.start(job, train_and_predict, yielded=self._on_event,
-                                 returned=self._on_outcome)
+        started = self.runner.start(job, train_and_predict, yielded=self._on_event,
+                                    returned=self._on_outcome)
+        self._schedule_preview(first=True)
+        return started
+
+    def _schedule_preview(self, first: bool = False) -> None:
+        """The next preview request: every ``Preview every`` seconds, the first sooner."""
+        every = self.settings.preview_seconds.value()
+        if every > 0:
+            delay = min(every, FIRST_PREVIEW_SECONDS) if first else every
+            self._preview_clock.start(int(delay * 1000))
+
+    def _ask_for_preview(self) -> None:
+        job = next((j for j in self.runner.jobs if isinstance(j, TrainJob)), None)
+        if job is not None:
+            job.trainer.request_preview()
+            self._schedule_preview()
 
     def stop(self) -> None:
         """Stop the running job early: training after this iteration, keeping the best model."""
@@ -137,6 +156,7 @@ class TrainingBox(QGroupBox):
         self.refine_button.setEnabled(job is None and self.refine_source() is not None)
         self.stop_button.setEnabled(job is not None and job.stoppable)
         if job is None:
+            self._preview_clock.stop()
             self.plot.flush()
 
     def _on_event(self, job: TrainJob, event) -> None:

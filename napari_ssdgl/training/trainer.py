@@ -425,6 +425,7 @@ class Trainer:
         if init is not None:
             _load_refined(self.model, init, self.encoder.values)
         self._stop = threading.Event()
+        self._preview = threading.Event()  # request_preview(): one preview, whatever the count
         self.best_state: dict | None = None
         self.best_metrics: dict = {}
         self._best_validation_oa: float | None = None
@@ -481,6 +482,12 @@ class Trainer:
     def stop(self) -> None:
         """Ask training to end after the current iteration (safe from any thread)."""
         self._stop.set()
+
+    def request_preview(self) -> None:
+        """Ask for a class-map preview with the next iteration's event (safe from any thread):
+        the dock asks on a clock, so a map shows within seconds however long an iteration
+        takes, where ``preview_every`` counts iterations."""
+        self._preview.set()
 
     @property
     def stopped(self) -> bool:
@@ -707,7 +714,10 @@ class Trainer:
                                time.perf_counter() - start)
             scored = self.test_labels is not None or self.validation_labels is not None
             want_eval = scored and (last or (cfg.eval_every and done % cfg.eval_every == 0))
-            want_preview = cfg.preview_every and done % cfg.preview_every == 0
+            want_preview = (cfg.preview_every and done % cfg.preview_every == 0) or (
+                self._preview.is_set())
+            if want_preview:
+                self._preview.clear()
             pred = None
             if want_eval or want_preview:  # scoring alone needs only the scored pixels' tiles
                 pred = self._predict_map(None if want_preview else self._scored)

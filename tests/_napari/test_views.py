@@ -311,3 +311,21 @@ def test_warm_up_runs_the_training_path_once_in_the_background(monkeypatch):
     assert _warmup.warm_up((16, 20, 20), cfg) is None  # once per shape and model
     monkeypatch.setenv("NAPARI_SSDGL_WARMUP", "0")
     assert _warmup.warm_up((16, 24, 24), cfg) is None
+
+
+def test_previews_come_on_a_clock_not_an_iteration_count(opened, scene, qtbot, notes):
+    """A map shows within seconds of Train however slow an iteration is: the dock asks the
+    trainer for previews every 'Preview every' seconds (the iteration schedule is off)."""
+    viewer, w = opened
+    paint(w, scene.gt.data)
+    assert w.settings.config().preview_every == 0
+    w.settings.preview_seconds.setValue(0.2)
+    w.config_overrides = dict(FREENET_TINY, iterations=100_000, preview_every=0)
+    name = f"{scene.cube.name} prediction"
+    job = w.train()
+    qtbot.waitUntil(lambda: name in viewer.layers, timeout=TIMEOUT_MS)
+    assert w.running  # a preview, not the final map
+    w.stop()
+    wait_idle(qtbot, w, job)
+    assert not notes.errors, notes.errors
+    assert not w.training._preview_clock.isActive()

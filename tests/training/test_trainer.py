@@ -52,6 +52,19 @@ def test_events_lr_schedule_and_validation(split):
     assert elapsed == sorted(elapsed)
 
 
+def test_requested_preview_comes_with_the_next_event_once(split):
+    """The dock asks for previews on a clock (request_preview, any thread); each request gives
+    one preview, with no iteration-count schedule."""
+    cube, train, _ = split
+    trainer = Trainer(cube, train, config(preview_every=0, eval_every=0))
+    previews = []
+    for event in trainer.run():
+        previews.append(event.preview is not None)
+        if event.iteration == 2:
+            trainer.request_preview()
+    assert previews == [False, False, True, False, False, False]
+
+
 def test_deterministic_for_a_seed(split):
     cube, train, test = split
     runs = []
