@@ -101,6 +101,7 @@ class TrainingBox(QGroupBox):
         overrides = dict(self.config_overrides)
         if init_from is not None:
             overrides["iterations"] = self.settings.refine_iterations.value()
+            overrides["lr"] = self.settings.refine_lr.value()
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")

@@ -103,6 +103,8 @@ def test_refine_keeps_the_weights_and_takes_a_new_class(dock, scene, qtbot, note
     w.refine_button.click()
     job = w.runner.jobs[0]
     assert job.trainer.init_from is first
+    # a Refine round starts at its own, lower learning rate (not the fresh start's)
+    assert job.trainer.config.lr == w.settings.refine_lr.value() == 0.001
     wait_idle(qtbot, w, job)
     assert not notes.errors, notes.errors
     assert len(w.plot.iters) == 10 and w.status.text().startswith("Model refined")
@@ -111,6 +113,7 @@ def test_refine_keeps_the_weights_and_takes_a_new_class(dock, scene, qtbot, note
     # now with a new class: it gets a row and is learnt in a short round
     layer.data = _labels(scene.gt.data, 8)
     w.settings.refine_iterations.setValue(20)
+    w.settings.refine_lr.setValue(FREENET_TINY["lr"])  # the tiny test model's own rate
     wait_idle(qtbot, w, w.refine())
     assert not notes.errors, notes.errors
     refined = w.classifier
