@@ -1,0 +1,132 @@
+"""Suspect bands in the docks (issue 20, item 2): "Detect bad bands" on the Label tab finds the
+planted bad bands off the main thread, the spectral plot shades them with their reasons, and
+the band selector counts and checks what it is given."""
+
+import threading
+
+import numpy as np
+import pytest
+from qtpy.QtCore import Qt
+
+from napari_ssdgl._napari import _suspect
+from napari_ssdgl._napari._spectrum_plot import SpectralProfileWidget
+from napari_ssdgl._napari._widget import SSDGLWidget
+from tests._napari.gui_helpers import Notes
+
+BANDS = 24
+WAVELENGTHS = np.linspace(400, 2400, BANDS)  # bands 11-12 and 17 fall in the water windows
+PLANTED = {0: "flagged bad by the file", 5: "constant", 9: "non-finite", 20: "low SNR"}
+WATER = {11, 12, 17}
+
+
+def planted_cube() -> np.ndarray:
+    """A smooth scene (a little noise) with a constant band, a band 20 % NaN and a noise band."""
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[:40, :40]
+    base = np.sin(yy / 6.0) + np.cos(xx / 5.0)
+    cube = np.stack([base * (1 + 0.1 * i) + 0.02 * rng.standard_normal(base.shape)
+                     for i in range(BANDS)]).astype(np.float32)
+    cube[5] = 0.3
+    cube[9, :8] = np.nan
+    cube[20] = 0.5 * rng.standard_normal(base.shape)
+    return cube
+
+
+@pytest.fixture
+def docks(make_napari_viewer):
+    viewer = make_napari_viewer()
+    flags = [False] * BANDS
+    flags[0] = True
+    layer = viewer.add_image(planted_cube(), name="planted", metadata={
+        "wavelengths": [float(v) for v in WAVELENGTHS], "wavelength_units": "nm",
+        "bad_bands": flags})
+    w = SSDGLWidget(viewer)
+    viewer.window.add_dock_widget(w, name="SSDGL classifier")
+    spectra = SpectralProfileWidget(viewer)
+    viewer.window.add_dock_widget(spectra, name="Spectral profile")
+    return viewer, w, spectra, layer
+
+
+def _detect(qtbot, w, click=True) -> None:
+    if click:
+        qtbot.mouseClick(w.bands.detect_button, Qt.MouseButton.LeftButton)
+    else:
+        w.detect_bad_bands()
+    qtbot.waitUntil(lambda: w.bands.report is not None and w.bands.detect_button.isEnabled(),
+                    timeout=30_000)
+
+
+def test_detect_shades_the_planted_bands_with_their_reasons(docks, qtbot, monkeypatch):
+    viewer, w, spectra, layer = docks
+    threads = []
+    real = _suspect.detect
+    monkeypatch.setattr(_suspect, "detect", lambda *a: threads.append(
+        threading.current_thread()) or real(*a))
+    notes = Notes()
+    assert spectra.canvas.suspect == {} and not spectra.canvas.suspect_spans
+    _detect(qtbot, w)
+    assert threads and threads[0] is not threading.main_thread()  # off the main thread
+    assert set(w.bands.report.indices) == set(PLANTED) | WATER
+    shaded = spectra.canvas.suspect
+    assert set(shaded) == set(PLANTED) | WATER
+    for b, why in PLANTED.items():
+        assert why in shaded[b], (b, shaded[b])
+    assert all("water absorption" in shaded[b] for b in WATER)
+    # one span per run of neighbouring bands: 0, 5, 9, 11-12, 17, 20
+    assert len(spectra.canvas.suspect_spans) == 6
+    # the tooltip names the band under the cursor and why
+    assert "water absorption" in spectra.canvas.suspect_at(float(WAVELENGTHS[11]))
+    assert spectra.canvas.suspect_at(float(WAVELENGTHS[3])) == ""
+    # the reasons in the dock's message line and a notification
+    assert "constant" in w.messages.text() and "water absorption" in w.messages.messages[-1]
+    assert any("7 suspect bands of 24" in m for m in notes.warnings)
+    # the band selector is filled with them and counts what is kept
+    assert w.bands.exclude.text() == "0,5,9,11-12,17,20"
+    assert w.bands.count.text() == f"{BANDS - 7} of {BANDS} bands kept"
+
+
+def test_a_spectral_dock_opened_later_shades_what_was_detected(docks, qtbot):
+    viewer, w, spectra, layer = docks
+    _detect(qtbot, w, click=False)
+    late = SpectralProfileWidget(viewer)
+    viewer.window.add_dock_widget(late, name="Spectral profile 2")
+    assert set(late.canvas.suspect) == set(PLANTED) | WATER
+    assert "suspect bands" in late.status.text()
+
+
+def test_a_lazy_cube_is_detected_in_the_worker(make_napari_viewer, qtbot):
+    da = pytest.importorskip("dask.array")
+    viewer = make_napari_viewer()
+    viewer.add_image(da.from_array(planted_cube(), chunks=(BANDS, 20, 20)), name="lazy",
+                     metadata={"lazy": True})
+    w = SSDGLWidget(viewer)
+    viewer.window.add_dock_widget(w, name="SSDGL classifier")
+    _detect(qtbot, w)
+    assert {5, 9, 20} <= set(w.bands.report.indices)  # no wavelengths, no flags: measured only
+
+
+def test_band_selector_counts_and_reports_bad_syntax(docks, qtbot):
+    viewer, w, spectra, layer = docks
+    box = w.bands
+    assert box.count.text() == f"all {BANDS} bands kept"
+    box.exclude.setText("0-2, 1350-1450nm")
+    assert box.excluded() == [0, 1, 2, 11, 12]
+    assert box.count.text() == f"{BANDS - 5} of {BANDS} bands kept"
+    box.exclude.setText("3-1")
+    assert "low to high" in box.count.text() and "ff6b6b" in box.count.styleSheet()
+    box.exclude.setText("30")
+    assert "does not exist" in box.count.text()
+    box.exclude.setText("0-22")
+    assert "at least 2" in box.count.text()
+    box.exclude.setText("auto")
+    assert "detected when you Train" in box.count.text()
+    assert set(box.excluded()) == set(PLANTED) | WATER  # detected on demand
+
+
+def test_detect_without_a_cube_says_so(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer()
+    w = SSDGLWidget(viewer)
+    notes = Notes()
+    assert w.detect_bad_bands() is None
+    assert any("Pick a cube" in m for m in notes.errors)
+    assert isinstance(w, SSDGLWidget)
