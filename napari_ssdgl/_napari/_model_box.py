@@ -1,8 +1,11 @@
 """The "Model" box: save and load the current model, and apply it to a cube.
 
-A cube in memory is copied and predicted whole in the background; a lazy one (dask, or too
-big to copy) is never copied: it is predicted tile by tile into a map made up front (see
-``_lazy_apply.py``).
+Apply plans how the cube's bands become the model's first (``Classifier.plan``: as they are,
+the model's band selection, or another sensor's cube resampled to the model's band centres,
+with a warning in the message line); a cube it cannot plan is refused before anything runs,
+so the outputs already there stay as they are. A cube in memory is copied and predicted whole
+in the background; a lazy one (dask, or too big to copy) is never copied: it is predicted tile
+by tile into a map made up front (see ``_lazy_apply.py``).
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from pathlib import Path
 
 from napari.layers import Image
 from napari.utils import progress
-from napari.utils.notifications import show_error, show_info
+from napari.utils.notifications import show_error, show_info, show_warning
 from qtpy.QtWidgets import QFileDialog, QGroupBox, QLabel, QMessageBox
 
 from napari_ssdgl._napari import _lazy_apply
@@ -25,6 +28,7 @@ from napari_ssdgl._napari._settings import SettingsBox
 from napari_ssdgl._napari._ui import button, fill, row
 from napari_ssdgl.prediction.classifier import Classifier
 from napari_ssdgl.prediction.modelfile import SIDECAR, WEIGHTS, load_classifier, save_classifier
+from napari_ssdgl.prediction.spectral import BandMismatchError, BandPlan
 from napari_ssdgl.workflows.outputs import Output, check_outputs
 
 
@@ -112,28 +116,43 @@ class ModelBox(QGroupBox):
         if layer is None or layer.ndim != 3:
             show_error("Pick a cube (3-D image layer) to apply the model to.")
             return None
-        if layer.data.shape[0] != clf.bands:
-            show_error(f"Band mismatch: the model was trained on {clf.bands} bands but "
-                       f"'{layer.name}' has {layer.data.shape[0]}. Apply it only to cubes from "
-                       "the same sensor and band set.")
+        plan = self.plan(layer, clf)
+        if plan is None:
             return None
         if _lazy_apply.is_lazy(layer.data):
-            return self._apply_lazy(layer, clf)
-        cube = self.data.copy_cube(layer, fill=clf.mean)
+            return self._apply_lazy(layer, clf, plan)
+        # the model's band means fill NaN/inf only where the cube's bands are the model's
+        cube = self.data.copy_cube(layer, fill=clf.mean if plan.kind == "same" else None)
         job = Job(layer.name, cube, tuple(layer.scale[-2:]), tuple(layer.translate[-2:]),
                   train_labels=self.data.painted_on(layer), gt=self.data.copy_gt(cube.shape[1:]),
                   gt_name=getattr(self.data.gt_picker.value, "name", None),
-                  classifier=clf, source_layers=(layer.name,),
+                  classifier=clf, bands=plan, source_layers=(layer.name,),
                   device=self.settings.device.currentText(), tta=self.settings.tta.isChecked())
         job.pbar = progress(total=0, desc="SSDGL prediction")
         self.status.setText(f"Applying the model to '{layer.name}'…")
         return self.runner.start(job, predict, returned=self._on_outcome)
 
-    def _apply_lazy(self, layer: Image, clf: Classifier) -> LazyJob | None:
+    def plan(self, layer: Image, clf: Classifier) -> BandPlan | None:
+        """How ``layer``'s bands become ``clf``'s (from its wavelengths in the layer metadata);
+        None, said in the dock, when they cannot. A resampling plan's warning is shown."""
+        md = layer.metadata
+        try:
+            plan = clf.plan(int(layer.data.shape[0]), md.get("wavelengths"),
+                            md.get("wavelength_units"))
+        except BandMismatchError as exc:
+            show_error(f"Band mismatch: cannot apply the model to '{layer.name}': {exc}")
+            self.status.setText(f"Not applied to '{layer.name}': its bands do not fit the "
+                                "model (see the message above).")
+            return None
+        if plan.warning:
+            show_warning(f"'{layer.name}': {plan.warning}")
+        return plan
+
+    def _apply_lazy(self, layer: Image, clf: Classifier, plan: BandPlan) -> LazyJob | None:
         """Tiled prediction of a lazy cube in the background; the class map is made now, all 0,
         and filled in tile by tile as the tiles finish."""
         try:
-            job = _lazy_apply.make_job(self.viewer, layer, clf,
+            job = _lazy_apply.make_job(self.viewer, layer, clf, bands=plan,
                                        device=self.settings.device.currentText(),
                                        options=self.lazy_options,
                                        gt=self.data.copy_gt(layer.data.shape[1:]),
