@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 from napari.layers import Image
 from napari.utils import progress
 from napari.utils.notifications import show_error, show_info, show_warning
@@ -26,10 +27,35 @@ from napari_ssdgl._napari._results_box import ResultsBox
 from napari_ssdgl._napari._runner import Runner
 from napari_ssdgl._napari._settings import SettingsBox
 from napari_ssdgl._napari._ui import button, fill, row
+from napari_ssdgl.analysis.band_syntax import format_bands
 from napari_ssdgl.prediction.classifier import Classifier
 from napari_ssdgl.prediction.modelfile import SIDECAR, WEIGHTS, load_classifier, save_classifier
 from napari_ssdgl.prediction.spectral import BandMismatchError, BandPlan
 from napari_ssdgl.workflows.outputs import Output, check_outputs
+
+
+def model_text(clf: Classifier | None) -> str:
+    """'SSDGL, 6 classes, 190 bands (400-2500 nm); excluded 0-2,103-107 of the 200-band
+    training cube': what the model takes, for the Model tab."""
+    if clf is None:
+        return "No model yet: train one or load a saved model."
+    wl = None if clf.wavelengths is None else np.asarray(clf.wavelengths, dtype=float)
+    unit = f" {clf.wavelength_units}" if clf.wavelength_units else ""
+    span = "" if wl is None or not wl.size else f" ({wl.min():g}-{wl.max():g}{unit})"
+    text = f"{clf.model_name}, {clf.num_classes} classes, {clf.bands} bands{span}"
+    sel = clf.band_selection
+    if sel is not None and sel.excluded:
+        text += (f"; excluded {format_bands(sel.excluded)} of the {sel.source_bands}-band "
+                 "training cube (dropped the same way when applied to such a cube)")
+    return text
+
+
+def excluded_reasons(clf: Classifier | None) -> str:
+    """One line per excluded band that has a reason (the tooltip of the model line)."""
+    sel = None if clf is None else clf.band_selection
+    if sel is None or not sel.reasons:
+        return ""
+    return "\n".join(f"band {b}: {why}" for b, why in sorted(sel.reasons.items()))
 
 
 class ModelBox(QGroupBox):
@@ -40,15 +66,28 @@ class ModelBox(QGroupBox):
         super().__init__("Model", parent)
         self.viewer, self.data, self.settings, self.runner = viewer, data, settings, runner
         self.results, self.status = results, status
-        self.classifier: Classifier | None = None
+        self.info = QLabel()  # what the current model takes: its bands, the ones it excluded
+        self.info.setWordWrap(True)
+        self._classifier: Classifier | None = None
         self.on_model = lambda: None  # called when a model is loaded (the dock's Refine button)
         self.lazy_options: dict = {}  # predict_dask options for lazy cubes (tile_size, overlap)
         self.apply_picker = layer_picker(viewer, is_cube)
         self.apply_button = button("Apply to cube", self.apply_to_cube,
                                    "Predict the chosen cube with the current model")
-        fill(self, row(button("Save model…", self._save_dialog),
-                       button("Load model…", self._load_dialog)),
+        fill(self, self.info, row(button("Save model…", self._save_dialog),
+                                  button("Load model…", self._load_dialog)),
              row(self.apply_picker.native, self.apply_button))
+        self.classifier = None
+
+    @property
+    def classifier(self) -> Classifier | None:
+        return self._classifier
+
+    @classifier.setter
+    def classifier(self, clf: Classifier | None) -> None:
+        self._classifier = clf
+        self.info.setText(model_text(clf))
+        self.info.setToolTip(excluded_reasons(clf))
 
     def set_running(self, job: Job | None) -> None:
         self.apply_button.setEnabled(job is None)

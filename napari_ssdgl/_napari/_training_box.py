@@ -29,6 +29,7 @@ from napari_ssdgl._napari._results_box import ResultsBox
 from napari_ssdgl._napari._runner import Runner
 from napari_ssdgl._napari._settings import SettingsBox
 from napari_ssdgl._napari._ui import button, fill, row
+from napari_ssdgl.analysis.band_syntax import BandSyntaxError, format_bands
 from napari_ssdgl.prediction.classifier import Classifier
 from napari_ssdgl.training import Trainer
 
@@ -47,6 +48,8 @@ class TrainingBox(QGroupBox):
         self.stop_button = button("Stop", self.stop, "Stop after this iteration; keep the best")
         self.stop_button.setEnabled(False)
         self.refine_source: Callable[[], Classifier | None] = lambda: None  # the current model
+        # the bands of a cube layer to leave out (the dock's Bands box); raises BandSyntaxError
+        self.excluded_bands: Callable[[object], list[int]] = lambda layer: []
         self.refine_button = button("Refine", self.refine, "Continue from the current model "
                                     "with the current labels for a short schedule")
         self.refine_button.setEnabled(False)
@@ -89,6 +92,16 @@ class TrainingBox(QGroupBox):
             show_error(f"The labels layer '{labels_layer.name}' is {size_text(labels_layer, 0)}"
                        f" but the cube '{cube_layer.name}' is {size_text(cube_layer)}; use "
                        "'New labels layer' to make one the cube's size.")
+            return None
+        try:
+            excluded = self.excluded_bands(cube_layer)
+        except BandSyntaxError as exc:
+            show_error(f"Cannot train: the bands to exclude (Label tab, Bands): {exc}")
+            return None
+        if excluded:
+            show_error(f"Cannot train without bands {format_bands(excluded)}: this engine's "
+                       "Trainer takes no band selection yet; clear the Bands field to train on "
+                       "all bands.")
             return None
         cube = self.data.copy_cube(cube_layer)
         gt = self.data.copy_gt(cube.shape[1:])

@@ -123,3 +123,25 @@ def test_same_band_count_without_wavelengths_applies_as_before(dock, scene, clf,
     assert not notes.warnings and not notes.errors
     np.testing.assert_array_equal(viewer.layers["plain prediction"].data,
                                   clf.predict(scene[0]).labels)
+
+
+def test_model_tab_names_the_excluded_bands_and_apply_drops_them(dock, scene, clf, qtbot):
+    """A model trained without bands 0 and 7 of an 8-band cube: the Model tab says so, and a
+    cube of the training sensor (8 bands, no wavelengths) loses the same bands when applied."""
+    from napari_ssdgl.prediction.spectral import BandSelection
+
+    viewer, w = dock
+    picked = BandSelection(tuple(range(1, 7)), 8, {0: "low SNR (0.4)", 7: "constant"})
+    w.classifier = dataclasses.replace(clf, wavelengths=None, wavelength_units=None,
+                                       band_selection=picked)
+    assert "6 bands" in w.model.info.text()
+    assert "excluded 0,7 of the 8-band training cube" in w.model.info.text()
+    assert w.model.info.toolTip().splitlines() == ["band 0: low SNR (0.4)", "band 7: constant"]
+    full = np.concatenate([scene[0][:1] * 0, scene[0], scene[0][-1:] + 100.0])  # 8 bands
+    job = w.apply_to_cube(viewer.add_image(full, name="full"))
+    assert job.bands.kind == "select"
+    wait_idle(qtbot, w, job)
+    np.testing.assert_array_equal(viewer.layers["full prediction"].data,
+                                  clf.predict(scene[0]).labels)
+    w.classifier = None
+    assert "No model yet" in w.model.info.text() and w.model.info.toolTip() == ""

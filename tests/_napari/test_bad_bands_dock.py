@@ -130,3 +130,17 @@ def test_detect_without_a_cube_says_so(make_napari_viewer, qtbot):
     assert w.detect_bad_bands() is None
     assert any("Pick a cube" in m for m in notes.errors)
     assert isinstance(w, SSDGLWidget)
+
+
+def test_train_refuses_a_bad_band_list_and_says_why(docks, qtbot):
+    viewer, w, spectra, layer = docks
+    w.labels_picker.value = labels = viewer.add_labels(np.zeros((40, 40), np.uint8), name="paint")
+    labels.data[:5, :5], labels.data[-5:, -5:] = 1, 2
+    n_layers = len(viewer.layers)
+    notes = Notes()
+    w.bands.exclude.setText("0-2,, 5")
+    assert "empty item" in w.bands.count.text()
+    assert w.train() is None and not w.running
+    assert any("Cannot train" in m and "Bands" in m and "empty item" in m
+               for m in notes.errors), notes.errors
+    assert len(viewer.layers) == n_layers
