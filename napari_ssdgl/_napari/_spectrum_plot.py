@@ -38,6 +38,7 @@ from napari_ssdgl.analysis.spectra import ClassSpectra, band_axis, class_spectra
 LIVE_INTERVAL_S = 0.015  # at most ~60 live redraws per second
 CLASS_DELAY_MS = 250  # class means refresh at most 4 times per second while painting
 MAX_PINS = 10
+HINT = "Hold Shift over the image to see spectra; Shift+click pins one."
 LEGEND_CLASSES = 24  # more classes than this get no legend entries
 LEGEND_COLUMNS_OVER = 8  # more entries than this: a two-column legend in a smaller font
 _FG = "#d0d0d0"
@@ -287,7 +288,7 @@ class SpectralProfileWidget(QWidget):
         pin.clicked.connect(lambda *_: self.pin())
         clear.clicked.connect(lambda *_: self.clear_pins())
         self.canvas = SpectrumCanvas(self)
-        self.status = QLabel("Hold Shift over the image to see spectra; Shift+click pins one.")
+        self.status = QLabel(HINT)
         self.status.setWordWrap(True)
         form = QFormLayout()
         form.addRow("cube", self.cube_combo)
@@ -350,6 +351,8 @@ class SpectralProfileWidget(QWidget):
         found = _suspect.stored(layer)
         if found is not None:
             self.status.setText(f"Shaded: {found['summary']}")
+        elif self.status.text().startswith("Shaded:"):  # another cube's
+            self.status.setText(HINT)
 
     def set_labels(self, layer: Labels | None) -> None:
         if layer is self.labels:

@@ -38,14 +38,16 @@ def store(layer, report: BandReport) -> None:
     """Keep ``report`` on ``layer`` (main thread) and tell the docks."""
     layer.metadata[KEY] = {"reasons": {int(b): ", ".join(why) for b, why in
                                        report.reasons.items()},
-                           "bands": int(report.bands), "summary": report.summary()}
+                           "bands": int(report.bands), "summary": report.summary(),
+                           "data": id(layer.data)}
     notices.changed.emit(layer)
 
 
 def stored(layer) -> dict | None:
-    """What :func:`store` kept on ``layer``, if it still describes its bands."""
+    """What :func:`store` kept on ``layer``, if it still describes its data (not replaced
+    since)."""
     found = None if layer is None else layer.metadata.get(KEY)
-    if not found or found.get("bands") != int(layer.data.shape[0]):
+    if not found or found.get("data") != id(layer.data):
         return None
     return found
 

@@ -144,3 +144,12 @@ def test_train_refuses_a_bad_band_list_and_says_why(docks, qtbot):
     assert any("Cannot train" in m and "Bands" in m and "empty item" in m
                for m in notes.errors), notes.errors
     assert len(viewer.layers) == n_layers
+
+
+def test_new_data_drops_the_old_detection(docks, qtbot):
+    viewer, w, spectra, layer = docks
+    _detect(qtbot, w, click=False)
+    assert spectra.canvas.suspect and spectra.status.text().startswith("Shaded:")
+    layer.data = planted_cube()[::-1].copy()  # same band count, other bands
+    assert _suspect.stored(layer) is None
+    assert spectra.canvas.suspect == {} and not spectra.status.text().startswith("Shaded:")
