@@ -4,9 +4,10 @@ bands and choose the bands to leave out of training.
 Detect runs :func:`~napari_ssdgl.analysis.bands.detect_bad_bands` in a thread worker (a lazy
 cube's central window is read there, not on the main thread), keeps the result on the layer
 (``_suspect``: the spectral-profile dock shades those bands), says the reasons in the dock's
-message line, and fills the selector with them. The selector takes the band-list syntax of the
-CLI's ``--exclude-bands`` (:data:`~napari_ssdgl.analysis.band_syntax.SYNTAX`) and says live how
-many bands are kept, or what is wrong with the text.
+message line, and fills the selector with them. The selector is read as the CLI reads
+``--exclude-bands`` (:func:`~napari_ssdgl.workflows.band_selection.band_selection`, syntax
+:data:`~napari_ssdgl.analysis.band_syntax.SYNTAX`), says live how many bands are kept or what
+is wrong with the text, and gives Train its BandSelection (reasons included, for model.json).
 """
 
 from __future__ import annotations
@@ -17,15 +18,10 @@ from qtpy.QtWidgets import QGroupBox, QLabel, QLineEdit
 
 from napari_ssdgl._napari import _suspect
 from napari_ssdgl._napari._ui import button, fill, row
-from napari_ssdgl.analysis.band_syntax import (
-    SYNTAX,
-    BandSyntaxError,
-    format_bands,
-    kept_bands,
-    parse_bands,
-    wants_auto,
-)
+from napari_ssdgl.analysis.band_syntax import SYNTAX, BandSyntaxError, format_bands, wants_auto
 from napari_ssdgl.analysis.bands import BandReport
+from napari_ssdgl.prediction.spectral import BandSelection
+from napari_ssdgl.workflows.band_selection import band_selection
 
 _ERROR = "color: #ff6b6b;"
 
@@ -60,8 +56,7 @@ class BandsBox(QGroupBox):
             return None
         if self._worker is not None:
             return self._worker
-        worker = create_worker(_suspect.detect, *_suspect.cube_inputs(layer),
-                               _start_thread=False)
+        worker = create_worker(_suspect.detect, _suspect.as_cube(layer), _start_thread=False)
         worker.returned.connect(lambda report: self._detected(layer, report))
         worker.errored.connect(lambda exc: show_error(f"Bad-band detection failed on "
                                                       f"'{layer.name}': {exc}"))
@@ -87,24 +82,22 @@ class BandsBox(QGroupBox):
         say(f"'{layer.name}': {report.summary()}")
 
     # -- selection ---------------------------------------------------------------------------
-    def excluded(self, layer=None) -> list[int]:
-        """The bands of ``layer`` (default: the picked cube) the text leaves out; raises
+    def selection(self, layer=None) -> BandSelection | None:
+        """The bands of ``layer`` (default: the picked cube) to train on, None for all; raises
         BandSyntaxError. 'auto' uses the stored detection, detecting now if there is none."""
         layer = layer if layer is not None else self.cube()
         text = self.exclude.text()
         if layer is None or not text.strip():
-            return []
-        bands = int(layer.data.shape[0])
-        auto = None
-        if wants_auto(text):
-            if _suspect.stored(layer) is None:
-                _suspect.store(layer, _suspect.detect(*_suspect.cube_inputs(layer)))
-            auto = sorted(_suspect.reasons(layer))
-        md = layer.metadata
-        out = parse_bands(text, bands, md.get("wavelengths"), md.get("wavelength_units"),
-                          auto=auto)
-        kept_bands(bands, exclude=out)  # at least two left
-        return out
+            return None
+        if wants_auto(text) and _suspect.stored(layer) is None:
+            _suspect.store(layer, _suspect.detect(_suspect.as_cube(layer)))
+        return band_selection(_suspect.as_cube(layer), exclude=text,
+                              report=_suspect.report(layer))
+
+    def excluded(self, layer=None) -> list[int]:
+        """The bands :meth:`selection` leaves out."""
+        sel = self.selection(layer)
+        return [] if sel is None else sel.excluded
 
     def update_count(self) -> str:
         """The live line under the selector: 'N of M bands kept', or what is wrong."""

@@ -1,16 +1,19 @@
 """Suspect bands of a cube layer, shared by the docks: the SSDGL dock detects them (and its band
 selector reads them), the spectral-profile dock shades them.
 
-The result lives in the layer's own metadata (``suspect_bands``: band -> reasons, and the
-one-line summary), so it goes where the layer goes and is dropped with it; :data:`notices`
-tells any open dock that a layer's suspect bands changed.
+The result lives in the layer's own metadata (``suspect_bands``: the BandReport, band ->
+reasons, the one-line summary), so it goes where the layer goes and is dropped with it;
+:data:`notices` tells any open dock that a layer's suspect bands changed.
 """
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from psygnal import Signal
 
-from napari_ssdgl.analysis.bands import BandReport, detect_bad_bands
+from napari_ssdgl.analysis.bands import BandReport
+from napari_ssdgl.workflows.band_selection import detect_cube
 
 KEY = "suspect_bands"
 
@@ -22,23 +25,27 @@ class _Notices:
 notices = _Notices()
 
 
-def cube_inputs(layer) -> tuple:
-    """``(data, wavelengths, units, flags)`` for :func:`detect`, read on the main thread: the
-    array (numpy or dask; only read by the detection) and the file's own bad-band flags."""
+def as_cube(layer) -> SimpleNamespace:
+    """What the engine reads of a Cube, taken from ``layer`` on the main thread: its array
+    (numpy or dask; only read, never written), wavelengths, units and the file's own bad-band
+    flags (the reader puts them in the metadata)."""
     md = layer.metadata
-    return layer.data, md.get("wavelengths"), md.get("wavelength_units"), md.get("bad_bands")
+    return SimpleNamespace(data=layer.data, wavelengths=md.get("wavelengths"),
+                           wavelength_units=md.get("wavelength_units"),
+                           bad_bands=md.get("bad_bands"))
 
 
-def detect(data, wavelengths=None, units: str | None = None, flags=None) -> BandReport:
-    """The detection itself (safe in a worker thread: it touches no layer)."""
-    return detect_bad_bands(data, wavelengths, units, flags)
+def detect(cube: SimpleNamespace) -> BandReport:
+    """The detection itself, of :func:`as_cube`'s result (safe in a worker thread: it touches
+    no layer)."""
+    return detect_cube(cube)
 
 
 def store(layer, report: BandReport) -> None:
     """Keep ``report`` on ``layer`` (main thread) and tell the docks."""
-    layer.metadata[KEY] = {"reasons": {int(b): ", ".join(why) for b, why in
+    layer.metadata[KEY] = {"report": report, "summary": report.summary(),
+                           "reasons": {int(b): ", ".join(why) for b, why in
                                        report.reasons.items()},
-                           "bands": int(report.bands), "summary": report.summary(),
                            "data": id(layer.data)}
     notices.changed.emit(layer)
 
@@ -50,6 +57,12 @@ def stored(layer) -> dict | None:
     if not found or found.get("data") != id(layer.data):
         return None
     return found
+
+
+def report(layer) -> BandReport | None:
+    """The stored detection of ``layer``, if any."""
+    found = stored(layer)
+    return None if found is None else found["report"]
 
 
 def reasons(layer) -> dict[int, str]:

@@ -11,7 +11,7 @@ from qtpy.QtCore import Qt
 from napari_ssdgl._napari import _suspect
 from napari_ssdgl._napari._spectrum_plot import SpectralProfileWidget
 from napari_ssdgl._napari._widget import SSDGLWidget
-from tests._napari.gui_helpers import Notes
+from tests._napari.gui_helpers import Notes, wait_idle
 
 BANDS = 24
 WAVELENGTHS = np.linspace(400, 2400, BANDS)  # bands 11-12 and 17 fall in the water windows
@@ -153,3 +153,60 @@ def test_new_data_drops_the_old_detection(docks, qtbot):
     layer.data = planted_cube()[::-1].copy()  # same band count, other bands
     assert _suspect.stored(layer) is None
     assert spectra.canvas.suspect == {} and not spectra.status.text().startswith("Shaded:")
+
+
+TINY_FREENET = dict(model="freenet", iterations=30, lr=0.01, eval_every=10, preview_every=0,
+                    model_kwargs=dict(widths=[16] * 4, decoder_width=16, groups=4))
+TINY_SSDGL = dict(model="ssdgl", iterations=80, lr=0.009, eval_every=20, preview_every=0,
+                  model_kwargs=dict(widths=[16] * 4, decoder_width=16, groups=4, time_steps=2))
+
+
+def test_training_leaves_out_the_chosen_bands_and_the_model_says_so(opened, scene, qtbot,
+                                                                    tmp_path):
+    from napari_ssdgl.training import split_per_class
+
+    viewer, w = opened
+    cube = viewer.layers[scene.cube.name]
+    w.gt_picker.value = viewer.layers[scene.gt.name]
+    w.config_overrides = dict(TINY_SSDGL)  # as test_widget's: OA over 0.8 on all bands
+    w.new_labels_layer().data = split_per_class(scene.gt.data, 8, seed=0)[0].astype(np.uint16)
+    notes = Notes()
+    w.bands.exclude.setText("0-1, 15")
+    assert w.bands.count.text() == "13 of 16 bands kept"
+    job = w.train()
+    assert job.trainer.band_selection.excluded == [0, 1, 15]
+    assert "on 13 of 16 bands (without 0-1,15)" in w.status.text()
+    wait_idle(qtbot, w, job)
+    assert not notes.errors, notes.errors
+    clf = w.classifier
+    assert clf.bands == 13 and clf.band_selection.excluded == [0, 1, 15]
+    assert clf.band_selection.reasons[15] == "excluded by the user"
+    assert "excluded 0-1,15 of the 16-band training cube" in w.model.info.text()
+    # the map is the model's map of the full cube, the same bands dropped
+    np.testing.assert_array_equal(viewer.layers[f"{scene.cube.name} prediction"].data,
+                                  clf.predict(np.asarray(cube.data)).labels)
+    assert w.metrics["oa"] > 0.8  # it learnt on the bands it kept (chance is about 0.2)
+    # saved and loaded: the selection comes back and Apply drops the same bands again
+    w.save_model(tmp_path / "model")
+    w.classifier = None
+    assert w.load_model(tmp_path / "model").band_selection.excluded == [0, 1, 15]
+    assert "excluded 0-1,15" in w.model.info.text()
+
+
+def test_auto_exclusion_keeps_the_detections_reasons_in_the_model(docks, qtbot):
+    viewer, w, spectra, layer = docks
+    labels = viewer.add_labels(np.zeros((40, 40), np.uint8), name="paint")
+    labels.data[2:12, 2:12], labels.data[28:38, 28:38] = 1, 2
+    w.labels_picker.value = labels
+    w.config_overrides = dict(TINY_FREENET, iterations=3, eval_every=0)
+    w.bands.exclude.setText("auto")
+    notes = Notes()
+    job = w.train()  # no detection yet: made now, for 'auto'
+    assert job is not None, notes.errors
+    wait_idle(qtbot, w, job)
+    assert not notes.errors, notes.errors
+    sel = w.classifier.band_selection
+    assert set(sel.excluded) == set(PLANTED) | WATER
+    assert sel.reasons[5] == "constant" and "water absorption" in sel.reasons[17]
+    assert "band 5: constant" in w.model.info.toolTip().splitlines()
+    assert set(spectra.canvas.suspect) == set(PLANTED) | WATER  # the detection was shown too
