@@ -13,6 +13,7 @@ once, so a lazy cube of any size costs one small read.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -40,19 +41,37 @@ class BandReport:
         return sorted(self.reasons)
 
     def summary(self) -> str:
-        """'8 suspect bands of 200: 0-1 low SNR (1.6, 1.5); 103 water absorption ...': one
-        line per run of neighbouring bands with the same reasons."""
+        """'12 suspect bands of 200: 0-1 low SNR (1.5-1.6); 103-112 water absorption
+        1350-1450 nm; ...': one part per run of neighbouring bands with the same kinds of
+        reason, a measured SNR as its range over the run."""
         if not self.reasons:
             return f"no suspect bands among {self.bands}"
-        runs: list[tuple[int, int, tuple[str, ...]]] = []
+        runs: list[list] = []  # [first, last, kinds, [values per reason]]
         for b in self.indices:
-            why = self.reasons[b]
-            if runs and runs[-1][1] == b - 1 and runs[-1][2] == why:
-                runs[-1] = (runs[-1][0], b, why)
+            kinds = tuple(_VALUE.sub("", w).rstrip() for w in self.reasons[b])
+            values = [_VALUE.search(w) for w in self.reasons[b]]
+            if runs and runs[-1][1] == b - 1 and runs[-1][2] == kinds:
+                runs[-1][1] = b
+                for held, v in zip(runs[-1][3], values, strict=True):
+                    if v is not None:
+                        held.append(v.group(1))
             else:
-                runs.append((b, b, why))
-        parts = [f"{a}{'' if a == b else f'-{b}'} {', '.join(why)}" for a, b, why in runs]
+                runs.append([b, b, kinds, [[] if v is None else [v.group(1)] for v in values]])
+        parts = []
+        for a, b, kinds, values in runs:
+            words = [f"{k} ({_span(v)})" if v else k for k, v in zip(kinds, values, strict=True)]
+            parts.append(f"{a}{'' if a == b else f'-{b}'} {', '.join(words)}")
         return f"{len(self.reasons)} suspect bands of {self.bands}: " + "; ".join(parts)
+
+
+_VALUE = re.compile(r"\((-?[\d.]+)\)$")  # the value closing a reason: "low SNR (1.6)"
+
+
+def _span(values: list[str]) -> str:
+    """'1.5-1.6' for the values of a run ('1.6' when one)."""
+    nums = [float(v) for v in values]
+    lo, hi = min(nums), max(nums)
+    return f"{lo:g}" if lo == hi else f"{lo:g}-{hi:g}"
 
 
 def _window(data, size: int) -> np.ndarray:

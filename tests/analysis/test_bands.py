@@ -4,7 +4,7 @@ import dask.array as da
 import numpy as np
 import pytest
 
-from napari_ssdgl.analysis.bands import band_noise, band_snr, detect_bad_bands
+from napari_ssdgl.analysis.bands import BandReport, band_noise, band_snr, detect_bad_bands
 
 
 def clean_cube(bands: int = 12, size: int = 24, seed: int = 0) -> np.ndarray:
@@ -84,3 +84,14 @@ def test_noise_estimate_matches_the_planted_noise_and_ignores_edges():
     snr, std = band_snr(noisy[None])
     assert snr[0] == pytest.approx(np.sqrt(std[0] ** 2 - 0.25) / 0.5, rel=0.15)
     assert snr[0] > 8
+
+
+def test_summary_merges_runs_of_the_same_kinds_of_reason():
+    report = BandReport(10, {0: ("low SNR (1.6)",), 1: ("low SNR (1.5)",),
+                             3: ("water absorption 1350-1450 nm", "low SNR (0.5)"),
+                             4: ("water absorption 1350-1450 nm", "low SNR (0.8)"),
+                             5: ("water absorption 1350-1450 nm",),
+                             7: ("non-finite in 12% of pixels",)})
+    assert report.summary() == (
+        "6 suspect bands of 10: 0-1 low SNR (1.5-1.6); 3-4 water absorption 1350-1450 nm, "
+        "low SNR (0.5-0.8); 5 water absorption 1350-1450 nm; 7 non-finite in 12% of pixels")
