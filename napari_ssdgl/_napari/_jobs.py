@@ -18,6 +18,7 @@ from napari.qt.threading import create_worker
 from qtpy.QtCore import Qt
 
 from napari_ssdgl.prediction.classifier import Classifier, Prediction
+from napari_ssdgl.prediction.spectral import BandPlan
 from napari_ssdgl.training import Trainer
 
 
@@ -46,6 +47,7 @@ class Job:
     gt_name: str | None = None  # the ground-truth layer ``gt`` was copied from
     source_layers: tuple = ()  # names of the layers the copies came from
     classifier: Classifier | None = None
+    bands: BandPlan | None = None  # how the cube's bands become the model's (another sensor's)
     device: str = "auto"
     tta: bool = False  # final map: mean over the 8 flips/transposes
     cancelled: bool = False
@@ -121,6 +123,6 @@ def predict(job: Job) -> Outcome:
     """Worker: the job's model applied to its in-memory cube."""
     try:
         return Outcome(job.classifier, job.classifier.predict(job.cube, device=job.device,
-                                                              tta=job.tta))
+                                                              tta=job.tta, bands=job.bands))
     except Exception as exc:  # shown to the user as a notification
         return Outcome(error=exc)

@@ -36,6 +36,7 @@ from napari_ssdgl.prediction.dask_predict import (
     iter_label_blocks,
     predict_dask,
 )
+from napari_ssdgl.prediction.spectral import BandPlan
 from napari_ssdgl.prediction.tiling import plan_windows
 
 REFRESH_S = 0.2  # at most ~5 redraws of the class map per second while tiles arrive
@@ -107,15 +108,21 @@ def guarded_cube(data, job: Job):
 
 
 def make_job(viewer, layer, clf, *, device: str, options: dict, gt=None,
-             train_labels=None, tta: bool = False, gt_name: str | None = None) -> LazyJob:
+             train_labels=None, tta: bool = False, gt_name: str | None = None,
+             bands: BandPlan | None = None) -> LazyJob:
     """The job for ``layer`` and its output layer ``<cube> prediction`` (created or reused now,
     all 0, in the model's colours). ``options`` go to :func:`predict_dask` (tile_size, overlap);
     ``tta``: the mean over the 8 flips/transposes (8 times the statistics passes and tiles);
-    ``gt_name``: the layer ``gt`` was copied from, named in the accuracy panel."""
+    ``gt_name``: the layer ``gt`` was copied from, named in the accuracy panel; ``bands``: how
+    the cube's bands become the model's (``Classifier.plan``), applied lazily here so that
+    :func:`predict_dask` gets the model's bands (selected or resampled chunk by chunk)."""
     job = LazyJob(layer.name, None, tuple(layer.scale[-2:]), tuple(layer.translate[-2:]),
                   train_labels=train_labels, gt=gt, classifier=clf, source_layers=(layer.name,),
-                  device=device, tta=tta, gt_name=gt_name if gt is not None else None)
+                  device=device, tta=tta, gt_name=gt_name if gt is not None else None,
+                  bands=bands)
     job.cube = guarded_cube(layer.data, job)
+    if bands is not None:
+        job.cube = bands.apply(job.cube)
     job.options = dict(options)
     rows, cols = job.cube.shape[1:]
     overlap = job.options.get("overlap", DEFAULT_OVERLAP)

@@ -1,17 +1,21 @@
 """The "Model" box: save and load the current model, and apply it to a cube.
 
-A cube in memory is copied and predicted whole in the background; a lazy one (dask, or too
-big to copy) is never copied: it is predicted tile by tile into a map made up front (see
-``_lazy_apply.py``).
+Apply plans how the cube's bands become the model's first (``Classifier.plan``: as they are,
+the model's band selection, or another sensor's cube resampled to the model's band centres,
+with a warning in the message line); a cube it cannot plan is refused before anything runs,
+so the outputs already there stay as they are. A cube in memory is copied and predicted whole
+in the background; a lazy one (dask, or too big to copy) is never copied: it is predicted tile
+by tile into a map made up front (see ``_lazy_apply.py``).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 from napari.layers import Image
 from napari.utils import progress
-from napari.utils.notifications import show_error, show_info
+from napari.utils.notifications import show_error, show_info, show_warning
 from qtpy.QtWidgets import QFileDialog, QGroupBox, QLabel, QMessageBox
 
 from napari_ssdgl._napari import _lazy_apply
@@ -23,9 +27,35 @@ from napari_ssdgl._napari._results_box import ResultsBox
 from napari_ssdgl._napari._runner import Runner
 from napari_ssdgl._napari._settings import SettingsBox
 from napari_ssdgl._napari._ui import button, fill, row
+from napari_ssdgl.analysis.band_syntax import format_bands
 from napari_ssdgl.prediction.classifier import Classifier
 from napari_ssdgl.prediction.modelfile import SIDECAR, WEIGHTS, load_classifier, save_classifier
+from napari_ssdgl.prediction.spectral import BandMismatchError, BandPlan
 from napari_ssdgl.workflows.outputs import Output, check_outputs
+
+
+def model_text(clf: Classifier | None) -> str:
+    """'SSDGL, 6 classes, 190 bands (400-2500 nm); excluded 0-2,103-107 of the 200-band
+    training cube': what the model takes, for the Model tab."""
+    if clf is None:
+        return "No model yet: train one or load a saved model."
+    wl = None if clf.wavelengths is None else np.asarray(clf.wavelengths, dtype=float)
+    unit = f" {clf.wavelength_units}" if clf.wavelength_units else ""
+    span = "" if wl is None or not wl.size else f" ({wl.min():g}-{wl.max():g}{unit})"
+    text = f"{clf.model_name}, {clf.num_classes} classes, {clf.bands} bands{span}"
+    sel = clf.band_selection
+    if sel is not None and sel.excluded:
+        text += (f"; excluded {format_bands(sel.excluded)} of the {sel.source_bands}-band "
+                 "training cube (dropped the same way when applied to such a cube)")
+    return text
+
+
+def excluded_reasons(clf: Classifier | None) -> str:
+    """One line per excluded band that has a reason (the tooltip of the model line)."""
+    sel = None if clf is None else clf.band_selection
+    if sel is None or not sel.reasons:
+        return ""
+    return "\n".join(f"band {b}: {why}" for b, why in sorted(sel.reasons.items()))
 
 
 class ModelBox(QGroupBox):
@@ -36,15 +66,28 @@ class ModelBox(QGroupBox):
         super().__init__("Model", parent)
         self.viewer, self.data, self.settings, self.runner = viewer, data, settings, runner
         self.results, self.status = results, status
-        self.classifier: Classifier | None = None
+        self.info = QLabel()  # what the current model takes: its bands, the ones it excluded
+        self.info.setWordWrap(True)
+        self._classifier: Classifier | None = None
         self.on_model = lambda: None  # called when a model is loaded (the dock's Refine button)
         self.lazy_options: dict = {}  # predict_dask options for lazy cubes (tile_size, overlap)
         self.apply_picker = layer_picker(viewer, is_cube)
         self.apply_button = button("Apply to cube", self.apply_to_cube,
                                    "Predict the chosen cube with the current model")
-        fill(self, row(button("Save model…", self._save_dialog),
-                       button("Load model…", self._load_dialog)),
+        fill(self, self.info, row(button("Save model…", self._save_dialog),
+                                  button("Load model…", self._load_dialog)),
              row(self.apply_picker.native, self.apply_button))
+        self.classifier = None
+
+    @property
+    def classifier(self) -> Classifier | None:
+        return self._classifier
+
+    @classifier.setter
+    def classifier(self, clf: Classifier | None) -> None:
+        self._classifier = clf
+        self.info.setText(model_text(clf))
+        self.info.setToolTip(excluded_reasons(clf))
 
     def set_running(self, job: Job | None) -> None:
         self.apply_button.setEnabled(job is None)
@@ -112,28 +155,43 @@ class ModelBox(QGroupBox):
         if layer is None or layer.ndim != 3:
             show_error("Pick a cube (3-D image layer) to apply the model to.")
             return None
-        if layer.data.shape[0] != clf.bands:
-            show_error(f"Band mismatch: the model was trained on {clf.bands} bands but "
-                       f"'{layer.name}' has {layer.data.shape[0]}. Apply it only to cubes from "
-                       "the same sensor and band set.")
+        plan = self.plan(layer, clf)
+        if plan is None:
             return None
         if _lazy_apply.is_lazy(layer.data):
-            return self._apply_lazy(layer, clf)
-        cube = self.data.copy_cube(layer, fill=clf.mean)
+            return self._apply_lazy(layer, clf, plan)
+        # the model's band means fill NaN/inf only where the cube's bands are the model's
+        cube = self.data.copy_cube(layer, fill=clf.mean if plan.kind == "same" else None)
         job = Job(layer.name, cube, tuple(layer.scale[-2:]), tuple(layer.translate[-2:]),
                   train_labels=self.data.painted_on(layer), gt=self.data.copy_gt(cube.shape[1:]),
                   gt_name=getattr(self.data.gt_picker.value, "name", None),
-                  classifier=clf, source_layers=(layer.name,),
+                  classifier=clf, bands=plan, source_layers=(layer.name,),
                   device=self.settings.device.currentText(), tta=self.settings.tta.isChecked())
         job.pbar = progress(total=0, desc="SSDGL prediction")
         self.status.setText(f"Applying the model to '{layer.name}'…")
         return self.runner.start(job, predict, returned=self._on_outcome)
 
-    def _apply_lazy(self, layer: Image, clf: Classifier) -> LazyJob | None:
+    def plan(self, layer: Image, clf: Classifier) -> BandPlan | None:
+        """How ``layer``'s bands become ``clf``'s (from its wavelengths in the layer metadata);
+        None, said in the dock, when they cannot. A resampling plan's warning is shown."""
+        md = layer.metadata
+        try:
+            plan = clf.plan(int(layer.data.shape[0]), md.get("wavelengths"),
+                            md.get("wavelength_units"))
+        except BandMismatchError as exc:
+            show_error(f"Band mismatch: cannot apply the model to '{layer.name}': {exc}")
+            self.status.setText(f"Not applied to '{layer.name}': its bands do not fit the "
+                                "model (see the message above).")
+            return None
+        if plan.warning:
+            show_warning(f"'{layer.name}': {plan.warning}")
+        return plan
+
+    def _apply_lazy(self, layer: Image, clf: Classifier, plan: BandPlan) -> LazyJob | None:
         """Tiled prediction of a lazy cube in the background; the class map is made now, all 0,
         and filled in tile by tile as the tiles finish."""
         try:
-            job = _lazy_apply.make_job(self.viewer, layer, clf,
+            job = _lazy_apply.make_job(self.viewer, layer, clf, bands=plan,
                                        device=self.settings.device.currentText(),
                                        options=self.lazy_options,
                                        gt=self.data.copy_gt(layer.data.shape[1:]),

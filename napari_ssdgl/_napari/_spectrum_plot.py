@@ -5,6 +5,8 @@ Labels layer adds each class's mean ± std spectrum in its label colour, recompu
 when the labels are painted or replaced. Only ``cube.data[:, row, col]`` is read per hover and
 the live curve is blitted over a cached plot, so a hover costs about one line draw however many
 bands or curves there are. Layers removed while the dock is open simply drop out of the plot.
+The cube's suspect bands (the SSDGL dock's "Detect bad bands", kept on the layer by
+``_suspect``) are shaded, their reasons in the plot's tooltip.
 """
 
 from __future__ import annotations
@@ -29,15 +31,18 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from napari_ssdgl._napari import _suspect
 from napari_ssdgl._napari._layers import class_colors, class_names, is_output
 from napari_ssdgl.analysis.spectra import ClassSpectra, band_axis, class_spectra, spectrum_at
 
 LIVE_INTERVAL_S = 0.015  # at most ~60 live redraws per second
 CLASS_DELAY_MS = 250  # class means refresh at most 4 times per second while painting
 MAX_PINS = 10
+HINT = "Hold Shift over the image to see spectra; Shift+click pins one."
 LEGEND_CLASSES = 24  # more classes than this get no legend entries
 LEGEND_COLUMNS_OVER = 8  # more entries than this: a two-column legend in a smaller font
 _FG = "#d0d0d0"
+_SUSPECT = "#ff6b6b"
 _PINS = ["#ffd166", "#06d6a0", "#ef476f", "#118ab2", "#f78c6b", "#83c5be", "#c77dff",
          "#e9c46a", "#90be6d", "#f94144"]  # fmt: skip
 
@@ -57,6 +62,7 @@ class SpectrumCanvas(FigureCanvasQTAgg):
         self.ax = fig.add_subplot(111)
         self._bg = None
         self.mpl_connect("draw_event", self._on_draw)
+        self.mpl_connect("motion_notify_event", self._on_motion)
         self.reset(np.zeros(0), "band")
 
     def reset(self, x: np.ndarray, xlabel: str) -> None:
@@ -78,6 +84,8 @@ class SpectrumCanvas(FigureCanvasQTAgg):
         self.pins: list = []
         self.class_lines: list = []
         self._class_fills: list = []
+        self.suspect: dict[int, str] = {}
+        self.suspect_spans: list = []
         self._fitted = False
         self._bg = None
         self.draw_idle()
@@ -130,6 +138,39 @@ class SpectrumCanvas(FigureCanvasQTAgg):
                 self._class_fills.append(fill)
         self._redraw()
 
+    def set_suspect(self, reasons: dict[int, str]) -> None:
+        """Shade the bands in ``reasons`` (band -> why), one span per run of neighbours."""
+        for span in self.suspect_spans:
+            span.remove()
+        self.suspect, self.suspect_spans = dict(reasons), []
+        x = self.x
+        if x.size and reasons:
+            step = np.diff(x) if x.size > 1 else np.ones(1)
+            edges = np.concatenate([[x[0] - step[0] / 2], x[:-1] + step / 2,
+                                    [x[-1] + step[-1] / 2]])
+            for a, b in _runs(sorted(b for b in reasons if 0 <= b < x.size)):
+                lo, hi = sorted((float(edges[a]), float(edges[b + 1])))
+                self.suspect_spans.append(self.ax.axvspan(lo, hi, color=_SUSPECT, alpha=0.22,
+                                                          lw=0, zorder=0))
+        self._bg = None
+        self.draw_idle()
+
+    def suspect_at(self, xdata: float | None) -> str:
+        """'band 104 (1402 nm): water absorption ...' for the band nearest ``xdata``, if it is
+        suspect; else ''."""
+        if xdata is None or not self.suspect or not self.x.size:
+            return ""
+        b = int(np.argmin(np.abs(self.x - xdata)))
+        if b not in self.suspect:
+            return ""
+        at = "" if np.array_equal(self.x, np.arange(self.x.size)) else f" ({self.x[b]:g})"
+        return f"band {b}{at}: {self.suspect[b]}"
+
+    def _on_motion(self, event) -> None:
+        text = self.suspect_at(event.xdata if event.inaxes is self.ax else None)
+        if text != self.toolTip():
+            self.setToolTip(text)
+
     def _redraw(self) -> None:
         """Refit y to everything shown, rebuild the legend, schedule a full draw."""
         ys = [line.get_ydata() for line in self.pins + self.class_lines]
@@ -178,8 +219,20 @@ class SpectrumCanvas(FigureCanvasQTAgg):
         self.ax.draw_artist(self.live_text)
 
 
-def _detach(viewer: Viewer, move_cb, press_cb, *_) -> None:
+def _runs(indices: list[int]) -> list[tuple[int, int]]:
+    """[0, 1, 2, 5] -> [(0, 2), (5, 5)]."""
+    runs: list[tuple[int, int]] = []
+    for b in indices:
+        if runs and runs[-1][1] == b - 1:
+            runs[-1] = (runs[-1][0], b)
+        else:
+            runs.append((b, b))
+    return runs
+
+
+def _detach(viewer: Viewer, move_cb, press_cb, suspect_cb, *_) -> None:
     """Unhook the viewer callbacks when the dock's Qt object is destroyed."""
+    _suspect.notices.changed.disconnect(suspect_cb)
     for callbacks, cb in ((viewer.mouse_move_callbacks, move_cb),
                           (viewer.mouse_drag_callbacks, press_cb)):  # fmt: skip
         if cb in callbacks:
@@ -212,8 +265,10 @@ class SpectralProfileWidget(QWidget):
             emitter.connect(self._refresh_choices)
         napari_viewer.mouse_move_callbacks.append(self._on_mouse_move)
         napari_viewer.mouse_drag_callbacks.append(self._on_mouse_press)
+        _suspect.notices.changed.connect(self._on_suspect)
         self.destroyed.connect(
-            partial(_detach, napari_viewer, self._on_mouse_move, self._on_mouse_press)
+            partial(_detach, napari_viewer, self._on_mouse_move, self._on_mouse_press,
+                    self._on_suspect)
         )
         self._refresh_choices()
 
@@ -233,7 +288,7 @@ class SpectralProfileWidget(QWidget):
         pin.clicked.connect(lambda *_: self.pin())
         clear.clicked.connect(lambda *_: self.clear_pins())
         self.canvas = SpectrumCanvas(self)
-        self.status = QLabel("Hold Shift over the image to see spectra; Shift+click pins one.")
+        self.status = QLabel(HINT)
         self.status.setWordWrap(True)
         form = QFormLayout()
         form.addRow("cube", self.cube_combo)
@@ -285,7 +340,19 @@ class SpectralProfileWidget(QWidget):
             md = self.cube.metadata
             self.canvas.reset(*band_axis(self.cube.data.shape[0], md.get("wavelengths"),
                                          md.get("wavelength_units")))  # fmt: skip
+            self._on_suspect(self.cube)
         self.update_class_means(force=True)
+
+    def _on_suspect(self, layer) -> None:
+        """Shade the cube's suspect bands (when ``layer`` is the cube) and say why."""
+        if layer is not self.cube or layer is None:
+            return
+        self.canvas.set_suspect(_suspect.reasons(layer))
+        found = _suspect.stored(layer)
+        if found is not None:
+            self.status.setText(f"Shaded: {found['summary']}")
+        elif self.status.text().startswith("Shaded:"):  # another cube's
+            self.status.setText(HINT)
 
     def set_labels(self, layer: Labels | None) -> None:
         if layer is self.labels:

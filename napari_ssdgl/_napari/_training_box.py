@@ -30,7 +30,9 @@ from napari_ssdgl._napari._results_box import ResultsBox
 from napari_ssdgl._napari._runner import Runner
 from napari_ssdgl._napari._settings import FIRST_PREVIEW_SECONDS, SettingsBox
 from napari_ssdgl._napari._ui import button, fill, row
+from napari_ssdgl.analysis.band_syntax import BandSyntaxError, format_bands
 from napari_ssdgl.prediction.classifier import Classifier
+from napari_ssdgl.prediction.spectral import BandSelection
 from napari_ssdgl.training import Trainer
 
 
@@ -48,6 +50,9 @@ class TrainingBox(QGroupBox):
         self.stop_button = button("Stop", self.stop, "Stop after this iteration; keep the best")
         self.stop_button.setEnabled(False)
         self.refine_source: Callable[[], Classifier | None] = lambda: None  # the current model
+        # the bands of a cube layer to train on (the dock's Bands box; None: all); raises
+        # BandSyntaxError
+        self.band_selection: Callable[[object], BandSelection | None] = lambda layer: None
         self.refine_button = button("Refine", self.refine, "Continue from the current model "
                                     "with the current labels for a short schedule")
         self.refine_button.setEnabled(False)
@@ -94,6 +99,11 @@ class TrainingBox(QGroupBox):
                        f" but the cube '{cube_layer.name}' is {size_text(cube_layer)}; use "
                        "'New labels layer' to make one the cube's size.")
             return None
+        try:
+            selection = self.band_selection(cube_layer)
+        except BandSyntaxError as exc:
+            show_error(f"Cannot train: the bands to exclude (Label tab, Bands): {exc}")
+            return None
         cube = self.data.copy_cube(cube_layer)
         gt = self.data.copy_gt(cube.shape[1:])
         values = sorted(label_counts(labels))
@@ -105,10 +115,12 @@ class TrainingBox(QGroupBox):
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
+                md = cube_layer.metadata
                 trainer = Trainer(
                     cube, labels, self.settings.config(**overrides), test_labels=gt,
                     class_names=names, colors=class_colors(labels_layer, values),
-                    wavelengths=cube_layer.metadata.get("wavelengths"), init_from=init_from)
+                    wavelengths=md.get("wavelengths"), init_from=init_from, bands=selection,
+                    wavelength_units=md.get("wavelength_units"), fwhm=md.get("fwhm"))
         except (ValueError, TypeError) as exc:
             show_error(f"Cannot train: {exc}")
             return None
@@ -125,6 +137,10 @@ class TrainingBox(QGroupBox):
         verb = "Training" if init_from is None else "Refining"
         held = (f", {trainer.validation_pixels} held out to choose the kept model"
                 if trainer.validation_pixels else "")
+        sel = trainer.band_selection
+        if sel is not None:
+            held += (f", on {len(sel.indices)} of {sel.source_bands} bands (without "
+                     f"{format_bands(sel.excluded)})")
         self.status.setText(f"{verb} {trainer.config.model} on {int((labels > 0).sum())} "
                             f"labelled pixels in {len(values)} classes{held}…")
         started = self.runner.start(job, train_and_predict, yielded=self._on_event,

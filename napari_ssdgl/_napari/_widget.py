@@ -1,7 +1,8 @@
 """The "SSDGL classifier" dock: pick a cube, paint or import labels, train, inspect, reuse.
 
 A thin shell over the engine, laid out from boxes that each do one part: ``_data_box`` (what
-to work on, and the copies a job takes), ``_training_box``, ``_results_box`` (accuracy, where
+to work on, and the copies a job takes), ``_training_box``, ``_bands_box`` (suspect bands, the
+bands to exclude), ``_results_box`` (accuracy, where
 to label next), ``_model_box`` (save, load, apply), ``_assess_box`` (accuracy and area from a
 reference sample) and ``_runner`` (the background jobs).
 This module only places them (on tabs: Label · Train · Results · Assess · Model, under a header with
@@ -29,6 +30,7 @@ from qtpy.QtWidgets import (
 )
 
 from napari_ssdgl._napari._assess_box import AssessBox
+from napari_ssdgl._napari._bands_box import BandsBox
 from napari_ssdgl._napari._classes_table import ClassesTable
 from napari_ssdgl._napari._data_box import DataBox
 from napari_ssdgl._napari._history import PreviousRun
@@ -51,6 +53,7 @@ TABS = ("Label", "Train", "Results", "Assess", "Model")  # the loop's steps, lef
 # (tab, section title, attribute of the dock or a part made in _lay_out), top to bottom
 SECTIONS = (
     ("Label", "Data", "data"),
+    ("Label", "Bands", "bands"),  # of the picked cube; the Train tab has no room left
     ("Label", "Classes", "classes"),
     ("Label", "Live map", "live"),
     ("Train", "Settings", "settings"),
@@ -88,6 +91,7 @@ class SSDGLWidget(QWidget):
         self.data = DataBox(v)
         self.classes = ClassesTable()
         self.settings = SettingsBox(foldable=False, title="Settings")
+        self.bands = BandsBox(lambda: self.data.cube_picker.value)
         self.results = ResultsBox(v, self.data.labels_picker)
         self.training = TrainingBox(v, self.data, self.settings, self.runner, self.results,
                                     on_trained=self._set_classifier)
@@ -188,6 +192,7 @@ class SSDGLWidget(QWidget):
     def _wire(self) -> None:
         self.labels_picker.changed.connect(self._on_labels_layer)
         self.training.refine_source = lambda: self.model.classifier
+        self.training.band_selection = self.bands.selection
         self.model.on_model = lambda: self._on_jobs_changed(
             self.runner.jobs[-1] if self.runner.jobs else None)
         layers = self.viewer.layers
@@ -199,6 +204,7 @@ class SSDGLWidget(QWidget):
             layer.events.name.connect(self._refresh_pickers)
         self._refresh_pickers()
         self.data.cube_picker.changed.connect(self._warm_up)
+        self.data.cube_picker.changed.connect(lambda *_: self.bands.update_count())
         self._warm_up()
 
     def _warm_up(self, *_) -> None:
@@ -250,6 +256,11 @@ class SSDGLWidget(QWidget):
     @property
     def running(self) -> bool:
         return self.runner.running
+
+    def detect_bad_bands(self):
+        """Detect the picked cube's suspect bands in the background (shaded on the spectral
+        plot, named in the message line); returns the worker."""
+        return self.bands.detect()
 
     def new_labels_layer(self) -> Labels | None:
         """A blank 2-D labels layer the size of the cube, selected in paint mode."""

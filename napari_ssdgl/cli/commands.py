@@ -196,6 +196,29 @@ def _naming_input(args, message: str) -> str:
     return message
 
 
+def _training_bands(args, cube):
+    """The BandSelection of ``--bands`` / ``--exclude-bands`` (None: all bands); a list that
+    does not parse is a CLIError naming the option."""
+    from napari_ssdgl.analysis.band_syntax import BandSyntaxError, format_bands
+    from napari_ssdgl.workflows.band_selection import band_selection
+
+    keep, exclude = getattr(args, "bands", None), getattr(args, "exclude_bands", None)
+    if keep is None and exclude is None:
+        return None
+    option = "/".join(o for o, v in (("--bands", keep), ("--exclude-bands", exclude))
+                      if v is not None)
+    try:
+        selection = band_selection(cube, keep=keep, exclude=exclude)
+    except BandSyntaxError as exc:
+        raise CLIError(f"{option}: {exc}") from None
+    if selection is None:
+        _say(args, f"{option}: every band of the cube's {cube.data.shape[0]} kept")
+    else:
+        _say(args, f"training on {len(selection.indices)} of {selection.source_bands} bands; "
+                   f"excluded {format_bands(selection.excluded)}")
+    return selection
+
+
 def train(args) -> int:
     from napari_ssdgl.training import TrainConfig, Trainer, TrainingError
     from napari_ssdgl.workflows.progress import stop_on_ctrl_c, train_with_progress
@@ -204,6 +227,7 @@ def train(args) -> int:
     _preflight(args, run_outputs(args.out, report=args.report),
                inputs=[args.cube, args.labels, args.test_labels])
     cube, gt, train_labels, test, split = _load_training_data(args)
+    selection = _training_bands(args, cube)
     config = TrainConfig(
         model=args.model, preset=None if args.preset == "none" else args.preset,
         iterations=args.iterations, lr=args.lr,
@@ -221,7 +245,8 @@ def train(args) -> int:
                               class_names=gt.class_names, colors=gt.colors,
                               wavelengths=cube.wavelengths,
                               init_from=None if args.init_from is None else _existing(
-                                  args.init_from))
+                                  args.init_from), bands=selection,
+                              wavelength_units=cube.wavelength_units, fwhm=cube.fwhm)
         except TrainingError as exc:
             raise CLIError(_naming_input(args, str(exc))) from None
     for w in caught:
@@ -284,7 +309,7 @@ def _predict_one(args) -> int:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            pred = clf.predict(cube.data, tile_size=args.tile_size, overlap=args.overlap,
+            pred = clf.predict(cube, tile_size=args.tile_size, overlap=args.overlap,
                                device=args.device, tta=args.tta)
         except ValueError as exc:  # the cube does not fit the model (bands, size): say which
             message = str(exc)
@@ -426,6 +451,13 @@ def reproduce(args) -> int:
 
 
 # -- assess -----------------------------------------------------------------------------------
+def bands(args) -> int:
+    """A cube's suspect bands: the body is in :mod:`.band_commands`."""
+    from napari_ssdgl.cli.band_commands import bands as run
+
+    return run(args, _existing)
+
+
 def assess(args) -> int:
     """Accuracy and areas with confidence intervals: the body is in :mod:`.assess_commands`."""
     from napari_ssdgl.cli.assess_commands import assess as run

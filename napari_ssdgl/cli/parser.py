@@ -36,6 +36,8 @@ examples:
   napari-ssdgl predict runs/m1 'flights/*.hdr' --out-dir maps --format tif,png --probabilities
   napari-ssdgl evaluate maps/scene.tif scene_gt.tif --exclude train_labels.tif --json
   napari-ssdgl assess maps/scene.tif --target-se 0.01 --exclude train_labels.tif --out pts.csv
+  napari-ssdgl bands cube.hdr
+  napari-ssdgl train cube.hdr gt.tif --exclude-bands auto --out runs/m2
   napari-ssdgl reproduce indian_pines --protocol 5pct --seeds 0,1,2,3,4 --out runs/ip5
 
 'python -m napari_ssdgl' is the same program. Run 'napari-ssdgl COMMAND --help' for details.
@@ -268,6 +270,16 @@ def _add_train(sub) -> None:
                         "keep its normalisation and architecture (--model and --preset are "
                         "ignored); new classes get new output rows, classes no longer labelled "
                         "are dropped; the cube must have the model's band count")
+    t.add_argument("--bands", metavar="LIST",
+                   help="train on these bands only: 0-2,5 (counted from 0, ranges inclusive), "
+                        "1000-1300nm (band centres in a range; also um), auto (the suspect "
+                        "bands, see 'napari-ssdgl bands'); recorded in model.json and dropped "
+                        "the same way from a full cube at prediction")
+    t.add_argument("--exclude-bands", metavar="LIST",
+                   help="leave these bands out (same syntax; e.g. auto,0-3 or "
+                        "1350-1450nm,1800-1950nm); auto includes the file's own bad-band "
+                        "flags (ENVI bbl, EMIT good_wavelengths), which are not applied "
+                        "otherwise; with --bands, its bands less these")
     _training_options(t)
     t.add_argument("--window", type=_window, default=WINDOW, metavar="PX",
                    help="a scene larger than PX either way trains on windows of PX x PX read "
@@ -393,6 +405,9 @@ def build_parser() -> argparse.ArgumentParser:
     from napari_ssdgl.cli.assess_commands import add_assess_parser
 
     add_assess_parser(sub, _overwrite_option, _output_options, _positive_int, _fraction)
+    from napari_ssdgl.cli.band_commands import add_bands_parser
+
+    add_bands_parser(sub, _output_options)
     if dask_cli() is not None:
         dask_cli().add_convert_parser(sub)
     return parser

@@ -10,19 +10,16 @@ import numpy as np
 import torch
 
 from napari_ssdgl.prediction.inference import Prediction, predict_probabilities
+from napari_ssdgl.prediction.spectral import BandMismatchError, BandPlan, BandSelection, plan_bands
 from napari_ssdgl.prediction.tiling import DEFAULT_OVERLAP
 from napari_ssdgl.transforms.normalize import clean_and_normalize
 
-__all__ = ["BandMismatchError", "Classifier", "Prediction"]
+__all__ = ["BandMismatchError", "BandSelection", "Classifier", "Prediction"]
 
 Array = TypeVar("Array")  # numpy or dask: ``check`` returns what it was given
 
 
 MIN_SIZE = 2  # rows and cols: a label raster (io.read_labels) has at least 2 of each
-
-
-class BandMismatchError(ValueError):
-    """The cube has a different number of bands from the one the model was trained on."""
 
 
 @dataclass
@@ -41,6 +38,11 @@ class Classifier:
     train_config: dict = field(default_factory=dict)
     seed: int | None = None
     metrics: dict = field(default_factory=dict)
+    # the bands the model takes: their centres' units and FWHM (for resampling another
+    # sensor's cube), and which bands of the training cube they are (when some were excluded)
+    wavelength_units: str | None = None
+    fwhm: np.ndarray | None = None
+    band_selection: BandSelection | None = None
     # a window-trained model's fixed statistics of its pooled layers (GroupNorm, attention
     # pools; ``SceneStatistics.export_frozen`` form, measured on training windows): prediction
     # uses them everywhere, so tiles need no statistics passes. None: whole-scene statistics
@@ -59,30 +61,47 @@ class Classifier:
     def num_classes(self) -> int:
         return int(self.class_values.size)
 
-    def check(self, data: Array) -> Array:
-        """``data`` itself, a (bands, rows, cols) array of any kind (numpy, dask), after checking
-        its shape, band count and size (at least ``MIN_SIZE`` x ``MIN_SIZE`` pixels): the one
-        check of every prediction path, in memory or dask."""
+    def plan(self, bands: int, wavelengths=None, units: str | None = None) -> BandPlan:
+        """How a cube of ``bands`` bands (with ``wavelengths`` in ``units``, when known) becomes
+        this model's input: as it is, through the model's band selection, or resampled
+        (:func:`~.spectral.plan_bands`); a BandMismatchError says why it cannot."""
+        return plan_bands(bands, self.bands, wavelengths=wavelengths, units=units,
+                          model_wavelengths=self.wavelengths, model_units=self.wavelength_units,
+                          model_fwhm=self.fwhm, selection=self.band_selection)
+
+    def plan_for(self, cube) -> BandPlan:
+        """:meth:`plan` for a Cube (its wavelengths and units) or a bare array (band count)."""
+        data = getattr(cube, "data", cube)
+        if getattr(data, "ndim", 0) != 3:
+            raise ValueError(f"a cube must be 3-D (bands, rows, cols), got shape "
+                             f"{getattr(data, 'shape', None)}")
+        return self.plan(int(data.shape[0]), getattr(cube, "wavelengths", None),
+                         getattr(cube, "wavelength_units", None))
+
+    def check(self, data: Array, plan: BandPlan | None = None) -> Array:
+        """``data``, a (bands, rows, cols) array of any kind (numpy, dask), in the model's bands
+        (``plan``, by default :meth:`plan` from the band count alone: as it is or through the
+        band selection), after checking its shape, bands and size (at least ``MIN_SIZE`` x
+        ``MIN_SIZE`` pixels): the one check of every prediction path, in memory or dask. A
+        dask array stays lazy; a numpy one is itself when its bands are the model's, else a
+        copy."""
         if data.ndim != 3:
             raise ValueError(f"a cube must be 3-D (bands, rows, cols), got shape {data.shape}")
-        if data.shape[0] != self.bands:
-            raise BandMismatchError(
-                f"the cube has {data.shape[0]} bands but the model was trained on {self.bands}; "
-                "apply it only to cubes from the same sensor and band set"
-            )
+        data = (plan or self.plan(int(data.shape[0]))).apply(data)
         rows, cols = data.shape[1:]
         if min(rows, cols) < MIN_SIZE:
             raise ValueError(f"the cube is {rows} x {cols} pixels; a class map needs at least "
                              f"{MIN_SIZE} x {MIN_SIZE} (rows x cols)")
         return data
 
-    def _check(self, cube) -> np.ndarray:
-        """The numpy array of ``cube`` (ndarray or Cube; no copy), checked."""
-        return self.check(np.asarray(getattr(cube, "data", cube)))
+    def _check(self, cube, plan: BandPlan | None = None) -> np.ndarray:
+        """The numpy array of ``cube`` (ndarray or Cube; no copy unless its bands change),
+        checked."""
+        return self.check(np.asarray(getattr(cube, "data", cube)), plan)
 
-    def prepare(self, cube) -> np.ndarray:
-        """Normalised float32 copy of ``cube`` (ndarray or Cube); checks the band count."""
-        clean, messages = clean_and_normalize(self._check(cube), self.mean, self.std)
+    def prepare(self, cube, plan: BandPlan | None = None) -> np.ndarray:
+        """Normalised float32 copy of ``cube`` (ndarray or Cube) in the model's bands."""
+        clean, messages = clean_and_normalize(self._check(cube, plan), self.mean, self.std)
         for m in messages:
             warnings.warn(m, stacklevel=3)
         return clean
@@ -97,6 +116,7 @@ class Classifier:
         scene_stats: bool = True,
         amp: bool = False,
         tta: bool = False,
+        bands: BandPlan | None = None,
     ) -> Prediction:
         """Class map, probabilities, entropy and margin for a (bands, rows, cols) cube.
 
@@ -108,9 +128,18 @@ class Classifier:
         bfloat16 where the hardware has it (faster, slightly different probabilities).
         ``tta``: average over the 8 flips/transposes of the scene, for a model trained with
         ``augment`` (see :func:`~.inference.predict_probabilities`).
+
+        ``bands``: how the cube's bands become the model's (:meth:`plan`); by default planned
+        from ``cube`` (a Cube's wavelengths, else the band count), with a warning when that
+        resamples it. A cube whose bands are selected or resampled is copied in the model's
+        bands first, also when tiled (float32 for resampling).
         """
+        if bands is None:
+            bands = self.plan_for(cube)
+            if bands.warning:
+                warnings.warn(bands.warning, stacklevel=2)
         if tile_size is None:
-            probs = predict_probabilities(self.model, self.prepare(cube), overlap=overlap,
+            probs = predict_probabilities(self.model, self.prepare(cube, bands), overlap=overlap,
                                           device=device, scene_stats=scene_stats, amp=amp,
                                           tta=tta, frozen=self.layer_statistics)
             return Prediction.from_probabilities(probs, self.class_values)
@@ -122,8 +151,8 @@ class Classifier:
             return clean
 
         probs = predict_probabilities(
-            self.model, self._check(cube), tile_size=tile_size, overlap=overlap, device=device,
-            scene_stats=scene_stats, prepare=window, amp=amp, tta=tta,
+            self.model, self._check(cube, bands), tile_size=tile_size, overlap=overlap,
+            device=device, scene_stats=scene_stats, prepare=window, amp=amp, tta=tta,
             frozen=self.layer_statistics,
         )
         if replaced:

@@ -130,11 +130,14 @@ def _predict_window(payload, frozen, window, raw, norm, device, torch_threads) -
 
 
 # -- the graph -------------------------------------------------------------------------------
-def check_cube(clf, data):
-    """``data`` as a dask array (bands, rows, cols) with all bands in one chunk; checks bands."""
+def check_cube(clf, data, plan=None):
+    """``data`` as a dask array (bands, rows, cols) with all bands in one chunk, in the model's
+    bands by ``plan`` (a :class:`~.spectral.BandPlan`; default: from the band count, see
+    ``Classifier.check``), lazily."""
     import dask.array as da
 
-    return clf.check(data if isinstance(data, da.Array) else da.from_array(np.asarray(data)))
+    return clf.check(data if isinstance(data, da.Array) else da.from_array(np.asarray(data)),
+                     plan)
 
 
 def default_tile_size(data, overlap: int = DEFAULT_OVERLAP) -> int:
@@ -181,6 +184,7 @@ def predict_dask(
     torch_threads: int | None = 1,
     on_pass: Callable[[int, int], None] | None = None,
     tta: bool = False,
+    bands=None,
 ) -> DaskPrediction:
     """Measure the scene statistics now (a few dask computations over the cube, on the current
     scheduler or ``client``), and return the prediction as lazy dask arrays.
@@ -189,11 +193,13 @@ def predict_dask(
     plus ``2 * overlap``); ``on_pass(i, n)`` reports the statistics passes. ``tta``: the mean
     of the probabilities over the 8 flips/transposes of the scene, as in
     :func:`.inference.predict_probabilities` (each view is a lazy flipped view of the
-    cube with its own statistics passes, so 8 times the passes and the work).
+    cube with its own statistics passes, so 8 times the passes and the work). ``bands``: how
+    the cube's bands become the model's (``Classifier.plan_for``; default: by the band count,
+    as is or through the model's band selection).
     """
     import dask
 
-    data = check_cube(clf, data)
+    data = check_cube(clf, data, bands)
     tile_size = tile_size or default_tile_size(data, overlap)
     payload = model_payload(clf)  # one for all views: workers build the model once per thread
     if client is not None:  # sent to every worker once, referenced by every task

@@ -20,6 +20,7 @@ from napari_ssdgl import __version__
 from napari_ssdgl.io.atomic import atomic_output
 from napari_ssdgl.io.jsonio import write_json
 from napari_ssdgl.prediction.classifier import Classifier
+from napari_ssdgl.prediction.spectral import BandSelection
 from napari_ssdgl.prediction.tiling import (
     check_layer_statistics,
     statistics_from_json,
@@ -62,6 +63,10 @@ def _sidecar(clf: Classifier) -> dict:
         "model_config": clf.model_config,
         "bands": clf.bands,
         "wavelengths": None if clf.wavelengths is None else np.asarray(clf.wavelengths).tolist(),
+        "wavelength_units": clf.wavelength_units,
+        "fwhm": None if clf.fwhm is None else [  # JSON has no NaN: an unknown FWHM is null
+            float(v) if np.isfinite(v) else None for v in np.asarray(clf.fwhm, dtype=float)],
+        "band_selection": None if clf.band_selection is None else clf.band_selection.to_json(),
         "normalization": {"mean": clf.mean.tolist(), "std": clf.std.tolist()},
         "class_values": clf.class_values.tolist(),
         "class_names": clf.class_names,
@@ -100,6 +105,9 @@ class ModelFile:
     train_config: dict
     seed: int | None
     metrics: dict
+    wavelength_units: str | None = None
+    fwhm: np.ndarray | None = None
+    band_selection: BandSelection | None = None
     layer_statistics: dict | None = None
 
 
@@ -250,6 +258,49 @@ def _class_table(sidecar: Path, field: str, value) -> dict[int, str]:
     return table
 
 
+def _fwhm(sidecar: Path, value, bands: int) -> np.ndarray | None:
+    """``fwhm``: null, or one positive number (or null: unknown, NaN) per band."""
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(v is None or (_real(v) and math.isfinite(v)
+                                                            and v > 0) for v in value):
+        raise ModelFileError(f"{sidecar}: invalid fwhm: a list of {bands} positive numbers (null "
+                             f"where unknown) expected, got {_kind(value)} {_shown(value)}")
+    if len(value) != bands:
+        raise ModelFileError(f"{sidecar}: invalid fwhm: {len(value)} values but the network "
+                             f"takes {bands} bands")
+    return np.array([np.nan if v is None else v for v in value], dtype=np.float64)
+
+
+def _selection(sidecar: Path, value, bands: int) -> BandSelection | None:
+    """``band_selection``: null, or the training cube's band count and the ``bands`` indices
+    the network takes (``excluded`` is for readers and not read back)."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise ModelFileError(f"{sidecar}: invalid band_selection: an object expected, got "
+                             f"{_kind(value)}")
+    source, indices = value.get("source_bands"), value.get("indices")
+    if not _whole(source) or not bands <= source <= MAX_CONFIG_INT:
+        raise ModelFileError(f"{sidecar}: invalid band_selection.source_bands {_shown(source)}: "
+                             f"a whole number of at least {bands} (the network's bands) expected")
+    if not isinstance(indices, list) or not all(_whole(i) for i in indices):
+        raise ModelFileError(f"{sidecar}: invalid band_selection.indices: a list of band numbers "
+                             f"expected, got {_kind(indices)} {_shown(indices)}")
+    if len(indices) != bands:
+        raise ModelFileError(f"{sidecar}: invalid band_selection.indices: {len(indices)} bands "
+                             f"but the network takes {bands}")
+    reasons = value.get("reasons") or {}
+    if not isinstance(reasons, dict) or not all(
+            k.isdigit() and isinstance(v, str) for k, v in reasons.items()):
+        raise ModelFileError(f"{sidecar}: invalid band_selection.reasons: an object {{band "
+                             f"number: text}} expected, got {_shown(reasons)}")
+    try:
+        return BandSelection(tuple(int(i) for i in indices), int(source), _int_keys(reasons))
+    except ValueError as exc:
+        raise ModelFileError(f"{sidecar}: invalid band_selection: {exc}") from None
+
+
 def validate_model_file(directory: str | Path) -> ModelFile:
     """Check every field of the model file in ``directory`` (or in the ``model/`` of the run
     folder ``directory``): types, lengths, and sizes against the shapes in the weights' header,
@@ -290,6 +341,10 @@ def validate_model_file(directory: str | Path) -> ModelFile:
     wl = meta.get("wavelengths")
     if wl is not None:
         wl = _numbers(sidecar, "wavelengths", wl, bands, "bands")
+    units = meta.get("wavelength_units")
+    if units is not None and (not isinstance(units, str) or len(units) > 40):
+        raise ModelFileError(f"{sidecar}: invalid wavelength_units {_shown(units)}: a short "
+                             "string (e.g. nm) or null expected")
     for key in ("train_config", "metrics"):
         if meta.get(key) is not None and not isinstance(meta[key], dict):
             raise ModelFileError(f"{sidecar}: invalid {key}: an object expected, got "
@@ -320,7 +375,9 @@ def validate_model_file(directory: str | Path) -> ModelFile:
         class_names=_class_table(sidecar, "class_names", meta.get("class_names")),
         colors=_class_table(sidecar, "colors", meta.get("colors")),
         wavelengths=wl, train_config=meta.get("train_config") or {},
-        seed=None if seed is None else int(seed), metrics=metrics)
+        seed=None if seed is None else int(seed), metrics=metrics, wavelength_units=units,
+        fwhm=_fwhm(sidecar, meta.get("fwhm"), bands),
+        band_selection=_selection(sidecar, meta.get("band_selection"), bands))
 
 
 def _model_directory(directory: Path) -> Path:
@@ -361,5 +418,6 @@ def load_classifier(directory: str | Path) -> Classifier:
         model=model.eval(), model_name=mf.model_name, model_config=mf.model_config,
         mean=mf.mean, std=mf.std, class_values=mf.class_values, class_names=mf.class_names,
         colors=mf.colors, wavelengths=mf.wavelengths, train_config=mf.train_config,
-        seed=mf.seed, metrics=mf.metrics, layer_statistics=mf.layer_statistics,
+        seed=mf.seed, metrics=mf.metrics, wavelength_units=mf.wavelength_units, fwhm=mf.fwhm,
+        band_selection=mf.band_selection, layer_statistics=mf.layer_statistics,
     )

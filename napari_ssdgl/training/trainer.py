@@ -52,7 +52,7 @@ import json
 import threading
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
@@ -73,6 +73,7 @@ from napari_ssdgl.models import build_model, model_config
 from napari_ssdgl.models.ensemble import Ensemble
 from napari_ssdgl.prediction.classifier import Classifier
 from napari_ssdgl.prediction.modelfile import load_classifier
+from napari_ssdgl.prediction.spectral import BandSelection
 from napari_ssdgl.prediction.tiling import DEFAULT_OVERLAP, logits, predict_tiled
 from napari_ssdgl.training.compiling import compiled_or_eager
 from napari_ssdgl.training.cuda_graph import GraphedIteration
@@ -94,6 +95,7 @@ from napari_ssdgl.training.windows import (
     CALIBRATION_WINDOWS,
     WINDOW,
     WINDOWS_PER_BATCH,
+    BandView,
     WindowSampler,
     calibrate,
     check_window,
@@ -266,9 +268,39 @@ def _streamed_statistics(source) -> tuple[np.ndarray, np.ndarray, list[str]]:
     return mean, np.where(std < STD_FLOOR, 1.0, std).astype(np.float32), messages
 
 
-def _initial_model(init_from, bands: int, cfg: TrainConfig) -> Classifier | None:
-    """The model to refine (loaded when ``init_from`` is a folder), checked against the cube;
-    ``cfg`` is set to its architecture and records where it came from."""
+def _band_selection(bands, total: int, init: Classifier | None) -> BandSelection | None:
+    """The cube bands to train on as a BandSelection; None: all of them. Without ``bands`` a
+    refined model keeps its own selection when the cube is its training cube's size."""
+    if bands is None:
+        own = None if init is None else init.band_selection
+        return own if own is not None and own.source_bands == total else None
+    if isinstance(bands, BandSelection):
+        if bands.source_bands != total:
+            raise TrainingError(f"the band selection is for a cube of {bands.source_bands} bands "
+                                f"but this cube has {total}")
+        selection = bands
+    else:
+        try:
+            selection = BandSelection(tuple(sorted({int(b) for b in bands})), total)
+        except (TypeError, ValueError) as exc:
+            raise TrainingError(f"invalid band selection: {exc}") from None
+    if len(selection.indices) < 2:
+        raise TrainingError(f"the band selection keeps {len(selection.indices)} of {total} "
+                            "bands; a model needs at least 2")
+    return None if len(selection.indices) == total else selection
+
+
+def _selected(values, selection: BandSelection | None):
+    """Per-band ``values`` (wavelengths, FWHM) of the selected bands; as given when they are
+    not one per cube band (the Classifier then ignores them, as before)."""
+    if values is None or selection is None or len(values) != selection.source_bands:
+        return None if values is None else np.asarray(values)
+    return selection.take(values)
+
+
+def _initial_model(init_from, cfg: TrainConfig) -> Classifier | None:
+    """The model to refine (loaded when ``init_from`` is a folder); ``cfg`` is set to its
+    architecture and records where it came from."""
     if init_from is None:
         return None
     path = None
@@ -278,11 +310,6 @@ def _initial_model(init_from, bands: int, cfg: TrainConfig) -> Classifier | None
             init_from = load_classifier(init_from)
         except (OSError, ValueError) as exc:
             raise TrainingError(f"cannot refine from {path}: {exc}") from None
-    if init_from.bands != bands:
-        raise TrainingError(
-            f"cannot refine: the model was trained on {init_from.bands} bands but the cube has "
-            f"{bands}; refine only with a cube from the same sensor and band set (or Train a new "
-            "model)")
     if getattr(init_from.model, "classifier", None) is None and not isinstance(
             init_from.model, Ensemble):
         raise TrainingError(f"cannot refine a {init_from.model_name} model: it has no "
@@ -345,7 +372,17 @@ class Trainer:
         *,
         init_from: Classifier | str | Path | None = None,
         validation_labels: np.ndarray | None = None,
+        bands: BandSelection | Sequence[int] | None = None,
+        wavelength_units: str | None = None,
+        fwhm: np.ndarray | None = None,
     ) -> None:
+        """``bands``: the cube bands (counted from 0) to train on, or a BandSelection (its
+        ``reasons`` go to ``model.json``); the others are dropped before anything else, and the
+        model records the selection so that prediction drops them from a full cube. None: all
+        bands (a refined model: its own selection). The file's bad-band flags are not applied
+        here: :func:`~napari_ssdgl.workflows.band_selection.band_selection` with ``auto`` does
+        that. ``wavelengths``, ``wavelength_units`` and ``fwhm`` are the full cube's (the
+        model keeps the selected ones, to resample other sensors' cubes)."""
         self.config = cfg = copy.deepcopy(config) if config is not None else TrainConfig()
         _check_config(cfg)
         if isinstance(cube, Cube):  # a lazy array stays lazy until it is known to be small
@@ -354,12 +391,21 @@ class Trainer:
             cube = np.asarray(cube)
         if cube.ndim != 3:
             raise TrainingError(f"the cube must be 3-D (bands, rows, cols), got shape {cube.shape}")
+        self.init_from = _initial_model(init_from, cfg)
+        self.band_selection = _band_selection(bands, cube.shape[0], self.init_from)
         shape = tuple(int(n) for n in cube.shape[1:])
-        self.shape = (int(cube.shape[0]), *shape)
         self.windowed = is_windowed(shape, cfg.window)
         if not self.windowed:
             cube = np.asarray(cube)
-        self.init_from = _initial_model(init_from, cube.shape[0], cfg)
+        if self.band_selection is not None:  # lazily, window by window, when windowed
+            cube = (BandView(cube, self.band_selection.indices) if self.windowed
+                    else self.band_selection.take(cube))
+        if self.init_from is not None and self.init_from.bands != cube.shape[0]:
+            raise TrainingError(
+                f"cannot refine: the model was trained on {self.init_from.bands} bands but the "
+                f"cube has {cube.shape[0]}{' selected' if self.band_selection else ''}; refine "
+                "only with a cube from the same sensor and band set (or Train a new model)")
+        self.shape = (int(cube.shape[0]), *shape)
         self.train_labels = _check_labels("training labels", train_labels, shape)
         self.test_labels = (
             None if test_labels is None else _check_labels("test labels", test_labels, shape)
@@ -397,12 +443,17 @@ class Trainer:
             del clean
         self.class_names = dict(class_names or {})
         self.colors = dict(colors or {})
-        self.wavelengths = None if wavelengths is None else np.asarray(wavelengths)
+        self.wavelengths = _selected(wavelengths, self.band_selection)
+        self.fwhm = _selected(fwhm, self.band_selection)
+        self.wavelength_units = wavelength_units
         if init is not None:  # what the user does not say now, the refined model said before
             self.class_names = {**init.class_names, **self.class_names}
             self.colors = {**init.colors, **self.colors}
             if self.wavelengths is None and init.wavelengths is not None:
                 self.wavelengths = np.asarray(init.wavelengths)
+                self.wavelength_units = self.wavelength_units or init.wavelength_units
+            if self.fwhm is None and init.fwhm is not None:
+                self.fwhm = np.asarray(init.fwhm)
         try:
             self.device = resolve_device(cfg.device)
         except ValueError as exc:
@@ -809,6 +860,9 @@ class Trainer:
                          if v in self.class_names},
             colors={int(v): self.colors[v] for v in self.encoder.values if v in self.colors},
             wavelengths=self.wavelengths,
+            wavelength_units=self.wavelength_units,
+            fwhm=self.fwhm,
+            band_selection=self.band_selection,
             train_config=json.loads(json.dumps(asdict(self.config))),  # JSON-safe copy
             seed=self.config.seed,
             metrics=dict(self.best_metrics),

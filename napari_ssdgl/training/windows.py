@@ -159,6 +159,26 @@ class WindowSampler:
         return WindowBatch(origins, index, target, mask)
 
 
+class BandView:
+    """The bands ``indices`` of a lazy (bands, rows, cols) ``source`` (memory map, zarr, dask),
+    read as windows are: a band selection of a windowed run that never loads the scene. It
+    slices like the source (all bands of the rows/cols asked for are read, the selected kept)."""
+
+    def __init__(self, source, indices) -> None:
+        self.source, self.indices = source, [int(i) for i in indices]
+        self.shape = (len(self.indices), *(int(n) for n in source.shape[1:]))
+        self.ndim = 3
+        self.dtype = np.dtype(getattr(source, "dtype", np.float32))
+        chunks = getattr(source, "chunksize", None) or getattr(source, "chunks", None)
+        if isinstance(chunks, tuple) and len(chunks) == 3:
+            self.chunks = (len(self.indices), *chunks[1:])  # the rows per read stay aligned
+
+    def __getitem__(self, key):
+        key = key if isinstance(key, tuple) else (key,)
+        block = np.asarray(self.source[(slice(None), *key[1:])])[self.indices]
+        return block[key[0]]
+
+
 def read_windows(source, origins: np.ndarray, window: tuple[int, int], mean: np.ndarray,
                  std: np.ndarray) -> tuple[np.ndarray, list[str]]:
     """(n, bands, rows, cols) float32 model input of the windows at ``origins`` of ``source``

@@ -137,7 +137,7 @@ def predict_many(clf, patterns: list[str] | list[BatchItem], out_dir: str | Path
             item.warnings.extend(cube.warnings)
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                pred = clf.predict(cube.data, tile_size=tile_size, overlap=overlap,
+                pred = clf.predict(cube, tile_size=tile_size, overlap=overlap,
                                    device=device, tta=tta)
             item.warnings.extend(str(w.message) for w in caught)
             item.shape = tuple(pred.labels.shape)

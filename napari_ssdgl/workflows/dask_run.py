@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
@@ -196,7 +197,10 @@ def predict_to_file(
         from napari_ssdgl.io.lazy import open_lazy
 
         cube = open_lazy(cube)
-    data = check_cube(clf, getattr(cube, "data", cube))  # bad input: its own error, at once
+    plan = clf.plan_for(cube)  # the cube's bands to the model's (wavelengths, when known)
+    if plan.warning:
+        warnings.warn(plan.warning, stacklevel=2)
+    data = check_cube(clf, getattr(cube, "data", cube), plan)  # bad input: its own error, now
     say = (lambda i, n: print(f"scene statistics: pass {i + 1}/{n}", file=sys.stderr)
            ) if progress else None
     with open_scheduler(scheduler, quiet=not progress) as client:

@@ -198,7 +198,8 @@ def test_save_load_apply_to_second_cube(dock, scene, qtbot, tmp_path, notes):
     n_layers = len(viewer.layers)
     wrong = viewer.add_image(other.cube.data[:10], name="ten bands")
     assert w.apply_to_cube(wrong) is None
-    assert any("16 bands" in m and "10" in m for m in notes.errors)
+    assert any("Band mismatch" in m and "10 bands" in m and "trained on 16" in m
+               for m in notes.errors), notes.errors
     assert len(viewer.layers) == n_layers + 1 and not w.running
     # a folder that is not a model (tmp_path itself now reads as a run folder: it has model/)
     (tmp_path / "not a model").mkdir()

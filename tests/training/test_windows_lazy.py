@@ -109,3 +109,18 @@ def test_streaming_statistics_match_the_in_memory_ones():
     assert mean[1] == pytest.approx(finite.mean(dtype=np.float64), rel=1e-6)
     assert std[1] == pytest.approx(finite.std(dtype=np.float64), rel=1e-4)
     assert mean[3] == 0.0 and std[3] == 1.0  # nothing finite: filled with 0, divided by 1
+
+
+def test_band_selection_of_a_lazy_cube_is_read_window_by_window(small_blocks):
+    """Excluded bands are dropped as each window is read: the scene is never loaded, and the
+    model takes only the kept bands."""
+    cube, gt = toy_scene(BANDS, SIZE, boxes=BOXES)
+    train = np.where(np.random.default_rng(0).random(gt.shape) < 0.01, gt, 0)
+    source = Recording(cube)
+    keep = [0, 2, 3, 5, 7]
+    trainer = Trainer(source, train, config(), bands=keep)
+    clf = trainer.fit()
+    assert all(r[1] < SIZE or r[2] < SIZE for r in source.reads), source.reads
+    assert clf.bands == len(keep) and clf.band_selection.indices == tuple(keep)
+    mean, std = band_statistics(cube[keep])
+    np.testing.assert_allclose(clf.mean, mean, rtol=1e-4, atol=1e-4)
