@@ -3,7 +3,8 @@
 Refine continues SSDGL from the current model (``refine_source()``, set by the dock) with the
 current labels for the settings' refine iterations (``Trainer(init_from=...)``).
 
-:meth:`TrainingBox.train` checks the picks, copies the cube, labels and ground truth here on
+:meth:`TrainingBox.train` checks the picks, copies the cube (a lazy cube that trains in
+windows is handed over as it is: never copied whole), labels and ground truth here on
 the main thread and hands a :class:`TrainJob` to the runner; the curve, the preview map and
 the progress bar move in the main-thread slot of each TrainEvent.
 """
@@ -32,6 +33,7 @@ from napari_ssdgl._napari._settings import FIRST_PREVIEW_SECONDS, SettingsBox
 from napari_ssdgl._napari._ui import button, fill, row
 from napari_ssdgl.prediction.classifier import Classifier
 from napari_ssdgl.training import Trainer
+from napari_ssdgl.training.trainer import SCORE_TILE
 
 
 class TrainingBox(QGroupBox):
@@ -94,19 +96,24 @@ class TrainingBox(QGroupBox):
                        f" but the cube '{cube_layer.name}' is {size_text(cube_layer)}; use "
                        "'New labels layer' to make one the cube's size.")
             return None
-        cube = self.data.copy_cube(cube_layer)
-        gt = self.data.copy_gt(cube.shape[1:])
-        values = sorted(label_counts(labels))
-        names = class_names(labels_layer) or class_names(cube_layer)
         overrides = dict(self.config_overrides)
         if init_from is not None:
             overrides["iterations"] = self.settings.refine_iterations.value()
             overrides["lr"] = self.settings.refine_lr.value()
         try:
+            config = self.settings.config(**overrides)
+        except (ValueError, TypeError) as exc:
+            show_error(f"Cannot train: {exc}")
+            return None
+        cube = self.data.training_cube(cube_layer, config.window)
+        gt = self.data.copy_gt(cube.shape[1:])
+        values = sorted(label_counts(labels))
+        names = class_names(labels_layer) or class_names(cube_layer)
+        try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 trainer = Trainer(
-                    cube, labels, self.settings.config(**overrides), test_labels=gt,
+                    cube, labels, config, test_labels=gt,
                     class_names=names, colors=class_colors(labels_layer, values),
                     wavelengths=cube_layer.metadata.get("wavelengths"), init_from=init_from)
         except (ValueError, TypeError) as exc:
@@ -118,7 +125,9 @@ class TrainingBox(QGroupBox):
                        tuple(cube_layer.translate[-2:]), train_labels=labels, gt=gt,
                        trainer=trainer, source_layers=(cube_layer.name, labels_layer.name),
                        device=trainer.config.device, tta=self.settings.tta.isChecked(),
-                       gt_name=self.data.gt_picker.value.name if gt is not None else None)
+                       gt_name=self.data.gt_picker.value.name if gt is not None else None,
+                       tile_size=(max(trainer.config.window, SCORE_TILE)
+                                  if cube is cube_layer.data else None))
         job.pbar = progress(total=trainer.config.iterations, desc="SSDGL training")
         self.plot.reset()
         self.progress.start(trainer.config.iterations)
