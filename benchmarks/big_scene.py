@@ -2,13 +2,15 @@
 
     python benchmarks/big_scene.py [--sizes 320] [--iterations 20] [--window 160]
                                    [--windows-per-batch 1] [--fraction 0.05] [--predict]
-                                   [--cluster] [--work DIR] [--device cpu] [--seed 0]
+                                   [--scene-stats] [--cluster] [--work DIR] [--device cpu]
+                                   [--seed 0]
 
 The scene is a mosaic of Indian Pines tiles (145 x 145 x 200, from ``load_scene``: offline
 from the ``tensorly`` wheel when installed), each tile under a random flip/transpose, cropped
 to ``S x S`` and written as zarr (chunks of 200 x 256 x 256) with its ground truth as .npy
-under ``--work`` (default: a temporary folder; nothing is committed). Each size is measured in
-a fresh process (peak RSS is per process): the lazy zarr cube goes to the Trainer as the CLI
+under ``--work`` (default: a temporary folder; nothing is committed). Each size trains in a
+fresh process and each prediction runs in another, from the saved model (peak RSS is per
+process): the lazy zarr cube goes to the Trainer as the CLI
 gives it (``open_lazy``), ``fraction`` of each class trains, every other labelled pixel tests.
 
 Printed as JSON, one record per size: seconds per training iteration after the first (no
@@ -73,49 +75,77 @@ def build(size: int, folder: Path, seed: int) -> tuple[Path, Path]:
 
 
 def measure(args) -> dict:
-    """One size, in this (fresh) process."""
+    """Training at one size, in this (fresh) process; the model is saved for :func:`predict`."""
     import torch
 
-    from napari_ssdgl.analysis.metrics import classification_metrics
     from napari_ssdgl.io.lazy import open_lazy
-    from napari_ssdgl.prediction.dask_predict import predict_dask
+    from napari_ssdgl.prediction.modelfile import save_classifier
     from napari_ssdgl.training import TrainConfig, Trainer, split_by_fraction
 
     torch.manual_seed(args.seed)
     cube = open_lazy(args.measure)
     gt = np.load(args.labels)
-    train, test = split_by_fraction(gt, args.fraction, seed=args.seed)
+    train, _ = split_by_fraction(gt, args.fraction, seed=args.seed)
     config = TrainConfig(iterations=args.iterations, eval_every=0, keep="last", seed=args.seed,
                          device=args.device, window=args.window or None,
                          windows_per_batch=args.windows_per_batch)
     trainer = Trainer(cube.data, train, config)
     elapsed = [e.elapsed_s for e in trainer.run()]
-    clf = trainer.result()
-    size = int(gt.shape[0])
-    out = {"size": size, "bands": int(cube.data.shape[0]), "windowed": trainer.windowed,
-           "window": args.window, "windows_per_batch": args.windows_per_batch,
-           "iterations": len(elapsed), "train_pixels": int((train > 0).sum()),
-           "s_per_iteration": (elapsed[-1] - elapsed[0]) / max(1, len(elapsed) - 1),
-           "train_peak_rss_mb": peak_rss_mb(), "threads": torch.get_num_threads()}
-    if args.predict:
-        client = cluster = None
-        if args.cluster:
-            from distributed import Client, LocalCluster
+    save_classifier(trainer.result(), args.model)
+    return {"size": int(gt.shape[0]), "bands": int(cube.data.shape[0]),
+            "windowed": trainer.windowed, "window": args.window,
+            "windows_per_batch": args.windows_per_batch, "iterations": len(elapsed),
+            "train_pixels": int((train > 0).sum()),
+            "s_per_iteration": (elapsed[-1] - elapsed[0]) / max(1, len(elapsed) - 1),
+            "train_peak_rss_mb": peak_rss_mb(), "threads": torch.get_num_threads()}
 
-            cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True)
-            client = Client(cluster)
-        start = time.perf_counter()
-        pred = predict_dask(clf, cube.data, device=trainer.device.type, client=client)
-        labels = (client.compute(pred.labels).result() if client
-                  else pred.labels.compute(scheduler="threads"))
-        out["predict_s"] = time.perf_counter() - start
-        out["oa"] = classification_metrics(labels, test)["oa"]
-        out["predict_peak_rss_mb"] = peak_rss_mb()  # this process; workers are separate
-        out["scheduler"] = "LocalCluster(2)" if client else "threads"
-        if client:
-            client.close()
-            cluster.close()
+
+def predict(args) -> dict:
+    """One-pass dask prediction of the saved model, in this (fresh) process: its time, OA on
+    the test pixels (every labelled pixel not trained on) and peak RSS (this process; a
+    cluster's workers are separate). ``--scene-stats``: the model without its window
+    statistics, predicted as whole-scene models are (statistics passes first), for the
+    comparison with the way big scenes were predicted before windowed training."""
+    from dataclasses import replace
+
+    from napari_ssdgl.analysis.metrics import classification_metrics
+    from napari_ssdgl.io.lazy import open_lazy
+    from napari_ssdgl.prediction.dask_predict import predict_dask
+    from napari_ssdgl.prediction.modelfile import load_classifier
+    from napari_ssdgl.training import split_by_fraction
+
+    clf = load_classifier(args.model)
+    if args.scene_stats:
+        clf = replace(clf, layer_statistics=None)
+    cube = open_lazy(args.predict_cube)
+    gt = np.load(args.labels)
+    _, test = split_by_fraction(gt, args.fraction, seed=args.seed)
+    client = cluster = None
+    if args.cluster:
+        from distributed import Client, LocalCluster
+
+        cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True)
+        client = Client(cluster)
+    start = time.perf_counter()
+    pred = predict_dask(clf, cube.data, device=args.device, client=client)
+    labels = (client.compute(pred.labels).result() if client
+              else pred.labels.compute(scheduler="threads"))
+    out = {"size": int(gt.shape[0]), "predict_s": time.perf_counter() - start,
+           "statistics": "scene passes" if args.scene_stats else "the model's (one pass)",
+           "oa": classification_metrics(labels, test)["oa"],
+           "predict_peak_rss_mb": peak_rss_mb(),
+           "scheduler": "LocalCluster(2)" if client else "threads"}
+    if client:
+        client.close()
+        cluster.close()
     return out
+
+
+def _child(flags: list[str]) -> dict:
+    done = subprocess.run([sys.executable, __file__, *flags], capture_output=True, text=True)
+    if done.returncode:
+        sys.exit(f"{' '.join(flags)} failed:\n{done.stderr}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
@@ -130,11 +160,19 @@ def main() -> None:
     p.add_argument("--work", help="folder for the mosaics (default: a temporary one)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--measure", help=argparse.SUPPRESS)  # internal: one size, this process
+    p.add_argument("--scene-stats", action="store_true",
+                   help="also predict the way big scenes were predicted before windowed "
+                        "training (statistics passes over the scene first)")
+    p.add_argument("--measure", help=argparse.SUPPRESS)  # internal: train one size here
+    p.add_argument("--predict-cube", help=argparse.SUPPRESS)  # internal: predict it here
     p.add_argument("--labels", help=argparse.SUPPRESS)
+    p.add_argument("--model", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.measure:
         print(json.dumps(measure(args)))
+        return
+    if args.predict_cube:
+        print(json.dumps(predict(args)))
         return
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(args.work or tmp)
@@ -142,18 +180,19 @@ def main() -> None:
         results = []
         for size in (int(s) for s in args.sizes.split(",")):
             cube_path, gt_path = build(size, folder, args.seed)
-            passed = [f"--iterations={args.iterations}", f"--window={args.window}",
-                      f"--windows-per-batch={args.windows_per_batch}",
-                      f"--fraction={args.fraction}", f"--device={args.device}",
-                      f"--seed={args.seed}", *(["--predict"] if args.predict else []),
-                      *(["--cluster"] if args.cluster else [])]
-            done = subprocess.run([sys.executable, __file__, *passed, "--measure",
-                                   str(cube_path), "--labels", str(gt_path)],
-                                  capture_output=True, text=True)
-            if done.returncode:
-                sys.exit(f"size {size} failed:\n{done.stderr}")
-            results.append(json.loads(done.stdout.strip().splitlines()[-1]))
-            print(json.dumps(results[-1]), file=sys.stderr)
+            model = folder / f"model_{size}"
+            common = [f"--fraction={args.fraction}", f"--device={args.device}",
+                      f"--seed={args.seed}", "--labels", str(gt_path), "--model", str(model)]
+            record = _child([f"--iterations={args.iterations}", f"--window={args.window}",
+                             f"--windows-per-batch={args.windows_per_batch}", *common,
+                             "--measure", str(cube_path)])
+            if args.predict:
+                ways = [[], ["--scene-stats"]] if args.scene_stats else [[]]
+                record["predictions"] = [
+                    _child([*common, *way, *(["--cluster"] if args.cluster else []),
+                            "--predict-cube", str(cube_path)]) for way in ways]
+            results.append(record)
+            print(json.dumps(record), file=sys.stderr)
     print(json.dumps(results, indent=2))
 
 

@@ -12,6 +12,7 @@ from qtpy.QtWidgets import QFileDialog, QFormLayout, QGroupBox, QInputDialog
 
 from napari_ssdgl._napari._labels import add_blank_labels, add_imported_labels
 from napari_ssdgl._napari._layers import size_text
+from napari_ssdgl._napari._lazy_apply import is_lazy
 from napari_ssdgl._napari._pickers import (
     is_cube,
     is_label_raster,
@@ -22,6 +23,7 @@ from napari_ssdgl._napari._reader import reopen_cube
 from napari_ssdgl._napari._remap import parse_remap
 from napari_ssdgl._napari._ui import button, fill, row
 from napari_ssdgl.io import HSIReadError
+from napari_ssdgl.training.windows import is_windowed
 from napari_ssdgl.transforms.normalize import replace_nonfinite
 
 LABEL_FILES = "Label rasters (*.mat *.tif *.tiff *.png *.npy *.npz *.hdr);;All files (*)"
@@ -178,6 +180,20 @@ class DataBox(QGroupBox):
         self.import_labels(path, remap)
 
     # -- copies for the worker ---------------------------------------------------------------
+    def training_cube(self, layer: Image, window: int | None):
+        """What the Trainer gets: the layer's lazy array itself when its scene trains in
+        windows of ``window`` px (the Trainer streams its statistics and reads one window at a
+        time, so it is never copied whole), else :meth:`copy_cube`. Lazy means what Apply does
+        not copy (dask, zarr, a big array) and not a writable numpy array: a dask array is
+        immutable and ``layer.data = ...`` only rebinds the layer, but a writable array could
+        be edited in place while training reads it."""
+        data = layer.data
+        writable = isinstance(data, np.ndarray) and data.flags.writeable
+        if (data.ndim == 3 and not writable and is_lazy(data)
+                and is_windowed(tuple(data.shape[1:]), window)):
+            return data
+        return self.copy_cube(layer)
+
     def copy_cube(self, layer: Image, fill=None) -> np.ndarray:
         """float32 copy of the cube with NaN/inf replaced (warned once, here)."""
         cube, messages = replace_nonfinite(np.asarray(layer.data), fill=fill)

@@ -1,9 +1,10 @@
 """What a background run carries, and the work it does in a napari thread worker.
 
 The work functions here run in a worker thread and see only numpy copies taken on the main
-thread (a lazy cube's job, with its own work function, is in ``_lazy_apply.py``); they never
-touch a layer. Failures come back as an :class:`Outcome` (not as an exception) so the dock
-shows one readable notification instead of napari's generic traceback.
+thread, or an immutable lazy array (a lazy cube trained in windows; a lazy cube's Apply job,
+with its own work function, is in ``_lazy_apply.py``); they never touch a layer. Failures
+come back as an :class:`Outcome` (not as an exception) so the dock shows one readable
+notification instead of napari's generic traceback.
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ from napari.qt.threading import create_worker
 from qtpy.QtCore import Qt
 
 from napari_ssdgl.prediction.classifier import Classifier, Prediction
+from napari_ssdgl.prediction.inference import predict_probabilities
 from napari_ssdgl.prediction.spectral import BandPlan
 from napari_ssdgl.training import Trainer
+from napari_ssdgl.training.windows import window_preparer
 
 
 @dataclass
@@ -93,6 +96,9 @@ class TrainJob(Job):
     stoppable: ClassVar[bool] = True
 
     trainer: Trainer | None = None
+    # a lazy cube trained in windows: the final map in one pass of tiles of this size (px),
+    # read from the cube; None: the in-memory copy predicted whole
+    tile_size: int | None = None
 
     def stop(self) -> None:
         """End training after the current iteration; the best model so far is kept."""
@@ -114,9 +120,21 @@ def train_and_predict(job: TrainJob):
         if trainer.iterations_done == 0:
             raise RuntimeError("training stopped before the first iteration; no model was made")
         clf = trainer.result()
-        return Outcome(clf, clf.predict(job.cube, device=job.device, tta=job.tta))
+        return Outcome(clf, final_map(clf, job))
     except Exception as exc:  # shown to the user as a notification
         return Outcome(error=exc)
+
+
+def final_map(clf: Classifier, job: TrainJob) -> Prediction:
+    """The trained model's map of the job's cube: whole for an in-memory copy; for a lazy cube,
+    one pass of tiles with the model's own layer statistics, each tile read, cleaned and
+    z-scored alone (``Classifier.predict`` would read a dask cube whole first)."""
+    if job.tile_size is None:
+        return clf.predict(job.cube, device=job.device, tta=job.tta)
+    probs = predict_probabilities(clf.model, clf.check(job.cube), tile_size=job.tile_size,
+                                  device=job.device, prepare=window_preparer(clf.mean, clf.std),
+                                  tta=job.tta, frozen=clf.layer_statistics)
+    return Prediction.from_probabilities(probs, clf.class_values)
 
 
 def predict(job: Job) -> Outcome:

@@ -3,7 +3,8 @@
 Refine continues SSDGL from the current model (``refine_source()``, set by the dock) with the
 current labels for the settings' refine iterations (``Trainer(init_from=...)``).
 
-:meth:`TrainingBox.train` checks the picks, copies the cube, labels and ground truth here on
+:meth:`TrainingBox.train` checks the picks, copies the cube (a lazy cube that trains in
+windows is handed over as it is: never copied whole), labels and ground truth here on
 the main thread and hands a :class:`TrainJob` to the runner; the curve, the preview map and
 the progress bar move in the main-thread slot of each TrainEvent.
 """
@@ -34,6 +35,7 @@ from napari_ssdgl.analysis.band_syntax import BandSyntaxError, format_bands
 from napari_ssdgl.prediction.classifier import Classifier
 from napari_ssdgl.prediction.spectral import BandSelection
 from napari_ssdgl.training import Trainer
+from napari_ssdgl.training.trainer import SCORE_TILE
 
 
 class TrainingBox(QGroupBox):
@@ -104,20 +106,25 @@ class TrainingBox(QGroupBox):
         except BandSyntaxError as exc:
             show_error(f"Cannot train: the bands to exclude (Label tab, Bands): {exc}")
             return None
-        cube = self.data.copy_cube(cube_layer)
-        gt = self.data.copy_gt(cube.shape[1:])
-        values = sorted(label_counts(labels))
-        names = class_names(labels_layer) or class_names(cube_layer)
         overrides = dict(self.config_overrides)
         if init_from is not None:
             overrides["iterations"] = self.settings.refine_iterations.value()
             overrides["lr"] = self.settings.refine_lr.value()
         try:
+            config = self.settings.config(**overrides)
+        except (ValueError, TypeError) as exc:
+            show_error(f"Cannot train: {exc}")
+            return None
+        cube = self.data.training_cube(cube_layer, config.window)
+        gt = self.data.copy_gt(cube.shape[1:])
+        values = sorted(label_counts(labels))
+        names = class_names(labels_layer) or class_names(cube_layer)
+        try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 md = cube_layer.metadata
                 trainer = Trainer(
-                    cube, labels, self.settings.config(**overrides), test_labels=gt,
+                    cube, labels, config, test_labels=gt,
                     class_names=names, colors=class_colors(labels_layer, values),
                     wavelengths=md.get("wavelengths"), init_from=init_from, bands=selection,
                     wavelength_units=md.get("wavelength_units"), fwhm=md.get("fwhm"))
@@ -130,7 +137,9 @@ class TrainingBox(QGroupBox):
                        tuple(cube_layer.translate[-2:]), train_labels=labels, gt=gt,
                        trainer=trainer, source_layers=(cube_layer.name, labels_layer.name),
                        device=trainer.config.device, tta=self.settings.tta.isChecked(),
-                       gt_name=self.data.gt_picker.value.name if gt is not None else None)
+                       gt_name=self.data.gt_picker.value.name if gt is not None else None,
+                       tile_size=(max(trainer.config.window, SCORE_TILE)
+                                  if cube is cube_layer.data else None))
         job.pbar = progress(total=trainer.config.iterations, desc="SSDGL training")
         self.plot.reset()
         self.progress.start(trainer.config.iterations)

@@ -1,0 +1,136 @@
+"""Train on a lazy (dask-backed) cube layer in a real viewer (issue 17): a scene larger than the
+window is handed to the Trainer as it is and never read whole; progress, previews, Stop and the
+final map work as for an in-memory cube."""
+
+import dask.array as da
+import numpy as np
+import pytest
+
+import napari_ssdgl.transforms.normalize as normalize
+from napari_ssdgl._napari._sample_data import scene_layers
+from napari_ssdgl._napari._widget import SSDGLWidget
+from napari_ssdgl.datasets import make_synthetic_scene
+from tests._napari.gui_helpers import TIMEOUT_MS, wait_idle
+from tests._napari.test_widget import FREENET_TINY, sparse_labels
+
+pytestmark = pytest.mark.gui
+
+# larger than a scoring tile (256 px): on a smaller scene one tile is the whole cube
+BANDS, SIZE, WINDOW = 16, 288, 32
+FULL = BANDS * SIZE * SIZE
+
+
+class Recording:
+    """A read-only (bands, rows, cols) array that records the shape of every slice read and
+    refuses to be converted whole (as a cube larger than memory would)."""
+
+    def __init__(self, data: np.ndarray) -> None:
+        self._data = data
+        self.shape, self.dtype, self.ndim = data.shape, data.dtype, data.ndim
+        self.reads: list[tuple[int, ...]] = []
+
+    def __getitem__(self, key):
+        out = self._data[key]
+        self.reads.append(out.shape)
+        return out
+
+    def __array__(self, dtype=None, copy=None):
+        raise AssertionError("the whole cube was materialised")
+
+    def largest_read(self) -> int:
+        return max(int(np.prod(r)) for r in self.reads)
+
+
+@pytest.fixture(scope="module")
+def big_scene():
+    return make_synthetic_scene(size=SIZE, bands=BANDS)
+
+
+@pytest.fixture
+def lazy_dock(make_napari_viewer, big_scene, monkeypatch):
+    """(viewer, widget, cube layer, recording source): the scene's cube as a dask array in one
+    chunk (so any read of the whole array shows as one full-size read), labels painted, ground
+    truth picked, a tiny model training in 32 px windows."""
+    # streamed statistics in blocks of 16 rows (the default budget reads this cube in one go)
+    monkeypatch.setattr(normalize, "STREAM_BYTES", BANDS * SIZE * 4 * 16)
+    viewer = make_napari_viewer()
+    (cube, cube_kw, _), (gt, gt_kw, _) = scene_layers(big_scene)
+    source = Recording(np.ascontiguousarray(cube))
+    layer = viewer.add_image(da.from_array(source, chunks=source.shape),
+                             **(cube_kw | {"metadata": cube_kw["metadata"] | {"lazy": True}}))
+    gt_layer = viewer.add_labels(gt, **gt_kw)
+    widget = SSDGLWidget(viewer)
+    viewer.window.add_dock_widget(widget, name="SSDGL classifier")
+    widget.data.cube_picker.value = layer
+    widget.gt_picker.value = gt_layer
+    widget.new_labels_layer().data = sparse_labels(gt)
+    widget.config_overrides = dict(FREENET_TINY, window=WINDOW, windows_per_batch=2)
+    # only what the dock reads counts: napari's first slice of a new layer reads it whole
+    source.reads.clear()
+    return viewer, widget, layer, source
+
+
+def test_lazy_layer_trains_in_windows_without_reading_the_cube_whole(lazy_dock, big_scene,
+                                                                     qtbot, notes):
+    viewer, w, layer, source = lazy_dock
+    w.config_overrides |= {"iterations": 20, "preview_every": 10, "eval_every": 10}
+    previews = []
+    original = w.training._on_event
+
+    def recording(job, event):
+        if event.preview is not None:
+            previews.append(event.iteration)
+        original(job, event)
+
+    w.training._on_event = recording
+    job = w.train()
+    assert job is not None and job.trainer.windowed
+    assert job.cube is layer.data and job.tile_size == 256  # handed over, not copied
+    wait_idle(qtbot, w, job)
+    assert not notes.errors, notes.errors
+    assert w.status.text().startswith("Model trained"), w.status.text()
+    assert previews == [10, 20] and len(w.plot.iters) == 20
+    clf = w.classifier
+    assert clf is not None and clf.layer_statistics is not None
+    pred = viewer.layers[f"{layer.name} prediction"].data
+    # the map is the model's own one-pass map of tiles: the whole in-memory cube predicted
+    # with the same statistics gives the same classes (but for a few close calls)
+    whole = clf.predict(big_scene.cube.data, device="cpu").labels
+    assert pred.shape == (SIZE, SIZE) and (pred == whole).mean() > 0.99
+    assert len(np.unique(pred)) > 1
+    # the cube was read in windows, statistics blocks and tiles, never whole
+    assert (BANDS, WINDOW, WINDOW) in source.reads and (BANDS, 16, SIZE) in source.reads
+    assert source.largest_read() < FULL, sorted(set(source.reads))
+
+
+def test_stop_on_a_lazy_layer_keeps_the_best_model(lazy_dock, qtbot, notes):
+    viewer, w, layer, source = lazy_dock
+    w.config_overrides |= {"iterations": 100_000, "preview_every": 0, "eval_every": 2}
+    job = w.train()
+    assert job.cube is layer.data and w.stop_button.isEnabled()
+    qtbot.waitUntil(lambda: len(w.plot.iters) >= 3, timeout=TIMEOUT_MS)
+    w.stop_button.click()
+    wait_idle(qtbot, w, job)
+    assert not notes.errors, notes.errors
+    assert "Stopped at iteration" in w.status.text(), w.status.text()
+    assert w.classifier is not None and job.trainer.iterations_done < 100_000
+    assert viewer.layers[f"{layer.name} prediction"].data.shape == (SIZE, SIZE)
+    assert w.train_button.isEnabled() and not w.stop_button.isEnabled()
+    assert source.largest_read() < FULL, sorted(set(source.reads))
+
+
+def test_which_cubes_are_handed_over_and_which_are_copied(lazy_dock, monkeypatch):
+    viewer, w, layer, source = lazy_dock
+    assert w.data.training_cube(layer, WINDOW) is layer.data  # lazy and larger than a window
+    small = w.data.training_cube(layer, 320)  # fits one window: read into memory, as before
+    assert isinstance(small, np.ndarray) and small.dtype == np.float32
+    np.testing.assert_array_equal(small, source._data)
+    # a numpy array over the lazy threshold: handed over only when it is read-only (a
+    # writable one could be edited in place while training reads it)
+    monkeypatch.setenv("NAPARI_SSDGL_LAZY_BYTES", "1000")
+    big = viewer.add_image(source._data.copy(), name="big in memory")
+    assert w.data.training_cube(big, WINDOW) is not big.data
+    frozen = source._data.copy()
+    frozen.flags.writeable = False
+    big.data = frozen
+    assert w.data.training_cube(big, WINDOW) is big.data
