@@ -22,7 +22,7 @@ from napari_ssdgl.prediction.classifier import Classifier, Prediction
 from napari_ssdgl.prediction.inference import predict_probabilities
 from napari_ssdgl.prediction.spectral import BandPlan
 from napari_ssdgl.training import Trainer
-from napari_ssdgl.training.windows import window_preparer
+from napari_ssdgl.training.windows import BandView, window_preparer
 
 
 @dataclass
@@ -131,7 +131,10 @@ def final_map(clf: Classifier, job: TrainJob) -> Prediction:
     z-scored alone (``Classifier.predict`` would read a dask cube whole first)."""
     if job.tile_size is None:
         return clf.predict(job.cube, device=job.device, tta=job.tta)
-    probs = predict_probabilities(clf.model, clf.check(job.cube), tile_size=job.tile_size,
+    cube, selection = job.cube, clf.band_selection
+    if selection is not None and cube.shape[0] == selection.source_bands:
+        cube = BandView(cube, selection.indices)  # excluded bands dropped as each tile is read
+    probs = predict_probabilities(clf.model, clf.check(cube), tile_size=job.tile_size,
                                   device=job.device, prepare=window_preparer(clf.mean, clf.std),
                                   tta=job.tta, frozen=clf.layer_statistics)
     return Prediction.from_probabilities(probs, clf.class_values)

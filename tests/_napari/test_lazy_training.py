@@ -134,3 +134,22 @@ def test_which_cubes_are_handed_over_and_which_are_copied(lazy_dock, monkeypatch
     frozen.flags.writeable = False
     big.data = frozen
     assert w.data.training_cube(big, WINDOW) is big.data
+
+
+def test_band_selection_on_a_lazy_layer_is_read_window_by_window(lazy_dock, big_scene, qtbot,
+                                                                 notes):
+    """Bands excluded in the Bands box are dropped as each window and tile is read: the model
+    takes the kept bands and the lazy cube is still never read whole."""
+    viewer, w, layer, source = lazy_dock
+    w.config_overrides |= {"iterations": 6, "preview_every": 0, "eval_every": 0}
+    w.bands.exclude.setText("0-2")
+    job = w.train()
+    assert job is not None and job.cube is layer.data
+    wait_idle(qtbot, w, job)
+    assert not notes.errors, notes.errors
+    clf = w.classifier
+    assert clf.bands == BANDS - 3 and clf.band_selection.excluded == [0, 1, 2]
+    pred = viewer.layers[f"{layer.name} prediction"].data
+    whole = clf.predict(big_scene.cube.data, device="cpu").labels  # the full-band cube
+    assert (pred == whole).mean() > 0.99
+    assert source.largest_read() < FULL, sorted(set(source.reads))
