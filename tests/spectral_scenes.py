@@ -30,14 +30,32 @@ def smooth_spectra(wl_nm: np.ndarray, classes: int, seed: int = 0) -> np.ndarray
     return out
 
 
-def scene(wl_nm: np.ndarray = AVIRIS_WL, size: int = 24, seed: int = 0, noise: float = 0.01
-          ) -> tuple[np.ndarray, np.ndarray]:
-    """``(cube, gt)``: three rectangular classes on a background, the spectra of
-    :func:`smooth_spectra` at ``wl_nm`` plus pixel noise; float32 cube (bands, rows, cols)."""
+def narrow_spectra(wl_nm: np.ndarray, classes: int, seed: int = 0) -> np.ndarray:
+    """(classes + 1, bands) spectra that share one brightness and shape and differ only by a few
+    narrow absorption features (20-40 nm wide): a model of them depends on where each band
+    lies, so feeding it another sensor's bands unresampled fails."""
+    rng = np.random.default_rng(seed)
+    out = np.tile(0.3 + 0.05 * np.sin(wl_nm / 300.0), (classes + 1, 1))
+    for k in range(classes + 1):
+        for centre in rng.uniform(450, 2400, 3):
+            out[k] -= 0.1 * np.exp(-0.5 * ((wl_nm - centre) / rng.uniform(20, 40)) ** 2)
+    return out
+
+
+def scene(wl_nm: np.ndarray = AVIRIS_WL, size: int = 24, seed: int = 0, noise: float = 0.01,
+          *, narrow: bool = False, layout: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``(cube, gt)``: three rectangular classes on a background (``layout``: 4 x 4 pixel
+    blocks of the classes and background drawn with that seed, so that a model must learn the
+    spectra, not where classes lie), the spectra of :func:`smooth_spectra` (``narrow``:
+    :func:`narrow_spectra`) at ``wl_nm`` plus pixel noise; float32 cube (bands, rows, cols)."""
     gt = np.zeros((size, size), np.uint8)
-    for r0, r1, c0, c1, v in BOXES:
-        gt[r0:r1, c0:c1] = v
-    spectra = smooth_spectra(wl_nm, 7, seed)
+    if layout is None:
+        for r0, r1, c0, c1, v in BOXES:
+            gt[r0:r1, c0:c1] = v
+    else:
+        blocks = np.random.default_rng(layout).choice([0, 1, 3, 7], size=(size // 4,) * 2)
+        gt[:] = np.kron(blocks, np.ones((4, 4), np.uint8))
+    spectra = (narrow_spectra if narrow else smooth_spectra)(wl_nm, 7, seed)
     rng = np.random.default_rng(seed + 1)
     cube = spectra[gt].transpose(2, 0, 1) + rng.normal(scale=noise, size=(wl_nm.size, *gt.shape))
     return cube.astype(np.float32), gt
