@@ -43,6 +43,38 @@ def toy_scene(
     return cube.astype(np.float32), gt
 
 
+def tiny_classifier(cube: np.ndarray, gt: np.ndarray, iterations: int = 30):
+    """A tiny SSDGL trained on the whole of ``gt`` (a model to apply in tests)."""
+    from napari_ssdgl.training import TrainConfig, Trainer
+
+    trainer = Trainer(cube, gt, TrainConfig(iterations=iterations, lr=0.01, eval_every=0,
+                                            device="cpu", model_kwargs=TINY))
+    for _ in trainer.run():
+        pass
+    return trainer.result()
+
+
+class Recording:
+    """A read-only (bands, rows, cols) array that records the shape of every slice read and
+    refuses to be converted whole (as a cube larger than memory would)."""
+
+    def __init__(self, data: np.ndarray) -> None:
+        self._data = data
+        self.shape, self.dtype, self.ndim = data.shape, data.dtype, data.ndim
+        self.reads: list[tuple[int, ...]] = []
+
+    def __getitem__(self, key):
+        out = self._data[key]
+        self.reads.append(out.shape)
+        return out
+
+    def __array__(self, dtype=None, copy=None):
+        raise AssertionError("the whole cube was materialised")
+
+    def largest_read(self) -> int:
+        return max(int(np.prod(r)) for r in self.reads)
+
+
 # Hypothesis profile for the reader fuzzing (tests/io/test_fuzz_readers.py): a default run takes a
 # bounded number of examples per format; maintainers run the long one with
 # `pytest tests/io/test_fuzz_readers.py --hypothesis-profile=long`.

@@ -19,7 +19,7 @@ import pytest
 from napari_ssdgl._napari._lazy_apply import LazyJob
 from napari_ssdgl._napari._widget import SSDGLWidget
 from tests._napari.gui_helpers import Notes, wait_idle
-from tests.conftest import TINY, toy_scene
+from tests.conftest import tiny_classifier, toy_scene
 
 WL = [450.0, 500.0, 550.0, 600.0, 650.0, 700.0]
 OTHER_WL = [float(v) for v in np.arange(450.0, 701.0, 25.0)]
@@ -34,14 +34,7 @@ def scene():
 
 @pytest.fixture(scope="module")
 def clf(scene):
-    from napari_ssdgl.training import TrainConfig, Trainer
-
-    cube, gt = scene
-    trainer = Trainer(cube, gt, TrainConfig(iterations=30, lr=0.01, eval_every=0, device="cpu",
-                                            model_kwargs=TINY))
-    for _ in trainer.run():
-        pass
-    return dataclasses.replace(trainer.result(), wavelengths=np.array(WL),
+    return dataclasses.replace(tiny_classifier(*scene), wavelengths=np.array(WL),
                                wavelength_units="nm")
 
 

@@ -12,6 +12,7 @@ from napari_ssdgl._napari._widget import SSDGLWidget
 from napari_ssdgl.datasets import make_synthetic_scene
 from tests._napari.gui_helpers import TIMEOUT_MS, wait_idle
 from tests._napari.test_widget import FREENET_TINY, sparse_labels
+from tests.conftest import Recording
 
 pytestmark = pytest.mark.gui
 
@@ -20,25 +21,6 @@ BANDS, SIZE, WINDOW = 16, 288, 32
 FULL = BANDS * SIZE * SIZE
 
 
-class Recording:
-    """A read-only (bands, rows, cols) array that records the shape of every slice read and
-    refuses to be converted whole (as a cube larger than memory would)."""
-
-    def __init__(self, data: np.ndarray) -> None:
-        self._data = data
-        self.shape, self.dtype, self.ndim = data.shape, data.dtype, data.ndim
-        self.reads: list[tuple[int, ...]] = []
-
-    def __getitem__(self, key):
-        out = self._data[key]
-        self.reads.append(out.shape)
-        return out
-
-    def __array__(self, dtype=None, copy=None):
-        raise AssertionError("the whole cube was materialised")
-
-    def largest_read(self) -> int:
-        return max(int(np.prod(r)) for r in self.reads)
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ import zarr
 from napari_ssdgl._napari import _lazy_apply, _reader
 from napari_ssdgl._napari._reader import LAZY_BYTES_ENV, get_reader
 from tests._napari.gui_helpers import TIMEOUT_MS, Notes, wait_idle
-from tests.conftest import TINY, toy_scene
+from tests.conftest import tiny_classifier, toy_scene
 
 BANDS, ROWS, COLS, CHUNK = 6, 40, 48, 16
 BOXES = ((2, 18, 2, 22, 1), (22, 38, 2, 20, 2), (4, 36, 26, 46, 3))
@@ -146,14 +146,7 @@ def test_manifest_offers_the_reader_for_zarr_directories(tmp_path):
 # -- Apply to cube on a lazy layer -----------------------------------------------------------
 @pytest.fixture(scope="module")
 def clf(scene):
-    from napari_ssdgl.training import TrainConfig, Trainer
-
-    cube, gt = scene
-    trainer = Trainer(cube, gt, TrainConfig(iterations=30, lr=0.01, eval_every=0, device="cpu",
-                                            model_kwargs=TINY))
-    for _ in trainer.run():
-        pass
-    return trainer.result()
+    return tiny_classifier(*scene)
 
 
 @pytest.fixture

@@ -7,28 +7,12 @@ import pytest
 import napari_ssdgl.transforms.normalize as normalize
 from napari_ssdgl.training import TrainConfig, Trainer
 from napari_ssdgl.transforms.normalize import band_statistics, streaming_band_statistics
-from tests.conftest import TINY, toy_scene
+from tests.conftest import TINY, Recording, toy_scene
 
 BANDS, SIZE = 8, 320  # larger than a scoring tile (256 px)
 BOXES = ((8, 120, 8, 300, 1), (140, 300, 8, 140, 2), (140, 300, 180, 312, 3))
 
 
-class Recording:
-    """A read-only (bands, rows, cols) array that records the shape of every slice read and
-    refuses to be converted whole (as a cube larger than memory would)."""
-
-    def __init__(self, data: np.ndarray) -> None:
-        self._data = data
-        self.shape, self.dtype, self.ndim = data.shape, data.dtype, data.ndim
-        self.reads: list[tuple[int, ...]] = []
-
-    def __getitem__(self, key):
-        out = self._data[key]
-        self.reads.append(out.shape)
-        return out
-
-    def __array__(self, dtype=None, copy=None):
-        raise AssertionError("the whole cube was materialised")
 
 
 @pytest.fixture
