@@ -8,6 +8,7 @@ import importlib.util
 import numpy as np
 import pytest
 from napari.layers import Labels
+from napari.utils import progress
 
 from napari_ssdgl._napari._progress import SteadyEta
 from napari_ssdgl._napari._rgb import rgb_composite
@@ -185,10 +186,15 @@ def test_restore_previous_after_a_stopped_run(opened, scene, qtbot, notes):
 def test_progress_bar_moves_with_a_steady_eta(opened, scene, qtbot, notes):
     viewer, w = opened
     paint(w, scene.gt.data)
-    values = []
+    values, napari_bars = [], []
     w.training.progress.valueChanged.connect(values.append)
+    # no napari progress bar while training: its animated activity indicator halved training
+    # speed on a CPU-drawn display
+    w.training.progress.valueChanged.connect(
+        lambda _: napari_bars.append(len(progress._all_instances)))
     _train(qtbot, w, iterations=12, preview_every=0)
     assert not notes.errors, notes.errors
+    assert napari_bars and not any(napari_bars)
     assert w.training.progress.maximum() == 12 and values[-1] == 12
     assert len(set(values)) >= 6  # it moved along, not only at the end
     # the ETA leaves out the set-up inflated first iterations
