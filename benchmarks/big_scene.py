@@ -102,8 +102,8 @@ def measure(args) -> dict:
 
 def predict(args) -> dict:
     """One-pass dask prediction of the saved model, in this (fresh) process: its time, OA on
-    the test pixels (every labelled pixel not trained on) and peak RSS (this process; a
-    cluster's workers are separate). ``--scene-stats``: the model without its window
+    the test pixels (every labelled pixel not trained on) and peak RSS (this process, and each
+    cluster worker's). ``--scene-stats``: the model without its window
     statistics, predicted as whole-scene models are (statistics passes first), for the
     comparison with the way big scenes were predicted before windowed training."""
     from dataclasses import replace
@@ -136,6 +136,7 @@ def predict(args) -> dict:
            "predict_peak_rss_mb": peak_rss_mb(),
            "scheduler": "LocalCluster(2)" if client else "threads"}
     if client:
+        out["worker_peak_rss_mb"] = sorted(client.run(peak_rss_mb).values())
         client.close()
         cluster.close()
     return out
