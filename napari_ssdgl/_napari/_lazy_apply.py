@@ -114,15 +114,13 @@ def make_job(viewer, layer, clf, *, device: str, options: dict, gt=None,
     all 0, in the model's colours). ``options`` go to :func:`predict_dask` (tile_size, overlap);
     ``tta``: the mean over the 8 flips/transposes (8 times the statistics passes and tiles);
     ``gt_name``: the layer ``gt`` was copied from, named in the accuracy panel; ``bands``: how
-    the cube's bands become the model's (``Classifier.plan``), applied lazily here so that
-    :func:`predict_dask` gets the model's bands (selected or resampled chunk by chunk)."""
+    the cube's bands become the model's (``Classifier.plan``), handed to :func:`predict_dask`,
+    which applies it lazily (selected or resampled chunk by chunk)."""
     job = LazyJob(layer.name, None, tuple(layer.scale[-2:]), tuple(layer.translate[-2:]),
                   train_labels=train_labels, gt=gt, classifier=clf, source_layers=(layer.name,),
                   device=device, tta=tta, gt_name=gt_name if gt is not None else None,
                   bands=bands)
     job.cube = guarded_cube(layer.data, job)
-    if bands is not None:
-        job.cube = bands.apply(job.cube)
     job.options = dict(options)
     rows, cols = job.cube.shape[1:]
     overlap = job.options.get("overlap", DEFAULT_OVERLAP)
@@ -157,7 +155,7 @@ def predict_blocks(job: LazyJob):
     blocks = None
     try:
         pred = predict_dask(job.classifier, job.cube, device=job.device, on_pass=on_pass,
-                            tta=job.tta, **job.options)
+                            tta=job.tta, bands=job.bands, **job.options)
         blocks = iter_label_blocks(pred)
         for where, block in blocks:
             yield ("block", where, block)
