@@ -44,6 +44,7 @@ from napari_ssdgl.analysis.sample_design import (
 from napari_ssdgl.workflows.assess import (
     REPORT_SUFFIXES,
     Assessment,
+    MapGeometry,
     assess_points,
     geometry_from_tags,
     points_from_design,
@@ -74,7 +75,7 @@ def _is_reference(layer: Layer) -> bool:
 class AssessBox(QWidget):
     """Propose, label, compute, export (see the module docstring). ``training_labels``: the
     dock's current training-labels layer (its pixels get no point); ``cube``: the picked
-    cube layer, whose GeoTIFF metadata gives areas in ha."""
+    cube layer, whose georeferencing gives areas in ha when the map has none of its own."""
 
     def __init__(self, viewer, training_labels: Callable[[], Layer | None] = lambda: None,
                  cube: Callable[[], Layer | None] = lambda: None, parent=None):
@@ -159,11 +160,15 @@ class AssessBox(QWidget):
             return None
         return np.asarray(layer.data) > 0
 
-    def _pixel_area_ha(self) -> float | None:
+    def _geometry(self, map_layer: Labels) -> MapGeometry | None:
+        """The map's georeferencing: its own (a GeoTIFF or ENVI class map), else the picked
+        cube's when the map is on the cube's grid (a prediction), as the CLI reads a map's."""
+        shape = np.shape(map_layer.data)
+        geo = map_layer.metadata.get("geo")
         cube = self._cube()
-        geo = None if cube is None else cube.metadata.get("geo")
-        geometry = geometry_from_tags(geo) if geo else None
-        return None if geometry is None else geometry.pixel_area_ha
+        if not geo and cube is not None and tuple(np.shape(cube.data)[-2:]) == shape:
+            geo = cube.metadata.get("geo")
+        return geometry_from_tags(geo, shape[0])
 
     # -- propose and label -----------------------------------------------------------------
     def propose(self) -> Points | None:
@@ -321,10 +326,12 @@ class AssessBox(QWidget):
         if layer is None:
             return None
         cmap = np.asarray(layer.data)
+        geometry = self._geometry(layer) or MapGeometry((), None)
         try:
             result = assess_points(cmap, pts, exclude=self._exclude(cmap.shape),
                                    class_names=_class_names(layer),
-                                   pixel_area_ha=self._pixel_area_ha())
+                                   pixel_area_ha=geometry.pixel_area_ha,
+                                   area_note=geometry.area_note)
         except ValueError as exc:
             show_error(f"Cannot assess '{layer.name}': {exc}")
             return None

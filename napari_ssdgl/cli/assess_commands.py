@@ -26,8 +26,10 @@ examples:
 
 The points CSV: row,col,map_class,reference (+ x,y pixel centres for a georeferenced map);
 an empty reference is a point not labelled yet. Strata are the map classes; estimators of
-Stehman (2014) / Olofsson et al. (2014). Areas in ha when the map is a projected GeoTIFF
-(or with --pixel-size). Report formats by suffix: .json, .csv (the class table), .png.
+Stehman (2014) / Olofsson et al. (2014). Areas in ha when the map is georeferenced (a
+GeoTIFF, or an ENVI file with map info) in metres or feet, or on a latitude/longitude grid
+small enough for one pixel area (else pixels only, and a note says why), or with
+--pixel-size. Report formats by suffix: .json, .csv (the class table), .png.
 """
 
 
@@ -68,8 +70,8 @@ def add_assess_parser(sub, overwrite_option, output_options, positive, unit_inte
                    help="label raster of the training pixels: no point on them, and points "
                         "there are left out (the report says how many)")
     a.add_argument("--pixel-size", type=float, metavar="METRES",
-                   help="pixel side in metres, for areas in ha (default: from a projected "
-                        "GeoTIFF map)")
+                   help="pixel side in metres, for areas in ha (default: from the map's "
+                        "georeferencing)")
     a.add_argument("--confidence", type=unit_interval, default=0.95,
                    help="confidence level of the intervals (default 0.95)")
     a.add_argument("--pseudo-count", type=float, default=0.0, metavar="A",
@@ -133,7 +135,7 @@ def assess(args) -> int:
         REPORT_SUFFIXES,
         assess_points,
         assess_raster,
-        map_geometry,
+        geometry_from_tags,
         read_points,
         report_text,
         write_report,
@@ -160,12 +162,15 @@ def assess(args) -> int:
     shape = cmap.data.shape
     exclude = None if args.exclude is None else _read_raster(args.exclude, shape,
                                                              "training-label raster") > 0
-    geometry = map_geometry(args.map)
+    geometry = geometry_from_tags(cmap.geo, shape[0])
     if proposing:
         return _propose(args, cmap, exclude, geometry)
-    ha = (args.pixel_size ** 2 / 10_000 if args.pixel_size else
-          None if geometry is None else geometry.pixel_area_ha)
-    options = {"class_names": cmap.class_names, "pixel_area_ha": ha,
+    if args.pixel_size:
+        ha, note = args.pixel_size ** 2 / 10_000, None
+    else:
+        ha, note = (None, None) if geometry is None else (geometry.pixel_area_ha,
+                                                          geometry.area_note)
+    options = {"class_names": cmap.class_names, "pixel_area_ha": ha, "area_note": note,
                "confidence": args.confidence, "pseudo_count": args.pseudo_count}
     if Path(args.reference).suffix.lower() == ".csv":
         if args.points or args.propose or args.target_se:

@@ -295,6 +295,7 @@ def make_labels(
     name: str | None = None,
     class_names: dict | None = None,
     colors: dict | None = None,
+    geo: dict | None = None,
 ) -> LabelMap:
     path = Path(path)
     return LabelMap(
@@ -303,6 +304,7 @@ def make_labels(
         name=name or path.stem,
         class_names={int(k): str(v) for k, v in (class_names or {}).items()},
         colors={int(k): str(v) for k, v in (colors or {}).items()},
+        geo=geo,
     )
 
 

@@ -103,10 +103,14 @@ class LabelMap:
     name: str = "labels"
     class_names: dict[int, str] = field(default_factory=dict)
     colors: dict[int, str] = field(default_factory=dict)  # value -> "#rrggbb"
+    geo: dict | None = None  # GeoTIFF tags, as Cube.geo (a class map's areas in ha)
 
     def metadata(self) -> dict:
-        return {
+        md = {
             "source": self.source,
             "class_names": {int(k): v for k, v in self.class_names.items()},
             "class_colors": {int(k): v for k, v in self.colors.items()},
         }
+        if self.geo:
+            md["geo"] = self.geo
+        return md

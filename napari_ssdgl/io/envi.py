@@ -197,7 +197,8 @@ def read_envi(path: str | Path, *, band_axis: int | None = None) -> list[Cube | 
     file_type = (layout.text("file type") or "").lower()
     is_class = file_type == "envi classification" or "class names" in layout.meta
     if data.shape[0] == 1 and data.dtype.kind in "iu" and is_class:
-        return [make_labels(data[0], hdr, name=name, **_classes(layout.meta))]
+        return [make_labels(data[0], hdr, name=name, geo=envi_geo(layout.meta),
+                            **_classes(layout.meta))]
     info = envi_band_info(layout.meta)
     ignore = ignore_value(layout.meta)
     if ignore is not None and data.dtype.kind == "f":

@@ -5,14 +5,26 @@ writes them back (``writers.geo_extratags``), so a product that describes its gr
 (an EMIT or PRISMA geotransform and EPSG code, an ENVI ``map info``) is turned into the same
 three tags: ModelPixelScale, ModelTiepoint (or ModelTransformation for a rotated grid) and a
 GeoKeyDirectory naming the EPSG code. Outputs then carry the grid without a GDAL dependency.
+
+:func:`tags_geotransform` and :func:`pixel_area_ha` read those tags back, whichever reader
+wrote them: the one place an assessment (CLI and dock) gets a pixel's ground area.
 """
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
+
 PIXEL_SCALE, TIEPOINT, TRANSFORMATION, GEOKEYS = 33550, 33922, 34264, 34735
 GEOGRAPHIC_EPSG = frozenset({4326, 4258, 4269, 4267, 4230, 4283, 4617})  # lat/lon datums
+# projected in metres but not equal-area: a Mercator pixel's ground area shrinks with cos²(lat)
+MERCATOR_EPSG = frozenset({3857, 3395, 3785, 900913})
+UNIT_METRES = {9001: 1.0, 9002: 0.3048, 9003: 1200 / 3937}  # EPSG metre, foot, US survey foot
+DEGREE = 9102  # EPSG angular unit
+WGS84_A, WGS84_F = 6378137.0, 1 / 298.257223563
+# a geographic grid gets one pixel area only while every row's is within this of the mean
+GEOGRAPHIC_AREA_TOLERANCE = 0.01
 
 
 def geo_tags(transform: tuple[float, float, float, float, float, float],
@@ -80,3 +92,100 @@ def envi_map_info(values) -> tuple[tuple[float, ...], int | None] | None:
     elif name.startswith("geographic") and "wgs-84" in datum:
         epsg = 4326
     return transform, epsg
+
+
+def geokeys(directory) -> dict[int, int]:
+    """GeoKey id -> value of a GeoKeyDirectory tag (only values stored in the tag itself)."""
+    try:
+        values = [int(v) for v in (directory or [])]
+    except (TypeError, ValueError):
+        return {}
+    keys = {}
+    for i in range(4, len(values) - 3, 4):
+        key, location, _count, value = values[i:i + 4]
+        if location == 0:
+            keys[key] = value
+    return keys
+
+
+def tags_geotransform(geo: dict | None) -> tuple[float, ...] | None:
+    """The GDAL-order geotransform ``(x0, dx, rx, y0, ry, dy)`` of GeoTIFF tags (the inverse
+    of :func:`geo_tags`: a ModelTransformation, or a pixel scale and tie point), or None."""
+    if not geo:
+        return None
+    geo = {int(k): v for k, v in geo.items()}
+    try:
+        if geo.get(TRANSFORMATION):
+            m = [float(v) for v in geo[TRANSFORMATION]]
+            t = (m[3], m[0], m[1], m[7], m[4], m[5])
+        else:
+            scale, tie = geo.get(PIXEL_SCALE), geo.get(TIEPOINT)
+            if not scale or not tie or len(scale) < 2 or len(tie) < 6:
+                return None
+            dx, dy = float(scale[0]), float(scale[1])
+            i, j, x, y = (float(v) for v in (tie[0], tie[1], tie[3], tie[4]))
+            t = (x - i * dx, dx, 0.0, y + j * dy, 0.0, -dy)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return t if all(math.isfinite(v) for v in t) else None
+
+
+def pixel_area_ha(geo: dict | None, rows: int) -> tuple[float | None, str | None]:
+    """(hectares per pixel, note) of a grid of ``rows`` rows described by GeoTIFF tags.
+
+    Projected grids in a known linear unit: the pixel's area (the transform's determinant). A
+    north-up geographic grid (degrees): each row's area on the WGS-84 ellipsoid, their mean
+    when all are within :data:`GEOGRAPHIC_AREA_TOLERANCE` of it (the note says so). Anything
+    else (no CRS, an unknown unit, a rotated geographic grid, a wider span of latitude,
+    Mercator) gives None and a note saying why, so areas stay in pixels, never a wrong ha.
+    """
+    t = tags_geotransform(geo)
+    if t is None:
+        return None, None
+    x0, dx, rx, y0, ry, dy = t
+    keys = geokeys({int(k): v for k, v in geo.items()}.get(GEOKEYS))
+    model = keys.get(1024)  # GTModelTypeGeoKey
+    if model == 1:  # projected
+        epsg = keys.get(3072)
+        metres = UNIT_METRES.get(keys.get(3076, 9001))  # ProjLinearUnitsGeoKey
+        if epsg in MERCATOR_EPSG:
+            return None, (f"areas in pixels only: the map's CRS (EPSG:{epsg}) is Mercator, "
+                          "whose pixels differ in ground area")
+        if metres is None:
+            return None, (f"areas in pixels only: the map's linear unit (EPSG:{keys[3076]}) "
+                          "is not one this knows")
+        return abs(dx * dy - rx * ry) * metres ** 2 / 10_000, None
+    if model == 2:  # geographic
+        if keys.get(2054, DEGREE) != DEGREE:  # GeogAngularUnitsGeoKey
+            return None, "areas in pixels only: the map's angular unit is not degrees"
+        if rx or ry:
+            return None, "areas in pixels only: a rotated latitude/longitude grid"
+        lat = y0 + dy * np.arange(max(int(rows), 1) + 1)
+        if np.abs(lat).max() > 90:
+            return None, "areas in pixels only: the grid's latitudes pass the poles"
+        per_row = _band_area_m2(lat[:-1], lat[1:]) * math.radians(abs(dx)) / 10_000
+        mean = float(per_row.mean())
+        spread = float(np.abs(per_row / mean - 1).max())
+        span = f"latitudes {lat.min():.3f}° to {lat.max():.3f}°"
+        if spread > GEOGRAPHIC_AREA_TOLERANCE:
+            return None, (f"areas in pixels only: on this latitude/longitude grid ({span}) a "
+                          f"pixel's ground area varies by up to {100 * spread:.1f} % from the "
+                          "mean; reproject the map to an equal-area or UTM grid for ha")
+        return mean, (f"ha from the mean pixel area on the WGS-84 ellipsoid over {span} "
+                      f"(a latitude/longitude grid; every row within {100 * spread:.2f} %)")
+    return None, ("areas in pixels only: the map's georeferencing names no coordinate "
+                  "reference system, so its units are not known")
+
+
+def _band_area_m2(lat1: np.ndarray, lat2: np.ndarray) -> np.ndarray:
+    """Area in m² per radian of longitude between two latitudes (degrees) on WGS-84: the
+    difference of b²/2 · (sinφ/(1 - e² sin²φ) + atanh(e sinφ)/e)."""
+    e2 = WGS84_F * (2 - WGS84_F)
+    e = math.sqrt(e2)
+    b2 = (WGS84_A * (1 - WGS84_F)) ** 2
+
+    def q(lat):
+        s = np.sin(np.radians(lat))
+        return s / (1 - e2 * s * s) + np.arctanh(e * s) / e
+
+    return np.abs(q(lat2) - q(lat1)) * b2 / 2

@@ -102,6 +102,7 @@ def read_tiff(path: str | Path, *, band_axis: int | None = None) -> list[Cube | 
                 p,
                 class_names=_int_keys(shaped.get("class_names")),
                 colors=_int_keys(shaped.get("colors")),
+                geo=geo,
             )
         ]
     raise HSIReadError(p, f"unsupported TIFF layout: {describe(arr)} with axes {axes!r}")

@@ -34,80 +34,41 @@ from napari_ssdgl.analysis.sample_design import (
     sampling_frame,
 )
 from napari_ssdgl.io.atomic import atomic_output
+from napari_ssdgl.io.geo import pixel_area_ha, tags_geotransform
 from napari_ssdgl.io.jsonio import jsonable
 
 __all__ = ["POINT_COLUMNS", "REPORT_SUFFIXES", "Assessment", "MapGeometry", "Points",
-           "assess_points", "assess_raster", "map_geometry", "points_from_design",
+           "assess_points", "assess_raster", "points_from_design",
            "read_points", "report_text", "write_points", "write_report"]
 
 POINT_COLUMNS = ("row", "col", "map_class", "reference")
 REPORT_SUFFIXES = (".json", ".csv", ".png")
-_GEOKEYS, _PIXEL_SCALE, _TIEPOINT = 34735, 33550, 33922
-_UNIT_METRES = {9001: 1.0, 9002: 0.3048, 9003: 1200 / 3937}  # EPSG metre, foot, US foot
 
 
 @dataclass
 class MapGeometry:
-    """Pixel size and position of a georeferenced map: centre of pixel (row, col) is
-    ``(x0 + (col + 0.5) * dx, y0 - (row + 0.5) * dy)``; ``pixel_area_ha`` None when the units
-    are not linear (degrees) or not known."""
+    """Where a georeferenced map's pixels lie: ``transform`` is its GDAL-order geotransform
+    ``(x0, dx, rx, y0, ry, dy)``; ``pixel_area_ha`` None where a pixel's ground area cannot be
+    given (``area_note`` says why; it also says how a latitude/longitude grid's was found)."""
 
-    x0: float
-    y0: float
-    dx: float
-    dy: float
+    transform: tuple[float, ...]
     pixel_area_ha: float | None
+    area_note: str | None = None
 
     def centres(self, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return (self.x0 + (np.asarray(cols) + 0.5) * self.dx,
-                self.y0 - (np.asarray(rows) + 0.5) * self.dy)
+        """Map coordinates (x, y) of the centres of pixels (row, col)."""
+        x0, dx, rx, y0, ry, dy = self.transform
+        r, c = np.asarray(rows) + 0.5, np.asarray(cols) + 0.5
+        return x0 + c * dx + r * rx, y0 + c * ry + r * dy
 
 
-def _geokeys(directory) -> dict[int, int]:
-    """GeoKey id -> value of the GeoKeyDirectory tag (only values stored in the tag itself)."""
-    values = [int(v) for v in (directory or [])]
-    keys = {}
-    for i in range(4, len(values) - 3, 4):
-        key, location, _count, value = values[i:i + 4]
-        if location == 0:
-            keys[key] = value
-    return keys
-
-
-def geometry_from_tags(geo: dict | None) -> MapGeometry | None:
-    """:class:`MapGeometry` from GeoTIFF tags ``{code: value}`` (as ``Cube.geo`` holds them),
-    or None without a pixel scale and tie point."""
-    if not geo:
+def geometry_from_tags(geo: dict | None, rows: int) -> MapGeometry | None:
+    """:class:`MapGeometry` of a ``rows``-row map from GeoTIFF tags ``{code: value}`` (as
+    ``Cube.geo`` and ``LabelMap.geo`` hold them, from any reader), or None without a grid."""
+    transform = tags_geotransform(geo)
+    if transform is None:
         return None
-    geo = {int(k): v for k, v in geo.items()}
-    scale, tie = geo.get(_PIXEL_SCALE), geo.get(_TIEPOINT)
-    if not scale or not tie or len(scale) < 2 or len(tie) < 6:
-        return None
-    dx, dy = float(scale[0]), float(scale[1])
-    i, j, x, y = (float(v) for v in (tie[0], tie[1], tie[3], tie[4]))
-    keys = _geokeys(geo.get(_GEOKEYS))
-    area = None
-    if keys.get(1024) == 1:  # GTModelTypeGeoKey: projected
-        metres = _UNIT_METRES.get(keys.get(3076, 9001))  # ProjLinearUnitsGeoKey
-        if metres is not None:
-            area = dx * dy * metres ** 2 / 10_000
-    return MapGeometry(x - i * dx, y + j * dy, dx, dy, area)
-
-
-def map_geometry(path: str | Path) -> MapGeometry | None:
-    """The georeferencing of a GeoTIFF class map (None for other formats or without it)."""
-    p = Path(path)
-    if p.suffix.lower() not in (".tif", ".tiff"):
-        return None
-    import tifffile
-
-    from napari_ssdgl.io.tiff import read_geo_tags
-
-    try:
-        with tifffile.TiffFile(p) as tf:
-            return geometry_from_tags(read_geo_tags(tf.pages[0]))
-    except (tifffile.TiffFileError, OSError, ValueError, IndexError):
-        return None
+    return MapGeometry(transform, *pixel_area_ha(geo, rows))
 
 
 @dataclass
@@ -223,12 +184,13 @@ def _check_points(points: Points, shape: tuple[int, int], class_map: np.ndarray)
 
 def assess_points(class_map: np.ndarray, points: Points, *, exclude: np.ndarray | None = None,
                   mask: np.ndarray | None = None, class_names: dict | None = None,
-                  pixel_area_ha: float | None = None, confidence: float = 0.95,
-                  pseudo_count: float = 0.0, population: str = "mapped pixels"
-                  ) -> Assessment:
+                  pixel_area_ha: float | None = None, area_note: str | None = None,
+                  confidence: float = 0.95, pseudo_count: float = 0.0,
+                  population: str = "mapped pixels") -> Assessment:
     """The report of labelled ``points`` on ``class_map`` (see the module docstring).
     ``exclude``: the training pixels; ``mask``: the population when it is not every mapped
-    pixel."""
+    pixel; ``area_note``: how the pixel area was found, or why there is none
+    (:attr:`MapGeometry.area_note`), for the report's notes."""
     cm = np.asarray(class_map)
     frame, excluded_px = sampling_frame(cm, mask=mask, exclude=exclude)
     _check_points(points, cm.shape, cm)
@@ -243,7 +205,7 @@ def assess_points(class_map: np.ndarray, points: Points, *, exclude: np.ndarray 
     values, counts = np.unique(cm[frame], return_counts=True)
     sizes = {int(v): int(n) for v, n in zip(values, counts, strict=True)}
     mapped = dict(sizes)
-    notes = []
+    notes = [] if area_note is None else [area_note]
     if on_train.any():
         notes.append(f"{int(on_train.sum())} points on training pixels excluded")
     if excluded_px:

@@ -1,0 +1,82 @@
+"""io.geo.pixel_area_ha: a pixel's ground area from the georeferencing every reader keeps (ENVI
+map info, EMIT GLT grid, PRISMA L2D corners, EnMAP GeoTIFF, class-map GeoTIFF and ENVI), and no
+ha where it would be wrong (latitude/longitude spans, Mercator, no CRS)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from napari_ssdgl.io import read_cube, read_labels, write_class_map
+from napari_ssdgl.io.emit import read_emit
+from napari_ssdgl.io.geo import WGS84_A, WGS84_F, geo_tags, pixel_area_ha, tags_geotransform
+from tests.io.products import write_aviris_ng, write_emit, write_enmap, write_prisma
+
+pytestmark = pytest.mark.filterwarnings("ignore:.*non-finite:UserWarning")
+
+
+def ellipsoid_cell_m2(lat_top: float, lat_bottom: float, dlon: float) -> float:
+    """A lat/lon cell's area by integrating the WGS-84 metric M(φ) N(φ) cos φ (independent of
+    the closed form the module uses)."""
+    e2 = WGS84_F * (2 - WGS84_F)
+    phi = np.radians(np.linspace(lat_bottom, lat_top, 20001))
+    s2 = np.sin(phi) ** 2
+    m = WGS84_A * (1 - e2) / (1 - e2 * s2) ** 1.5
+    n = WGS84_A / np.sqrt(1 - e2 * s2)
+    f = m * n * np.cos(phi)
+    return float(np.sum((f[1:] + f[:-1]) / 2 * np.diff(phi)) * math.radians(dlon))
+
+
+def test_every_reader_gives_the_pixel_area(tmp_path):
+    aviris = read_cube(write_aviris_ng(tmp_path / "aviris")["hdr"])  # UTM 11N, 5 m
+    assert pixel_area_ha(aviris.geo, 4) == (pytest.approx(25 / 10_000), None)
+    write_prisma(tmp_path / "p.he5")
+    prisma = read_cube(tmp_path / "p.he5")
+    assert pixel_area_ha(prisma.geo, 4) == (pytest.approx(0.09), None)  # UTM 33N, 30 m
+    enmap = read_cube(write_enmap(tmp_path / "enmap")["image"])
+    assert pixel_area_ha(enmap.geo, 5) == (pytest.approx(0.09), None)  # UTM 32N, 30 m
+    gt = write_emit(tmp_path / "emit.nc")["gt"]
+    emit = read_emit(tmp_path / "emit.nc", orthorectify=True)[0]  # the GLT grid, EPSG:4326
+    rows = emit.data.shape[1]
+    ha, note = pixel_area_ha(emit.geo, rows)
+    cells = [ellipsoid_cell_m2(gt[3] + r * gt[5], gt[3] + (r + 1) * gt[5], gt[1])
+             for r in range(rows)]
+    assert ha == pytest.approx(np.mean(cells) / 10_000, rel=1e-6)
+    assert ha == pytest.approx(0.2932, abs=1e-4)  # ~60 m x ~49 m at 36.25 N
+    assert "WGS-84" in note and "36.25" in note
+    assert pixel_area_ha(read_emit(tmp_path / "emit.nc")[0].geo, 6) == (None, None)  # swath
+
+
+def test_a_rotated_envi_grid_and_class_maps_keep_their_area(tmp_path):
+    header = ("map info = { UTM , 1 , 1 , 500000 , 4100000 , 4 , 4 , 33 , North , WGS-84 , "
+              "units=Meters , rotation=30 }\n")
+    hdr = write_class_map(tmp_path / "map.hdr", np.ones((6, 5), np.uint8))
+    hdr.write_text(hdr.read_text() + header)
+    labels = read_labels(hdr)
+    assert labels.metadata()["geo"] == labels.geo
+    assert pixel_area_ha(labels.geo, 6) == (pytest.approx(16 / 10_000), None)
+    tif = write_class_map(tmp_path / "map.tif", np.ones((6, 5), np.uint8),
+                          geo=geo_tags((0.0, 10.0, 0.0, 0.0, 0.0, -10.0), 32633))
+    assert pixel_area_ha(read_labels(tif).geo, 6) == (pytest.approx(0.01), None)
+
+
+@pytest.mark.parametrize("transform, epsg, rows, why", [
+    ((10.0, 0.01, 0.0, 60.0, 0.0, -0.01), 4326, 300, "varies by up to 4.3 %"),
+    ((10.0, 0.01, 0.001, 60.0, 0.001, -0.01), 4326, 3, "rotated"),
+    ((0.0, 30.0, 0.0, 0.0, 0.0, -30.0), 3857, 3, "Mercator"),
+    ((0.0, 30.0, 0.0, 0.0, 0.0, -30.0), None, 3, "names no coordinate reference system"),
+    ((0.0, 1.0, 0.0, 90.5, 0.0, -1.0), 4326, 3, "poles"),
+])
+def test_no_ha_where_one_pixel_area_would_be_wrong(transform, epsg, rows, why):
+    ha, note = pixel_area_ha(geo_tags(transform, epsg), rows)
+    assert ha is None and why in note and note.startswith("areas in pixels only")
+
+
+def test_geotransform_round_trips_through_the_tags():
+    for t in ((5.0, 2.0, 0.0, 9.0, 0.0, -3.0), (5.0, 2.0, 0.5, 9.0, 0.5, -3.0),
+              (5.0, -2.0, 0.0, 9.0, 0.0, 3.0)):  # north-up, rotated, flipped
+        assert tags_geotransform(geo_tags(t, None)) == pytest.approx(t)
+    assert tags_geotransform(None) is None
+    assert tags_geotransform({33550: [1.0, 1.0, 0.0]}) is None  # no tie point
