@@ -121,3 +121,66 @@ def test_a_new_sample_never_replaces_labelled_points(box, notes):
     assert any("labelled points" in w for w in notes.warnings)
     assert viewer.layers["scene prediction reference sample"] is layer
     assert layer.features["reference"].iloc[0] == 1
+
+
+def _products(folder):
+    """(cube layer data and kwargs as the napari reader opens them, pixel area in ha) of each
+    georeferenced product; EMIT on its GLT grid (the reader opens the swath, which has none)."""
+    from napari_ssdgl._napari._reader import get_reader
+    from napari_ssdgl.io.emit import read_emit
+    from napari_ssdgl.io.geo import pixel_area_ha
+    from tests.io.products import write_aviris_ng, write_emit, write_enmap, write_prisma
+
+    aviris = write_aviris_ng(folder / "aviris", rows=12, cols=10)["hdr"]
+    write_prisma(folder / "prisma.he5", rows=12, cols=10)
+    enmap = write_enmap(folder / "enmap", rows=12, cols=10)["image"]
+    for path, ha in ((aviris, 25 / 10_000), (folder / "prisma.he5", 0.09), (enmap, 0.09)):
+        (data, kwargs, _), *_ = get_reader(str(path))(str(path))
+        yield data, kwargs, ha
+    write_emit(folder / "emit.nc", rows=11, cols=9)
+    cube = read_emit(folder / "emit.nc", orthorectify=True)[0]
+    yield cube.data, {"name": "emit", "metadata": cube.metadata()}, pixel_area_ha(
+        cube.geo, 12)[0]
+
+
+@pytest.mark.filterwarnings("ignore:.*non-finite:UserWarning")
+def test_the_dock_shows_areas_in_ha_from_each_products_grid(make_napari_viewer, tmp_path):
+    from napari_ssdgl._napari._widget import SSDGLWidget
+
+    viewer = make_napari_viewer()
+    w = SSDGLWidget(viewer)
+    cmap = np.ones((12, 10), np.int32)
+    cmap[:, 5:] = 2
+    for i, (data, kwargs, ha) in enumerate(_products(tmp_path)):
+        cube = viewer.add_image(data, **kwargs)
+        prediction = viewer.add_labels(cmap, name=f"prediction {i}")
+        viewer.add_labels(cmap, name=f"reference {i}")
+        w.data.cube_picker.value = cube
+        w.assess.map_picker.value = prediction
+        w.assess.reference_picker.value = viewer.layers[f"reference {i}"]
+        w.assess.size.setValue(20)
+        w.assess.min_per_class.setValue(5)
+        assert w.assess.propose() is not None and w.assess.fill_from_layer() == 20
+        result = w.assess.compute()
+        assert result.report.pixel_area_ha == pytest.approx(ha), kwargs["name"]
+        assert w.assess.table.item(0, 5).text() == f"{60 * ha:.2f} ± 0.00"  # 60 px, exact
+    assert "WGS-84" in w.assess.summary.text()  # EMIT: how the lat/lon pixel area was found
+
+
+def test_a_class_maps_own_grid_and_no_wrong_ha(box, tmp_path):
+    from napari_ssdgl.io import write_class_map
+    from napari_ssdgl.io.geo import geo_tags
+
+    viewer, box = box
+    path = write_class_map(tmp_path / "wide.tif", MAP,  # 0.5 degree pixels from 60 N
+                           geo=geo_tags((10.0, 0.5, 0.0, 60.0, 0.0, -0.5), 4326))
+    layer = viewer.open(path, plugin="napari-ssdgl")[0]
+    assert "geo" in layer.metadata
+    box.map_picker.value = layer
+    box.size.setValue(20)
+    box.min_per_class.setValue(4)
+    box.propose()
+    box.fill_from_layer()
+    result = box.compute()
+    assert result.report.pixel_area_ha is None and box.table.item(0, 5).text() == ""
+    assert "Areas in pixels only" in box.summary.text()

@@ -129,6 +129,31 @@ def test_report_from_a_reference_raster_and_georeferencing(files, capsys):
     assert r10["pixel_area_ha"] == pytest.approx(0.01)
 
 
+def test_areas_in_ha_from_an_envi_map_and_a_latitude_longitude_grid(files, capsys):
+    from napari_ssdgl.io.geo import geo_tags, pixel_area_ha
+
+    hdr = write_class_map(files / "envi_map.hdr", MAP)
+    hdr.write_text(hdr.read_text() + "map info = { UTM , 1 , 1 , 500000 , 4100000 , 20 , 20 , "
+                                     "33 , North , WGS-84 , units=Meters }\n")
+    report = run_json(capsys, hdr, "--reference", files / "truth.npy", "--propose", 60)
+    assert report["pixel_area_ha"] == pytest.approx(0.04)
+    # EPSG:4326 (an EMIT GLT grid): the pixel area on the ellipsoid, and a note saying so
+    lonlat = geo_tags((-120.5, 0.0005, 0.0, 36.25, 0.0, -0.0005), 4326)
+    write_class_map(files / "lonlat.tif", MAP, geo=lonlat)
+    report = run_json(capsys, files / "lonlat.tif", "--reference", files / "truth.npy",
+                      "--propose", 60)
+    assert report["pixel_area_ha"] == pytest.approx(pixel_area_ha(lonlat, MAP.shape[0])[0])
+    assert 0.24 < report["pixel_area_ha"] < 0.26  # ~55.5 m x ~44.8 m
+    assert any("WGS-84" in n for n in report["notes"])
+    # degrees over a span where one pixel area would be wrong: pixels only, and why
+    wide = geo_tags((-120.5, 0.1, 0.0, 60.0, 0.0, -0.1), 4326)
+    write_class_map(files / "wide.tif", MAP, geo=wide)
+    assert main(["assess", str(files / "wide.tif"), "--reference", str(files / "truth.npy"),
+                 "--propose", "60"]) == 0
+    text = capsys.readouterr().out
+    assert "area ha" not in text and "note: areas in pixels only" in text
+
+
 @pytest.mark.parametrize("argv, message", [
     (["{d}/map.npy"], "give --reference"),
     (["{d}/map.npy", "--propose", "5", "--out", "{d}/p.json"], "one --out FILE.csv"),
