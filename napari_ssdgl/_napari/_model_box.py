@@ -172,12 +172,14 @@ class ModelBox(QGroupBox):
         return self.runner.start(job, predict, returned=self._on_outcome)
 
     def plan(self, layer: Image, clf: Classifier) -> BandPlan | None:
-        """How ``layer``'s bands become ``clf``'s (from its wavelengths in the layer metadata);
-        None, said in the dock, when they cannot. A resampling plan's warning is shown."""
+        """How ``layer``'s bands become ``clf``'s (from its wavelengths and bad-band flags in the
+        layer metadata); None, said in the dock, when they cannot. A resampling plan's warning
+        is shown."""
         md = layer.metadata
         try:
             plan = clf.plan(int(layer.data.shape[0]), md.get("wavelengths"),
-                            md.get("wavelength_units"))
+                            md.get("wavelength_units"), flags=md.get("bad_bands"),
+                            data=layer.data)
         except BandMismatchError as exc:
             show_error(f"Band mismatch: cannot apply the model to '{layer.name}': {exc}")
             self.status.setText(f"Not applied to '{layer.name}': its bands do not fit the "

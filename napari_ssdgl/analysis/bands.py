@@ -74,12 +74,23 @@ def _span(values: list[str]) -> str:
     return f"{lo:g}" if lo == hi else f"{lo:g}-{hi:g}"
 
 
-def _window(data, size: int) -> np.ndarray:
-    """float64 central ``size`` x ``size`` window (all bands) of a numpy or dask cube."""
+def _central(data, size: int) -> np.ndarray:
+    """The central ``size`` x ``size`` window (all bands) of a numpy or dask cube, as numpy."""
     rows, cols = data.shape[1:]
     r0, c0 = max(0, (rows - size) // 2), max(0, (cols - size) // 2)
     part = data[:, r0 : r0 + size, c0 : c0 + size]
-    return np.asarray(part.compute() if hasattr(part, "compute") else part, dtype=np.float64)
+    return np.asarray(part.compute() if hasattr(part, "compute") else part)
+
+
+def _nonfinite_share(window: np.ndarray) -> np.ndarray:
+    """Per band, the share of a (bands, rows, cols) window's values that are NaN or inf."""
+    return 1.0 - np.isfinite(window).reshape(window.shape[0], -1).mean(axis=1)
+
+
+def nonfinite_share(data, window: int = WINDOW) -> np.ndarray:
+    """Per band of a numpy or dask cube, the share of NaN/inf values on its central
+    ``window`` x ``window`` pixels (one small read of a lazy cube)."""
+    return _nonfinite_share(_central(data, window))
 
 
 def _mad(values: np.ndarray) -> float:
@@ -139,11 +150,11 @@ def detect_bad_bands(data, wavelengths=None, units: str | None = None, flags=Non
         for lo, hi in WATER_WINDOWS_NM:
             for b in np.flatnonzero((wl >= lo) & (wl <= hi)):
                 flag(b, f"water absorption {lo:g}-{hi:g} nm")
-    win = _window(data, window)
-    finite = np.isfinite(win).reshape(bands, -1).mean(axis=1)
-    for b in np.flatnonzero(finite < 1.0 - MAX_NONFINITE):
-        flag(b, "no finite values" if finite[b] == 0 else
-             f"non-finite in {1.0 - finite[b]:.0%} of pixels")
+    win = _central(data, window).astype(np.float64, copy=False)
+    share = _nonfinite_share(win)
+    for b in np.flatnonzero(share > MAX_NONFINITE):
+        flag(b, "no finite values" if share[b] == 1 else
+             f"non-finite in {share[b]:.0%} of pixels")
     snr, std = band_snr(win)
     typical_std = float(np.nanmedian(std)) if np.isfinite(std).any() else 0.0
     constant = np.isfinite(std) & (std <= CONSTANT_RTOL * typical_std)

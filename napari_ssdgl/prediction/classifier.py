@@ -61,22 +61,28 @@ class Classifier:
     def num_classes(self) -> int:
         return int(self.class_values.size)
 
-    def plan(self, bands: int, wavelengths=None, units: str | None = None) -> BandPlan:
+    def plan(self, bands: int, wavelengths=None, units: str | None = None, *, flags=None,
+             data=None) -> BandPlan:
         """How a cube of ``bands`` bands (with ``wavelengths`` in ``units``, when known) becomes
         this model's input: as it is, through the model's band selection, or resampled
-        (:func:`~.spectral.plan_bands`); a BandMismatchError says why it cannot."""
+        (:func:`~.spectral.plan_bands`; a resampling first drops the bands its ``flags`` mark
+        bad and those of ``data`` without usable values); a BandMismatchError says why it
+        cannot."""
         return plan_bands(bands, self.bands, wavelengths=wavelengths, units=units,
                           model_wavelengths=self.wavelengths, model_units=self.wavelength_units,
-                          model_fwhm=self.fwhm, selection=self.band_selection)
+                          model_fwhm=self.fwhm, selection=self.band_selection, flags=flags,
+                          data=data)
 
     def plan_for(self, cube) -> BandPlan:
-        """:meth:`plan` for a Cube (its wavelengths and units) or a bare array (band count)."""
+        """:meth:`plan` for a Cube (its wavelengths, units, bad-band flags and data) or a bare
+        array (band count and data)."""
         data = getattr(cube, "data", cube)
         if getattr(data, "ndim", 0) != 3:
             raise ValueError(f"a cube must be 3-D (bands, rows, cols), got shape "
                              f"{getattr(data, 'shape', None)}")
         return self.plan(int(data.shape[0]), getattr(cube, "wavelengths", None),
-                         getattr(cube, "wavelength_units", None))
+                         getattr(cube, "wavelength_units", None),
+                         flags=getattr(cube, "bad_bands", None), data=data)
 
     def check(self, data: Array, plan: BandPlan | None = None) -> Array:
         """``data``, a (bands, rows, cols) array of any kind (numpy, dask), in the model's bands

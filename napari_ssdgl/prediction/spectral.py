@@ -9,6 +9,12 @@ has the training cube's band count; any other cube with wavelengths is resampled
 (:mod:`napari_ssdgl.transforms.resample`: Gaussian from the model's FWHM where known, linear
 otherwise) with a warning naming the largest spectral gap, and refused when it does not cover
 the model's range or when either side lacks wavelengths.
+
+Before resampling, the cube's own unusable bands are dropped (:func:`unusable_bands`): those
+its file flags bad (ENVI ``bbl``, EMIT ``good_wavelengths``, PRISMA flags: ``Cube.bad_bands``)
+and those without usable values, so that neither leaks into the model's bands; the model's
+bands are then made from the rest, and the warning names the model bands whose response lay
+mostly on the dropped ones (filled from the nearest usable bands).
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from napari_ssdgl.analysis.band_syntax import format_bands
+from napari_ssdgl.analysis.bands import MAX_NONFINITE, nonfinite_share
 from napari_ssdgl.analysis.spectra import wavelengths_nm
 from napari_ssdgl.transforms.normalize import replace_nonfinite
 from napari_ssdgl.transforms.resample import (
@@ -114,12 +121,29 @@ def _nm(values, wavelengths, wl_nm: np.ndarray | None) -> np.ndarray | None:
     return np.asarray(values, dtype=float) * scale
 
 
+def unusable_bands(bands: int, flags=None, data=None) -> dict[str, np.ndarray]:
+    """Which of a cube's ``bands`` resampling must not use, by reason (a bool mask each):
+    ``"flagged bad by the file"`` (``flags``, True = bad; ignored when not one per band) and
+    ``"without usable values"`` (of ``data``, numpy or dask, on its central window: NaN/inf
+    in more than ``MAX_NONFINITE`` beyond the cube's typical band, so a swath's empty border,
+    NaN in every band, drops none)."""
+    masks = {}
+    if flags is not None and np.size(flags) == bands:
+        masks["flagged bad by the file"] = np.asarray(flags, dtype=bool).ravel()
+    if data is not None and int(data.shape[0]) == bands:
+        share = nonfinite_share(data)
+        masks["without usable values"] = share > np.median(share) + MAX_NONFINITE
+    return masks
+
+
 def plan_bands(bands: int, model_bands: int, *, wavelengths=None, units: str | None = None,
                model_wavelengths=None, model_units: str | None = None, model_fwhm=None,
-               selection: BandSelection | None = None) -> BandPlan:
+               selection: BandSelection | None = None, flags=None, data=None) -> BandPlan:
     """How a cube of ``bands`` bands (``wavelengths`` in ``units``) becomes the input of a
     model of ``model_bands`` bands (its ``model_wavelengths``, ``model_fwhm`` in
     ``model_units``, and the ``selection`` it was trained on); see the module docstring.
+    ``flags`` (the cube's bad-band flags) and ``data`` (the cube) tell which bands a
+    resampling drops first (:func:`unusable_bands`; ``data`` is read only then).
     Raises :class:`BandMismatchError` with the reason."""
     wl = wavelengths_nm(wavelengths, units, bands)
     mwl = wavelengths_nm(model_wavelengths, model_units, model_bands)
@@ -130,7 +154,8 @@ def plan_bands(bands: int, model_bands: int, *, wavelengths=None, units: str | N
         if selection is not None and bands == source and np.allclose(
                 selection.take(wl), mwl, rtol=0, atol=MATCH_NM):
             return BandPlan("select", bands, model_bands, indices=selection.indices)
-        return _resample(bands, wl, mwl, _nm(model_fwhm, model_wavelengths, mwl))
+        return _resample(bands, wl, mwl, _nm(model_fwhm, model_wavelengths, mwl),
+                         unusable_bands(bands, flags, data))
     if bands == model_bands:
         return BandPlan("same", bands, model_bands)
     if selection is not None and bands == source:
@@ -145,13 +170,26 @@ def plan_bands(bands: int, model_bands: int, *, wavelengths=None, units: str | N
         "same sensor and band set, or give the cube its wavelengths")
 
 
-def _resample(bands: int, wl: np.ndarray, mwl: np.ndarray, fwhm: np.ndarray | None) -> BandPlan:
+def _resample(bands: int, wl: np.ndarray, mwl: np.ndarray, fwhm: np.ndarray | None,
+              unusable: dict[str, np.ndarray]) -> BandPlan:
+    drop = np.zeros(bands, dtype=bool)
+    for mask in unusable.values():
+        drop |= mask
+    keep = np.flatnonzero(~drop)
+    dropped = "; ".join(f"{int(m.sum())} {why} (bands {format_bands(np.flatnonzero(m))})"
+                        for why, m in unusable.items() if m.any())
+    after = f" after dropping the cube's unusable bands: {dropped}" if dropped else ""
+    if keep.size < 2:
+        raise BandMismatchError(f"cannot resample the cube to the model's bands: "
+                                f"{keep.size} of its {bands} bands are usable{after}")
     try:
-        matrix, method = resampling_matrix(wl, mwl, fwhm, unit=" nm")
+        kept, method = resampling_matrix(wl[keep], mwl, fwhm, unit=" nm")
     except CoverageError as exc:
-        raise BandMismatchError(f"cannot resample the cube to the model's bands: {exc}"
+        raise BandMismatchError(f"cannot resample the cube to the model's bands: {exc}{after}"
                                 ) from None
-    gap = largest_gap(wl, mwl)
+    matrix = np.zeros((mwl.size, bands), dtype=np.float32)
+    matrix[:, keep] = kept
+    gap = largest_gap(wl[keep], mwl)
     where = (f"the model's band at {gap.target:g} nm lies between the cube's bands at "
              f"{gap.below:g} and {gap.above:g} nm ({gap.width:.3g} nm apart)" if gap.width
              else "every model band lies on a cube band")
@@ -160,4 +198,14 @@ def _resample(bands: int, wl: np.ndarray, mwl: np.ndarray, fwhm: np.ndarray | No
                                                           "the cube's bands are too coarse)")
     warning = (f"the cube's {bands} bands ({wl.min():g}-{wl.max():g} nm) were resampled to the "
                f"model's {mwl.size} band centres by {how}; largest spectral gap: {where}")
+    if dropped:
+        warning += f". Dropped first: {dropped}"
+        # what each model band would have taken from the dropped bands with all of them
+        lost = resampling_matrix(wl, mwl, fwhm)[0][:, drop].sum(axis=1) > 0.5
+        if lost.any():
+            lo, hi = float(mwl[lost].min()), float(mwl[lost].max())
+            span = f"{lo:g} nm" if lo == hi else f"{lo:g}-{hi:g} nm"
+            warning += (f". Model bands with most of their response on dropped bands: "
+                        f"{int(lost.sum())} ({span}); they come from the nearest usable "
+                        "bands, so the map may be less reliable")
     return BandPlan("resample", bands, int(mwl.size), matrix=matrix, warning=warning)

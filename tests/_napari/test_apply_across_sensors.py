@@ -138,3 +138,32 @@ def test_model_tab_names_the_excluded_bands_and_apply_drops_them(dock, scene, cl
                                   clf.predict(scene[0]).labels)
     w.classifier = None
     assert "No model yet" in w.model.info.text() and w.model.info.toolTip() == ""
+
+
+@pytest.mark.parametrize("lazy", [False, True], ids=["in memory", "dask"])
+def test_the_layers_flagged_bands_are_dropped_before_resampling(dock, scene, clf, qtbot,
+                                                                  lazy):
+    """Band 2 of the other sensor (500 nm, on a model band) is flagged bad in the layer's
+    metadata and holds garbage: the model's 500 nm band comes from its usable neighbours, so
+    the map is the one of the same cube with clean values there."""
+    from napari_ssdgl.io.base import Cube
+
+    viewer, w = dock
+    clean = other_sensor(scene[0])
+    cube = clean.copy()
+    cube[2] = 1e4
+    flags = [b == 2 for b in range(len(OTHER_WL))]
+    data = da.from_array(cube, chunks=(cube.shape[0], 16, 16)) if lazy else cube
+    layer = viewer.add_image(data, name="flagged", metadata={
+        "wavelengths": OTHER_WL, "wavelength_units": "nm", "bad_bands": flags})
+    notes = Notes()
+    job = w.apply_to_cube(layer)
+    assert not job.bands.matrix[:, 2].any()
+    wait_idle(qtbot, w, job)
+    [warning] = [m for m in notes.warnings if "resampled" in m]
+    assert "1 flagged bad by the file (bands 2)" in warning
+    assert "most of their response on dropped bands: 1 (500 nm)" in warning
+    plan = clf.plan_for(Cube(data=clean, wavelengths=np.array(OTHER_WL),
+                             wavelength_units="nm", bad_bands=flags))
+    expected = clf.predict(clean, bands=plan).labels
+    np.testing.assert_array_equal(viewer.layers["flagged prediction"].data, expected)

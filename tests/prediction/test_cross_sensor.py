@@ -85,3 +85,28 @@ def test_a_vnir_only_cube_is_refused(trained):
                        r" the cube's bands cover 400-1000 nm but the model's span 400-2500 nm "
                        r"\(\d+ of its 177 bands outside\); resampling does not extrapolate"):
         clf.predict(vnir, device="cpu")
+
+
+def test_the_other_sensors_bad_bands_reach_no_model_band(trained):
+    """The 10 nm cube with a band its file flags bad (holding garbage) and a band without
+    values: both are dropped before resampling, so the map is as good as from the clean cube;
+    taken as they are they would spoil it."""
+    clf, data, gt = trained
+    other = resampled(data, AVIRIS_WL, GRID, np.full(GRID.size, 10.0))
+    flagged, empty = int(np.flatnonzero(GRID == 1000)[0]), int(np.flatnonzero(GRID == 2100)[0])
+    other[flagged] = 1e3
+    other[empty] = np.nan
+    flags = np.zeros(GRID.size, bool)
+    flags[flagged] = True
+    cube = Cube(data=other, wavelengths=GRID, wavelength_units="nm", bad_bands=flags)
+    plan = clf.plan_for(cube)
+    assert not plan.matrix[:, [flagged, empty]].any()
+    assert f"flagged bad by the file (bands {flagged})" in plan.warning
+    assert f"without usable values (bands {empty})" in plan.warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pred = clf.predict(cube, device="cpu").labels
+        leaky = clf.predict(Cube(data=other, wavelengths=GRID, wavelength_units="nm"),
+                            device="cpu").labels
+    assert accuracy(pred, gt) > 0.95
+    assert accuracy(leaky, gt) < accuracy(pred, gt) - 0.1

@@ -118,3 +118,48 @@ def test_apply_checks_the_band_count_and_keeps_dask_lazy():
     lazy22 = da.from_array(cube(22), chunks=(5, 2, 2))
     assert isinstance(select.apply(lazy22), da.Array)
     np.testing.assert_array_equal(select.apply(lazy22).compute(), cube(22)[list(SEL.indices)])
+
+
+def test_the_cubes_bad_bands_are_dropped_before_resampling():
+    """A flagged band and a band without finite values carry a spike / NaN that must reach no
+    model band; the rest of the cube gives the model bands exactly as without them."""
+    src = np.arange(400.0, 2501.0, 10.0)
+    flat = np.full((src.size, 6, 6), 0.25, np.float32)
+    flagged = int(np.flatnonzero(src == 1000.0)[0])  # under the model's band at 1000 nm
+    empty = int(np.flatnonzero(src == 1610.0)[0])
+    flat[flagged] = 50.0  # what a bad band holds: anything
+    flat[empty] = np.nan
+    flags = np.zeros(src.size, bool)
+    flags[flagged] = True
+    kw = dict(wavelengths=src, units="nm", model_wavelengths=WL, model_units="nm",
+              model_fwhm=np.full(22, 30.0))
+    plan = plan_bands(src.size, 22, flags=flags, data=flat, **kw)
+    assert not plan.matrix[:, [flagged, empty]].any()
+    np.testing.assert_allclose(plan.apply(flat), 0.25, rtol=1e-5)
+    assert (f"Dropped first: 1 flagged bad by the file (bands {flagged}); 1 without usable "
+            f"values (bands {empty})") in plan.warning
+    leaky = plan_bands(src.size, 22, **kw)  # as before: the spike leaks into 1000 nm
+    assert leaky.apply(flat)[6].max() > 1.0
+    # a swath's empty border (NaN in every band) drops nothing
+    border = np.full((src.size, 6, 6), 0.25, np.float32)
+    border[:, 0] = np.nan
+    assert "Dropped" not in plan_bands(src.size, 22, data=border, **kw).warning
+
+
+def test_model_bands_on_dropped_bands_are_named_and_too_few_usable_bands_refused():
+    src = np.arange(400.0, 2501.0, 10.0)
+    flags = (src >= 1300) & (src <= 1500)  # the file flags the whole water window
+    plan = plan_bands(src.size, 22, wavelengths=src, units="nm", model_wavelengths=WL,
+                      model_units="nm", model_fwhm=np.full(22, 12.0), flags=flags)
+    assert "most of their response on dropped bands: 3 (1300-1500 nm)" in plan.warning
+    assert "between the cube's bands at 1290 and 1510 nm" in plan.warning  # the real gap
+    with pytest.raises(BandMismatchError, match="after dropping the cube's unusable bands"):
+        plan_bands(src.size, 22, wavelengths=src, units="nm", model_wavelengths=WL,
+                   model_units="nm", flags=src > 2000)  # the usable bands end at 2000 nm
+    with pytest.raises(BandMismatchError, match="1 of its 211 bands are usable"):
+        plan_bands(src.size, 22, wavelengths=src, units="nm", model_wavelengths=WL,
+                   model_units="nm", flags=src > 400)
+    # flags of another length (a layer reopened otherwise) are not this cube's: ignored
+    assert "Dropped" not in plan_bands(src.size, 22, wavelengths=src, units="nm",
+                                       model_wavelengths=WL, model_units="nm",
+                                       flags=[True, False]).warning
