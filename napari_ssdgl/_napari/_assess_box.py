@@ -2,8 +2,9 @@
 and its accuracy and class areas with confidence intervals (issue 20; the engine is
 ``analysis.sample_design``, ``analysis.accuracy_area`` and ``workflows.assess``).
 
-**Propose sample** draws the points (map classes as strata, size from the target SE of OA or
-a number, a minimum per class, none on the training pixels) into a Points layer whose features
+**Propose sample** draws the points (map classes as strata, size from the target SE of OA at
+the anticipated user's accuracies, one or per class, or a number; a minimum per class; none on
+the training pixels) into a Points layer whose features
 hold ``row, col, map_class, reference``. The user labels them: select a point and press 1-9
 (as when painting; 0 clears), which moves on to the next unlabelled point; **Next point**
 centres the view on it; **From layer** reads the references from a label raster (a ground
@@ -27,6 +28,7 @@ from qtpy.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QLabel,
+    QLineEdit,
     QSpinBox,
     QTableWidget,
     QTableWidgetItem,
@@ -39,6 +41,8 @@ from napari_ssdgl._napari._ui import button, row
 from napari_ssdgl.analysis.sample_design import (
     DEFAULT_ANTICIPATED_UA,
     DEFAULT_MIN_PER_CLASS,
+    describe_anticipated_ua,
+    parse_anticipated_ua,
     propose_sample,
 )
 from napari_ssdgl.workflows.assess import (
@@ -97,6 +101,10 @@ class AssessBox(QWidget):
         self.target_se.setDecimals(3)
         self.target_se.setSingleStep(0.005)
         self.target_se.setValue(0.01)
+        self.anticipated_ua = QLineEdit(f"{DEFAULT_ANTICIPATED_UA:g}")
+        self.anticipated_ua.setToolTip(
+            "User's accuracy you expect, for the size from the target SE: one for every class "
+            f"(0.9) or per class (1:0.8,3:0.95; the others {DEFAULT_ANTICIPATED_UA:g})")
         self.min_per_class = QSpinBox()
         self.min_per_class.setRange(0, 10_000)
         self.min_per_class.setValue(DEFAULT_MIN_PER_CLASS)
@@ -123,6 +131,7 @@ class AssessBox(QWidget):
         form.addRow("Class map", self.map_picker.native)
         form.addRow("Points", self.size)
         form.addRow("Target SE of OA", self.target_se)
+        form.addRow("Anticipated user's accuracy", self.anticipated_ua)
         form.addRow("Minimum per class", self.min_per_class)
         form.addRow("Seed", self.seed)
         form.addRow("Reference layer", self.reference_picker.native)
@@ -179,11 +188,12 @@ class AssessBox(QWidget):
         cmap = np.asarray(layer.data)
         total = self.size.value() or None
         try:
+            ua = parse_anticipated_ua(self.anticipated_ua.text())
             design = propose_sample(cmap, total=total,
                                     target_se=None if total else self.target_se.value(),
                                     min_per_class=self.min_per_class.value(),
-                                    anticipated_ua=DEFAULT_ANTICIPATED_UA,
-                                    exclude=self._exclude(cmap.shape), seed=self.seed.value())
+                                    anticipated_ua=ua, exclude=self._exclude(cmap.shape),
+                                    seed=self.seed.value())
         except ValueError as exc:
             show_error(f"Cannot propose a sample: {exc}")
             return None
@@ -193,7 +203,7 @@ class AssessBox(QWidget):
         notes = " ".join(f"{n[0].upper()}{n[1:]}." for n in design.notes)
         self.summary.setText(f"{design.size} points on '{layer.name}' (expected SE of OA "
                              f"{design.expected_se:.3f} at user's accuracy "
-                             f"{DEFAULT_ANTICIPATED_UA}). {notes} Select a point and press "
+                             f"{describe_anticipated_ua(ua)}). {notes} Select a point and press "
                              "its class key (1–9); 0 clears.")
         return points
 

@@ -28,7 +28,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 __all__ = ["DEFAULT_ANTICIPATED_UA", "DEFAULT_MIN_PER_CLASS", "SampleDesign", "allocate",
-           "anticipated", "expected_se_oa", "propose_sample", "sample_size", "sampling_frame"]
+           "anticipated", "describe_anticipated_ua", "expected_se_oa", "parse_anticipated_ua",
+           "propose_sample", "sample_size", "sampling_frame"]
 
 DEFAULT_MIN_PER_CLASS = 50
 DEFAULT_ANTICIPATED_UA = 0.85  # a trained classifier's classes; lower it for a rough map
@@ -45,6 +46,44 @@ def anticipated(classes, anticipated_ua: float | Mapping[int, float]) -> np.ndar
     if np.any((u <= 0) | (u > 1)) or not np.all(np.isfinite(u)):
         raise ValueError(f"anticipated user's accuracies must be in (0, 1], got {u.tolist()}")
     return u
+
+
+def parse_anticipated_ua(text: str) -> float | dict[int, float]:
+    """Anticipated user's accuracies as the CLI (``--anticipated-ua``) and the dock take them:
+    ``"0.9"`` for every class, or ``"1:0.8,3:0.95"`` per class (the classes it does not name
+    get :data:`DEFAULT_ANTICIPATED_UA`). A ValueError says what does not parse."""
+    text = str(text).strip()
+    if ":" not in text:
+        try:
+            value = float(text)
+        except ValueError:
+            raise ValueError(f"anticipated user's accuracy {text!r}: give a number such as "
+                             "0.9, or class:accuracy pairs such as 1:0.8,3:0.95") from None
+        anticipated([0], value)  # the range check
+        return value
+    out: dict[int, float] = {}
+    for item in text.split(","):
+        cls, _, value = item.partition(":")
+        try:
+            c, u = int(cls), float(value)
+        except ValueError:
+            raise ValueError(f"anticipated user's accuracy {item.strip()!r}: each item is "
+                             "class:accuracy, e.g. 3:0.95") from None
+        if c <= 0 or c in out:
+            raise ValueError(f"anticipated user's accuracy {item.strip()!r}: "
+                             + ("class values are above 0" if c <= 0 else
+                                f"class {c} is given twice"))
+        out[c] = u
+    anticipated(list(out), out)
+    return out
+
+
+def describe_anticipated_ua(anticipated_ua: float | Mapping[int, float]) -> str:
+    """``"0.85"`` or ``"1: 0.8, 3: 0.95 (others 0.85)"``, for a status line."""
+    if not isinstance(anticipated_ua, Mapping):
+        return f"{float(anticipated_ua):g}"
+    pairs = ", ".join(f"{c}: {u:g}" for c, u in sorted(anticipated_ua.items()))
+    return f"{pairs} (others {DEFAULT_ANTICIPATED_UA:g})"
 
 
 def sample_size(counts: Mapping[int, int], target_se: float,

@@ -15,6 +15,9 @@ examples:
   # propose: enough points for SE(OA) 0.01 (anticipated user's accuracy 0.85), at least 50 per
   # class, none on the training pixels; label the CSV's reference column (or in the dock)
   napari-ssdgl assess maps/scene.tif --target-se 0.01 --exclude train.tif --out points.csv
+  # ... expecting class 1 to be mapped worse (0.7) and class 3 better (0.95)
+  napari-ssdgl assess maps/scene.tif --target-se 0.01 --anticipated-ua 1:0.7,3:0.95 \
+      --out points.csv
   napari-ssdgl assess maps/scene.tif --propose 600 --min-per-class 30 --seed 1 --out points.csv
   # report from the labelled points: OA, user's/producer's accuracy, areas with 95 % CIs
   napari-ssdgl assess maps/scene.tif --reference points.csv --exclude train.tif \\
@@ -62,9 +65,11 @@ def add_assess_parser(sub, overwrite_option, output_options, positive, unit_inte
     a.add_argument("--min-per-class", type=int, default=DEFAULT_MIN_PER_CLASS,
                    help=f"minimum points per map class (default {DEFAULT_MIN_PER_CLASS}; a "
                         "smaller class is sampled whole)")
-    a.add_argument("--anticipated-ua", type=unit_interval, default=DEFAULT_ANTICIPATED_UA,
-                   help="anticipated user's accuracy of every class, for --target-se "
-                        f"(default {DEFAULT_ANTICIPATED_UA})")
+    a.add_argument("--anticipated-ua", default=str(DEFAULT_ANTICIPATED_UA),
+                   metavar="U|CLASS:U,...",
+                   help="anticipated user's accuracy, for --target-se and the expected SE: "
+                        "one for every class (0.9) or per class (1:0.8,3:0.95; the others "
+                        f"{DEFAULT_ANTICIPATED_UA}) (default {DEFAULT_ANTICIPATED_UA})")
     a.add_argument("--seed", type=int, default=0, help="seed of the sample (default 0)")
     a.add_argument("--exclude", metavar="TRAIN_LABELS",
                    help="label raster of the training pixels: no point on them, and points "
@@ -107,20 +112,20 @@ def _read_raster(path: str, shape: tuple[int, int], what: str):
     return data
 
 
-def _propose(args, cmap, exclude, geometry) -> int:
-    from napari_ssdgl.analysis.sample_design import propose_sample
+def _propose(args, cmap, exclude, geometry, ua) -> int:
+    from napari_ssdgl.analysis.sample_design import describe_anticipated_ua, propose_sample
     from napari_ssdgl.workflows.assess import points_from_design, write_points
 
     design = propose_sample(cmap.data, total=args.propose, target_se=args.target_se,
-                            min_per_class=args.min_per_class,
-                            anticipated_ua=args.anticipated_ua, exclude=exclude,
-                            seed=args.seed)
+                            min_per_class=args.min_per_class, anticipated_ua=ua,
+                            exclude=exclude, seed=args.seed)
     out = write_points(args.out[0], points_from_design(design), geometry=geometry,
                        overwrite=args.overwrite)
     info = {**design.to_dict(), "out": str(out)}
     per_class = ", ".join(f"{c}: {n}" for c, n in design.allocation.items())
     text = (f"{design.size} points ({per_class}) written to {out}; expected SE of OA "
-            f"{design.expected_se:.4f} if user's accuracies are {args.anticipated_ua}")
+            f"{design.expected_se:.4f} if user's accuracies are "
+            f"{describe_anticipated_ua(ua)}")
     for note in design.notes:
         text += f"\nnote: {note}"
     _emit(args, info, text)
@@ -130,6 +135,7 @@ def _propose(args, cmap, exclude, geometry) -> int:
 def assess(args) -> int:
     """The ``assess`` command: a proposal (``--propose``/``--target-se`` without
     ``--reference``) or a report."""
+    from napari_ssdgl.analysis.sample_design import parse_anticipated_ua
     from napari_ssdgl.io import read_labels
     from napari_ssdgl.workflows.assess import (
         REPORT_SUFFIXES,
@@ -156,6 +162,7 @@ def assess(args) -> int:
                              f"{', '.join(REPORT_SUFFIXES)}")
     if args.pseudo_count < 0:
         raise ValueError(f"--pseudo-count cannot be negative, got {args.pseudo_count}")
+    ua = parse_anticipated_ua(args.anticipated_ua)
     check_outputs(args.out, overwrite=args.overwrite,
                   inputs=[p for p in (args.map, args.reference, args.points, args.exclude) if p])
     cmap = read_labels(_existing(args.map))
@@ -164,7 +171,7 @@ def assess(args) -> int:
                                                              "training-label raster") > 0
     geometry = geometry_from_tags(cmap.geo, shape[0])
     if proposing:
-        return _propose(args, cmap, exclude, geometry)
+        return _propose(args, cmap, exclude, geometry, ua)
     if args.pixel_size:
         ha, note = args.pixel_size ** 2 / 10_000, None
     else:
@@ -187,7 +194,7 @@ def assess(args) -> int:
         result = assess_raster(cmap.data, ref, points=points, exclude=exclude,
                                total=args.propose, target_se=args.target_se,
                                min_per_class=args.min_per_class,
-                               anticipated_ua=args.anticipated_ua, seed=args.seed, **options)
+                               anticipated_ua=ua, seed=args.seed, **options)
     written = [write_report(o, result, overwrite=args.overwrite) for o in args.out]
     text = report_text(result)
     if written:

@@ -184,3 +184,22 @@ def test_a_class_maps_own_grid_and_no_wrong_ha(box, tmp_path):
     result = box.compute()
     assert result.report.pixel_area_ha is None and box.table.item(0, 5).text() == ""
     assert "Areas in pixels only" in box.summary.text()
+
+
+def test_anticipated_user_accuracies_one_or_per_class(box, notes):
+    from napari_ssdgl.analysis.sample_design import sample_size
+
+    viewer, box = box
+    box.min_per_class.setValue(0)
+    box.target_se.setValue(0.05)
+    box.anticipated_ua.setText("0.99")
+    few = len(box.propose().data)
+    box.anticipated_ua.setText("1:0.6,3:0.7")  # class 2: the default 0.85
+    many = len(box.propose().data)
+    sizes = {c: int(((MAP == c) & (TRAIN == 0)).sum()) for c in (1, 2, 3)}
+    assert many == sample_size(sizes, 0.05, {1: 0.6, 2: 0.85, 3: 0.7}) > few
+    assert "1: 0.6, 3: 0.7 (others 0.85)" in box.summary.text()
+    layer = box.points_layer
+    box.anticipated_ua.setText("1:0.6,1:0.9")
+    assert box.propose() is None and box.points_layer is layer  # nothing changed
+    assert any("given twice" in e for e in notes.errors)

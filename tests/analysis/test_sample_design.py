@@ -81,3 +81,21 @@ def test_propose_sample_mask_census_and_errors():
         propose_sample(np.zeros((4, 4), int), total=5)
     with pytest.raises(ValueError, match="exclude raster"):
         propose_sample(cmap, total=5, exclude=np.zeros((3, 3), bool))
+
+
+def test_anticipated_user_accuracies_one_or_per_class():
+    from napari_ssdgl.analysis.sample_design import (
+        describe_anticipated_ua,
+        parse_anticipated_ua,
+    )
+
+    assert parse_anticipated_ua(" 0.9 ") == 0.9
+    per_class = parse_anticipated_ua("1:0.7, 2:0.6,3:0.9,4:0.95")
+    assert per_class == {1: 0.7, 2: 0.6, 3: 0.9, 4: 0.95}
+    assert sample_size(OLOFSSON, 0.01, per_class) == 641  # the Olofsson example
+    assert describe_anticipated_ua(0.9) == "0.9"
+    assert describe_anticipated_ua({3: 0.95, 1: 0.8}) == "1: 0.8, 3: 0.95 (others 0.85)"
+    for bad, why in (("x", "give a number"), ("1.5", r"in \(0, 1\]"), ("1:0.8,3", "class:"),
+                     ("0:0.9", "above 0"), ("1:0.8,1:0.9", "twice"), ("2:0", r"in \(0, 1\]")):
+        with pytest.raises(ValueError, match=why):
+            parse_anticipated_ua(bad)

@@ -129,6 +129,19 @@ def test_report_from_a_reference_raster_and_georeferencing(files, capsys):
     assert r10["pixel_area_ha"] == pytest.approx(0.01)
 
 
+def test_anticipated_user_accuracies_per_class_size_the_sample(files, capsys):
+    from napari_ssdgl.analysis.sample_design import sample_size
+
+    sizes = {c: int((MAP == c).sum()) for c in (1, 2, 3)}
+    info = run_json(capsys, files / "map.npy", "--target-se", 0.05, "--min-per-class", 0,
+                    "--anticipated-ua", "1:0.6,3:0.99", "--out", files / "p.csv")
+    assert info["anticipated_ua"] == {"1": 0.6, "3": 0.99}  # class 2: the default 0.85
+    assert info["requested"] == sample_size(sizes, 0.05, {1: 0.6, 2: 0.85, 3: 0.99})
+    one = run_json(capsys, files / "map.npy", "--target-se", 0.05, "--min-per-class", 0,
+                   "--anticipated-ua", 0.99, "--out", files / "q.csv")
+    assert one["anticipated_ua"] == 0.99 and one["requested"] < info["requested"]
+
+
 def test_areas_in_ha_from_an_envi_map_and_a_latitude_longitude_grid(files, capsys):
     from napari_ssdgl.io.geo import geo_tags, pixel_area_ha
 
@@ -159,6 +172,8 @@ def test_areas_in_ha_from_an_envi_map_and_a_latitude_longitude_grid(files, capsy
     (["{d}/map.npy", "--propose", "5", "--out", "{d}/p.json"], "one --out FILE.csv"),
     (["{d}/map.npy", "--reference", "{d}/truth.npy", "--out", "{d}/r.txt"], "a report is"),
     (["{d}/map.npy", "--reference", "{d}/bad.csv"], "not on pixels of their map_class"),
+    (["{d}/map.npy", "--target-se", "0.05", "--anticipated-ua", "1:0.6,1:0.7", "--out",
+      "{d}/p.csv"], "class 1 is given twice"),
     (["{d}/map.npy", "--reference", "{d}/nocols.csv"], "needs the columns"),
     (["{d}/map.npy", "--reference", "{d}/small.npy"], "reference raster is"),
     (["{d}/map.npy", "--reference", "{d}/truth.npy", "--points", "{d}/bad.csv", "--propose",
