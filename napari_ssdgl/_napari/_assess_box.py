@@ -45,12 +45,11 @@ from napari_ssdgl.analysis.sample_design import (
     parse_anticipated_ua,
     propose_sample,
 )
+from napari_ssdgl.io.geo import pixel_area_ha
 from napari_ssdgl.workflows.assess import (
     REPORT_SUFFIXES,
     Assessment,
-    MapGeometry,
     assess_points,
-    geometry_from_tags,
     points_from_design,
     read_points,
     write_points,
@@ -169,15 +168,16 @@ class AssessBox(QWidget):
             return None
         return np.asarray(layer.data) > 0
 
-    def _geometry(self, map_layer: Labels) -> MapGeometry | None:
-        """The map's georeferencing: its own (a GeoTIFF or ENVI class map), else the picked
-        cube's when the map is on the cube's grid (a prediction), as the CLI reads a map's."""
+    def _pixel_area(self, map_layer: Labels) -> tuple[float | None, str | None]:
+        """(ha per pixel, note) from the map's georeferencing: its own (a GeoTIFF or ENVI
+        class map), else the picked cube's when the map is on its grid (a prediction); the
+        same ``io.geo.pixel_area_ha`` as the CLI."""
         shape = np.shape(map_layer.data)
         geo = map_layer.metadata.get("geo")
         cube = self._cube()
         if not geo and cube is not None and tuple(np.shape(cube.data)[-2:]) == shape:
             geo = cube.metadata.get("geo")
-        return geometry_from_tags(geo, shape[0])
+        return pixel_area_ha(geo, shape[0])
 
     # -- propose and label -----------------------------------------------------------------
     def propose(self) -> Points | None:
@@ -336,12 +336,11 @@ class AssessBox(QWidget):
         if layer is None:
             return None
         cmap = np.asarray(layer.data)
-        geometry = self._geometry(layer) or MapGeometry((), None)
+        ha, note = self._pixel_area(layer)
         try:
             result = assess_points(cmap, pts, exclude=self._exclude(cmap.shape),
-                                   class_names=_class_names(layer),
-                                   pixel_area_ha=geometry.pixel_area_ha,
-                                   area_note=geometry.area_note)
+                                   class_names=_class_names(layer), pixel_area_ha=ha,
+                                   area_note=note)
         except ValueError as exc:
             show_error(f"Cannot assess '{layer.name}': {exc}")
             return None

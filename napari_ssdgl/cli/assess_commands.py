@@ -137,6 +137,7 @@ def assess(args) -> int:
     ``--reference``) or a report."""
     from napari_ssdgl.analysis.sample_design import parse_anticipated_ua
     from napari_ssdgl.io import read_labels
+    from napari_ssdgl.io.geo import pixel_area_ha
     from napari_ssdgl.workflows.assess import (
         REPORT_SUFFIXES,
         assess_points,
@@ -169,14 +170,10 @@ def assess(args) -> int:
     shape = cmap.data.shape
     exclude = None if args.exclude is None else _read_raster(args.exclude, shape,
                                                              "training-label raster") > 0
-    geometry = geometry_from_tags(cmap.geo, shape[0])
     if proposing:
-        return _propose(args, cmap, exclude, geometry, ua)
-    if args.pixel_size:
-        ha, note = args.pixel_size ** 2 / 10_000, None
-    else:
-        ha, note = (None, None) if geometry is None else (geometry.pixel_area_ha,
-                                                          geometry.area_note)
+        return _propose(args, cmap, exclude, geometry_from_tags(cmap.geo), ua)
+    ha, note = ((args.pixel_size ** 2 / 10_000, None) if args.pixel_size else
+                pixel_area_ha(cmap.geo, shape[0]))
     options = {"class_names": cmap.class_names, "pixel_area_ha": ha, "area_note": note,
                "confidence": args.confidence, "pseudo_count": args.pseudo_count}
     if Path(args.reference).suffix.lower() == ".csv":

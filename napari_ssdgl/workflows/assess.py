@@ -34,7 +34,7 @@ from napari_ssdgl.analysis.sample_design import (
     sampling_frame,
 )
 from napari_ssdgl.io.atomic import atomic_output
-from napari_ssdgl.io.geo import pixel_area_ha, tags_geotransform
+from napari_ssdgl.io.geo import tags_geotransform
 from napari_ssdgl.io.jsonio import jsonable
 
 __all__ = ["POINT_COLUMNS", "REPORT_SUFFIXES", "Assessment", "MapGeometry", "Points",
@@ -48,12 +48,9 @@ REPORT_SUFFIXES = (".json", ".csv", ".png")
 @dataclass
 class MapGeometry:
     """Where a georeferenced map's pixels lie: ``transform`` is its GDAL-order geotransform
-    ``(x0, dx, rx, y0, ry, dy)``; ``pixel_area_ha`` None where a pixel's ground area cannot be
-    given (``area_note`` says why; it also says how a latitude/longitude grid's was found)."""
+    ``(x0, dx, rx, y0, ry, dy)``. (A pixel's ground area: ``io.geo.pixel_area_ha``.)"""
 
     transform: tuple[float, ...]
-    pixel_area_ha: float | None
-    area_note: str | None = None
 
     def centres(self, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Map coordinates (x, y) of the centres of pixels (row, col)."""
@@ -62,13 +59,11 @@ class MapGeometry:
         return x0 + c * dx + r * rx, y0 + c * ry + r * dy
 
 
-def geometry_from_tags(geo: dict | None, rows: int) -> MapGeometry | None:
-    """:class:`MapGeometry` of a ``rows``-row map from GeoTIFF tags ``{code: value}`` (as
-    ``Cube.geo`` and ``LabelMap.geo`` hold them, from any reader), or None without a grid."""
+def geometry_from_tags(geo: dict | None) -> MapGeometry | None:
+    """:class:`MapGeometry` from GeoTIFF tags ``{code: value}`` (as ``Cube.geo`` and
+    ``LabelMap.geo`` hold them, from any reader), or None without a grid."""
     transform = tags_geotransform(geo)
-    if transform is None:
-        return None
-    return MapGeometry(transform, *pixel_area_ha(geo, rows))
+    return None if transform is None else MapGeometry(transform)
 
 
 @dataclass
@@ -190,7 +185,7 @@ def assess_points(class_map: np.ndarray, points: Points, *, exclude: np.ndarray 
     """The report of labelled ``points`` on ``class_map`` (see the module docstring).
     ``exclude``: the training pixels; ``mask``: the population when it is not every mapped
     pixel; ``area_note``: how the pixel area was found, or why there is none
-    (:attr:`MapGeometry.area_note`), for the report's notes."""
+    (``io.geo.pixel_area_ha``), for the report's notes."""
     cm = np.asarray(class_map)
     frame, excluded_px = sampling_frame(cm, mask=mask, exclude=exclude)
     _check_points(points, cm.shape, cm)

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from napari_ssdgl.io.geo import geo_tags, pixel_area_ha
 from napari_ssdgl.workflows.assess import (
     Points,
     assess_points,
@@ -24,30 +25,27 @@ def geo(model: int, unit: int | None = None) -> dict:
 
 
 def test_geometry_units():
-    assert geometry_from_tags(geo(1), 5).pixel_area_ha == pytest.approx(0.02)  # metres default
-    feet = geometry_from_tags(geo(1, 9002), 5).pixel_area_ha
+    assert pixel_area_ha(geo(1), 5) == (pytest.approx(0.02), None)  # metres by default
+    feet = pixel_area_ha(geo(1, 9002), 5)[0]
     assert feet == pytest.approx(20 * 10 * 0.3048 ** 2 / 10_000)
-    assert geometry_from_tags(geo(2), 5).pixel_area_ha is None  # 20 degrees from y = 2000
-    unknown = geometry_from_tags(geo(1, 9102), 5)
-    assert unknown.pixel_area_ha is None and "linear unit" in unknown.area_note
-    assert geometry_from_tags({33550: [1, 1, 0]}, 5) is None
-    g = geometry_from_tags(geo(1), 5)
+    assert pixel_area_ha(geo(2), 5)[0] is None  # 20 degrees from y = 2000
+    ha, note = pixel_area_ha(geo(1, 9102), 5)
+    assert ha is None and "linear unit" in note
+    assert geometry_from_tags({33550: [1, 1, 0]}) is None
+    g = geometry_from_tags(geo(1))
     assert g.centres(np.array([0]), np.array([2])) == (pytest.approx([1050.0]),
                                                        pytest.approx([1995.0]))
 
 
 def test_centres_of_a_rotated_grid():
-    from napari_ssdgl.io.geo import geo_tags
-
-    g = geometry_from_tags(geo_tags((100.0, 3.0, 4.0, 200.0, 4.0, -3.0), 32633), 5)
+    g = geometry_from_tags(geo_tags((100.0, 3.0, 4.0, 200.0, 4.0, -3.0), 32633))
     x, y = g.centres(np.array([1]), np.array([0]))  # (col, row) = (0.5, 1.5)
     assert (x[0], y[0]) == (pytest.approx(100 + 1.5 + 6), pytest.approx(200 + 2 - 4.5))
-    assert g.pixel_area_ha == pytest.approx(25 / 10_000)  # |det| = 9 + 16
 
 
 def test_points_round_trip_and_bad_files(tmp_path):
     pts = Points([0, 3], [1, 2], [1, 2], [0, 2])
-    path = write_points(tmp_path / "p.csv", pts, geometry=geometry_from_tags(geo(1), 5))
+    path = write_points(tmp_path / "p.csv", pts, geometry=geometry_from_tags(geo(1)))
     assert path.read_text().splitlines()[:2] == ["row,col,map_class,reference,x,y",
                                                  "0,1,1,,1030.0,1995.0"]
     back = read_points(path)
