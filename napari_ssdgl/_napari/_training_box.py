@@ -147,7 +147,9 @@ class TrainingBox(QGroupBox):
         self.progress.start(trainer.config.iterations)
         verb = "Training" if init_from is None else "Refining"
         held = (f", {trainer.validation_pixels} held out to choose the kept model"
-                if trainer.validation_pixels else "")
+                if trainer.validation_pixels else
+                ", all training: too few to hold some out" if trainer.config.keep == "best"
+                else "")
         sel = trainer.band_selection
         if sel is not None:
             held += (f", on {len(sel.indices)} of {sel.source_bands} bands (without "

@@ -177,7 +177,7 @@ class HBSampler:
 
 
 VALIDATION_FRACTION = 0.2
-VALIDATION_MIN = 10
+VALIDATION_MIN = 50
 """Held-out painted pixels that choose the kept checkpoint (``keep="best"``): a seeded
 ``floor(fraction * n_c)`` of every class, and no hold-out at all (the last model is kept) when
 that makes fewer than ``VALIDATION_MIN`` pixels in all: a handful of pixels cannot rank models."""

@@ -628,6 +628,10 @@ class Trainer:
         self._best_validation_oa = None if validation is None else validation["oa"]
         chosen = (f"held-out training pixels ({self.validation_pixels} px)"
                   if self.validation_labels is not None else "last iteration")
+        if self.validation_labels is None and self.config.keep == "best":
+            cfg = self.config
+            chosen += (f" (too few training pixels to hold out: {cfg.validation_fraction:.0%}"
+                       f" of each class is under {cfg.validation_min}, so all of them trained)")
         self.best_metrics = dict(test or {}, iteration=self.iterations_done, selected_on=chosen,
                                  validation_oa=self._best_validation_oa,
                                  validation_pixels=self.validation_pixels)

@@ -138,7 +138,7 @@ def test_refine_refuses_a_cube_with_other_bands(dock, scene, qtbot, notes):
 def test_panel_says_what_it_scores_on_and_ground_truth_never_chooses(dock, scene, qtbot, notes):
     viewer, w = dock
     w.new_labels_layer().data = _labels(scene.gt.data, 20)  # 4 per class held out: 24 px
-    w.config_overrides = dict(FREENET_TINY, eval_every=5)
+    w.config_overrides = dict(FREENET_TINY, eval_every=5, validation_min=24)
     job = w.train()
     assert job.trainer.validation_pixels == 24
     wait_idle(qtbot, w, job)
@@ -161,6 +161,22 @@ def test_panel_says_what_it_scores_on_and_ground_truth_never_chooses(dock, scene
     w.gt_picker.value = None
     wait_idle(qtbot, w, w.train())
     assert "held-out painted pixels" in w.accuracy.summary.text()
+
+
+def test_too_few_painted_pixels_train_all_and_the_panel_says_so(dock, scene, qtbot, notes):
+    """At the default minimum, 24 held-out pixels are too few to choose on: all 120 painted
+    pixels train, the last model is kept, and the panel says why."""
+    viewer, w = dock
+    w.new_labels_layer().data = _labels(scene.gt.data, 20)
+    w.config_overrides = dict(FREENET_TINY, eval_every=5)
+    job = w.train()
+    assert job.trainer.validation_pixels == 0
+    assert "all training: too few to hold some out" in w.status.text()
+    wait_idle(qtbot, w, job)
+    assert not notes.errors, notes.errors
+    text = w.accuracy.summary.text()
+    assert "last model was kept: too few painted pixels to hold any out" in text
+    assert "every painted pixel trained" in text
 
 
 def test_live_map_refuses_a_lazy_cube(make_napari_viewer, scene):

@@ -121,7 +121,8 @@ def test_stop_from_another_thread(split):
 def test_best_model_by_held_out_validation_oa_is_kept():
     cube, gt = scene()
     train, test = split_per_class(gt, 20, seed=0)  # 4 of each class's 20 px are held out
-    trainer = Trainer(cube, train, config(iterations=12, eval_every=1, lr=0.05), test_labels=test)
+    trainer = Trainer(cube, train, config(iterations=12, eval_every=1, lr=0.05, validation_min=12),
+                      test_labels=test)
     assert trainer.validation_pixels == 12
     events = list(trainer.run())
     oas = [e.validation["oa"] for e in events]

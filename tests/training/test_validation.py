@@ -12,7 +12,9 @@ from tests.conftest import toy_scene as scene
 
 
 def config(**kw) -> TrainConfig:
-    base = {"iterations": 10, "lr": 0.05, "eval_every": 1, "device": "cpu", "model_kwargs": TINY}
+    # 3 classes x 20 px hold out 12: under the default minimum, so the tests ask for 10
+    base = {"iterations": 10, "lr": 0.05, "eval_every": 1, "device": "cpu", "model_kwargs": TINY,
+            "validation_min": 10}
     return TrainConfig(**(base | kw))
 
 
@@ -98,3 +100,21 @@ def test_validation_labels_given_and_keep_last(split):
     events = list(t.run())
     assert not any(e.best for e in events) and all(e.validation is None for e in events)
     assert t.result().metrics["selected_on"] == "last iteration"
+
+
+def test_too_few_painted_pixels_hold_none_out_and_say_so(split):
+    """60 painted pixels would hold out 12 (20 % a class): too few to rank models (the OA of
+    12 pixels moves in steps of 8 points), and holding them out costs a fifth of the labels.
+    By default every painted pixel trains and the last model is kept, with the reason."""
+    cube, train, test = split
+    t = Trainer(cube, train, TrainConfig(iterations=3, eval_every=1, device="cpu",
+                                         model_kwargs=TINY), test_labels=test)
+    assert t.validation_labels is None and t.validation_pixels == 0
+    assert t.sampler.counts.tolist() == [20, 20, 20]
+    list(t.run())
+    chosen = t.result().metrics["selected_on"]
+    assert chosen.startswith("last iteration (too few training pixels to hold out")
+    assert "under 50" in chosen
+    # with enough pixels (the minimum lowered here) the same labels hold 12 out
+    held = Trainer(cube, train, TrainConfig(validation_min=12, device="cpu", model_kwargs=TINY))
+    assert held.validation_pixels == 12
