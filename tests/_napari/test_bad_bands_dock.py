@@ -210,3 +210,25 @@ def test_auto_exclusion_keeps_the_detections_reasons_in_the_model(docks, qtbot):
     assert sel.reasons[5] == "constant" and "water absorption" in sel.reasons[17]
     assert "band 5: constant" in w.model.info.toolTip().splitlines()
     assert set(spectra.canvas.suspect) == set(PLANTED) | WATER  # the detection was shown too
+
+
+def test_closing_the_dock_during_a_detection_is_quiet(docks, qtbot, monkeypatch):
+    """The detection ends after its dock is gone: its result still lands on the layer, and no
+    slot reaches the deleted box (a Qt 'wrapped C/C++ object has been deleted' error)."""
+    from qtpy.QtCore import QCoreApplication, QEvent
+
+    viewer, w, spectra, layer = docks
+    release = threading.Event()
+    real = _suspect.detect
+    monkeypatch.setattr(_suspect, "detect", lambda *a: release.wait(30) and real(*a))
+    worker = w.detect_bad_bands()
+    ended = []
+    worker.finished.connect(lambda: ended.append(True))
+    viewer.window.remove_dock_widget(w)
+    w.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    release.set()
+    qtbot.waitUntil(lambda: bool(ended), timeout=30_000)
+    qtbot.wait(50)  # the worker's queued slots run here
+    assert set(_suspect.report(layer).indices) == set(PLANTED) | WATER
+    assert set(spectra.canvas.suspect) == set(PLANTED) | WATER
