@@ -11,7 +11,7 @@ from qtpy.QtCore import Qt
 from napari_ssdgl._napari import _suspect
 from napari_ssdgl._napari._spectrum_plot import SpectralProfileWidget
 from napari_ssdgl._napari._widget import SSDGLWidget
-from tests._napari.gui_helpers import Notes, wait_idle
+from tests._napari.gui_helpers import Notes, status_texts, wait_idle, wait_trainer
 
 BANDS = 24
 WAVELENGTHS = np.linspace(400, 2400, BANDS)  # bands 11-12 and 17 fall in the water windows
@@ -162,7 +162,7 @@ TINY_SSDGL = dict(model="ssdgl", iterations=80, lr=0.009, eval_every=20, preview
 
 
 def test_training_leaves_out_the_chosen_bands_and_the_model_says_so(opened, scene, qtbot,
-                                                                    tmp_path):
+                                                                    tmp_path, monkeypatch):
     from napari_ssdgl.training import split_per_class
 
     viewer, w = opened
@@ -173,10 +173,11 @@ def test_training_leaves_out_the_chosen_bands_and_the_model_says_so(opened, scen
     notes = Notes()
     w.bands.exclude.setText("0-1, 15")
     assert w.bands.count.text() == "13 of 16 bands kept"
+    said = status_texts(monkeypatch, w.status)
     job = w.train()
-    assert job.trainer.band_selection.excluded == [0, 1, 15]
-    assert "on 13 of 16 bands (without 0-1,15)" in w.status.text()
+    assert wait_trainer(qtbot, job).band_selection.excluded == [0, 1, 15]
     wait_idle(qtbot, w, job)
+    assert any("on 13 of 16 bands (without 0-1,15)" in t for t in said), said
     assert not notes.errors, notes.errors
     clf = w.classifier
     assert clf.bands == 13 and clf.band_selection.excluded == [0, 1, 15]

@@ -10,7 +10,7 @@ import napari_ssdgl.transforms.normalize as normalize
 from napari_ssdgl._napari._sample_data import scene_layers
 from napari_ssdgl._napari._widget import SSDGLWidget
 from napari_ssdgl.datasets import make_synthetic_scene
-from tests._napari.gui_helpers import TIMEOUT_MS, wait_idle
+from tests._napari.gui_helpers import TIMEOUT_MS, wait_idle, wait_trainer
 from tests._napari.test_widget import FREENET_TINY, sparse_labels
 from tests.conftest import Recording
 
@@ -66,7 +66,7 @@ def test_lazy_layer_trains_in_windows_without_reading_the_cube_whole(lazy_dock, 
 
     w.training._on_event = recording
     job = w.train()
-    assert job is not None and job.trainer.windowed
+    assert wait_trainer(qtbot, job).windowed
     assert job.cube is layer.data and job.tile_size == 256  # handed over, not copied
     wait_idle(qtbot, w, job)
     assert not notes.errors, notes.errors
