@@ -144,6 +144,12 @@ def test_train_refuses_a_bad_band_list_and_says_why(docks, qtbot):
     assert any("Cannot train" in m and "Bands" in m and "empty item" in m
                for m in notes.errors), notes.errors
     assert len(viewer.layers) == n_layers
+    # with 'auto' still to detect, the list is read in the worker: the same message, later
+    w.bands.exclude.setText("auto, 0-99")
+    wait_idle(qtbot, w, w.train())
+    assert notes.errors[-1].startswith("Cannot train: the bands to exclude (Label tab, Bands)")
+    assert "band 99 does not exist" in notes.errors[-1] and w.status.text() == notes.errors[-1]
+    assert len(viewer.layers) == n_layers and w.classifier is None
 
 
 def test_new_data_drops_the_old_detection(docks, qtbot):
@@ -194,18 +200,25 @@ def test_training_leaves_out_the_chosen_bands_and_the_model_says_so(opened, scen
     assert "excluded 0-1,15" in w.model.info.text()
 
 
-def test_auto_exclusion_keeps_the_detections_reasons_in_the_model(docks, qtbot):
+def test_auto_exclusion_keeps_the_detections_reasons_in_the_model(docks, qtbot, monkeypatch):
     viewer, w, spectra, layer = docks
     labels = viewer.add_labels(np.zeros((40, 40), np.uint8), name="paint")
     labels.data[2:12, 2:12], labels.data[28:38, 28:38] = 1, 2
     w.labels_picker.value = labels
     w.config_overrides = dict(TINY_FREENET, iterations=3, eval_every=0)
     w.bands.exclude.setText("auto")
+    threads = []
+    real = _suspect.detect
+    monkeypatch.setattr(_suspect, "detect", lambda *a: threads.append(
+        threading.current_thread()) or real(*a))
     notes = Notes()
-    job = w.train()  # no detection yet: made now, for 'auto'
+    job = w.train()  # no detection yet: made for 'auto' in the training worker
     assert job is not None, notes.errors
     wait_idle(qtbot, w, job)
     assert not notes.errors, notes.errors
+    assert len(threads) == 1 and threads[0] is not threading.main_thread()
+    assert w.bands.report is _suspect.report(layer) is not None  # kept for the next Train
+    assert w.bands.count.text() == f"{BANDS - 7} of {BANDS} bands kept"
     sel = w.classifier.band_selection
     assert set(sel.excluded) == set(PLANTED) | WATER
     assert sel.reasons[5] == "constant" and "water absorption" in sel.reasons[17]
