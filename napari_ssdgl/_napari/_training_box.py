@@ -118,7 +118,7 @@ class TrainingBox(QGroupBox):
         try:
             config = self.settings.config(**overrides)
         except (ValueError, TypeError) as exc:
-            show_error(f"Cannot train: {exc}")
+            show_error(refusal(exc))
             return None
         cube = self.data.training_cube(cube_layer, config.window)
         gt = self.data.copy_gt(cube.shape[1:])
