@@ -5,11 +5,17 @@ thread, or an immutable lazy array (a lazy cube trained in windows; a lazy cube'
 with its own work function, is in ``_lazy_apply.py``); they never touch a layer. Failures
 come back as an :class:`Outcome` (not as an exception) so the dock shows one readable
 notification instead of napari's generic traceback.
+
+A training job's Trainer is built in its worker too, from a :class:`TrainSetup`: its
+constructor streams a lazy cube's band statistics (minutes on a big scene) and the bands box's
+``auto`` may still need a detection, neither of which may freeze the viewer. The worker's
+first yield is :class:`Ready`; a set-up error comes back with ``job.trainer`` still None.
 """
 
 from __future__ import annotations
 
 import threading
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import ClassVar
@@ -18,10 +24,12 @@ import numpy as np
 from napari.qt.threading import create_worker
 from qtpy.QtCore import Qt
 
+from napari_ssdgl._napari._suspect import BandRequest
+from napari_ssdgl.analysis.bands import BandReport
 from napari_ssdgl.prediction.classifier import Classifier, Prediction
 from napari_ssdgl.prediction.inference import predict_probabilities
 from napari_ssdgl.prediction.spectral import BandPlan
-from napari_ssdgl.training import Trainer
+from napari_ssdgl.training import TrainConfig, Trainer
 from napari_ssdgl.training.windows import BandView, window_preparer
 
 
@@ -90,25 +98,75 @@ class Job:
 
 
 @dataclass
+class TrainSetup:
+    """What the worker builds the Trainer from besides the job's cube, labels and ground
+    truth, all taken on the main thread."""
+
+    config: TrainConfig
+    class_names: dict = field(default_factory=dict)
+    colors: dict = field(default_factory=dict)
+    wavelengths: object = None
+    wavelength_units: str | None = None
+    fwhm: object = None
+    init_from: Classifier | None = None  # a refine
+    bands: BandRequest | None = None  # None: all bands (a refined model: its own)
+
+
+@dataclass
+class Ready:
+    """A training worker's first yield: ``job.trainer`` is built. ``warnings``: what its
+    constructor warned; ``detected``: the detection ``auto`` bands needed, for the layer."""
+
+    warnings: list[str]
+    detected: BandReport | None = None
+
+
+@dataclass
 class TrainJob(Job):
     """Training, then the best model's map of the whole cube."""
 
     stoppable: ClassVar[bool] = True
 
-    trainer: Trainer | None = None
+    setup: TrainSetup | None = None
+    trainer: Trainer | None = None  # set by the worker before it yields Ready
     # a lazy cube trained in windows: the final map in one pass of tiles of this size (px),
     # read from the cube; None: the in-memory copy predicted whole
     tile_size: int | None = None
 
     def stop(self) -> None:
         """End training after the current iteration; the best model so far is kept."""
+        super().stop()  # first: a Trainer built from now on sees it (build_trainer)
         if self.trainer is not None:
             self.trainer.stop()
-        super().stop()
+
+
+def build_trainer(job: TrainJob) -> Ready:
+    """Worker: the job's Trainer (its band selection first), kept on ``job``. Raises what the
+    constructor or the band list raises."""
+    s = job.setup
+    selection, detected = (None, None) if s.bands is None else s.bands.resolve()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        trainer = Trainer(job.cube, job.train_labels, s.config, test_labels=job.gt,
+                          class_names=s.class_names, colors=s.colors,
+                          wavelengths=s.wavelengths, init_from=s.init_from, bands=selection,
+                          wavelength_units=s.wavelength_units, fwhm=s.fwhm)
+    job.trainer = trainer
+    if job.stopping:  # Stop pressed while it was being built
+        trainer.stop()
+    return Ready([str(w.message) for w in caught], detected)
 
 
 def train_and_predict(job: TrainJob):
-    """Worker: yield every TrainEvent, then return the best model and its map of the cube."""
+    """Worker: build the Trainer (yield Ready), yield every TrainEvent, then return the best
+    model and its map of the cube."""
+    try:
+        ready = build_trainer(job)
+    except Exception as exc:  # job.trainer is None: the dock says it cannot train
+        return Outcome(error=exc)
+    if job.cancelled:
+        return Outcome(cancelled=True)
+    yield ready
     trainer = job.trainer
     try:
         for event in trainer.run():

@@ -5,23 +5,26 @@ current labels for the settings' refine iterations (``Trainer(init_from=...)``).
 
 :meth:`TrainingBox.train` checks the picks, copies the cube (a lazy cube that trains in
 windows is handed over as it is: never copied whole), labels and ground truth here on
-the main thread and hands a :class:`TrainJob` to the runner; the curve, the preview map and
-the progress bar move in the main-thread slot of each TrainEvent.
+the main thread and hands a :class:`TrainJob` to the runner. The worker builds the Trainer
+(a lazy cube's statistics and an ``auto`` band detection take long: never on the main thread)
+and yields :class:`Ready`, then the TrainEvents; the curve, the preview map and the progress bar
+move in the main-thread slot of each.
 """
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 from napari.utils.notifications import show_error, show_info, show_warning
 from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import QGroupBox, QLabel
 
+from napari_ssdgl._napari._bands_box import BandsBox
 from napari_ssdgl._napari._classes_table import label_counts
 from napari_ssdgl._napari._data_box import DataBox
-from napari_ssdgl._napari._jobs import Job, Outcome, TrainJob, train_and_predict
+from napari_ssdgl._napari._jobs import Job, Outcome, Ready, TrainJob, TrainSetup, train_and_predict
 from napari_ssdgl._napari._layers import class_colors, class_names, size_text
 from napari_ssdgl._napari._loss_plot import LossPlot
 from napari_ssdgl._napari._outputs import show_class_map
@@ -32,8 +35,6 @@ from napari_ssdgl._napari._settings import FIRST_PREVIEW_SECONDS, SettingsBox
 from napari_ssdgl._napari._ui import button, fill, row
 from napari_ssdgl.analysis.band_syntax import BandSyntaxError, format_bands
 from napari_ssdgl.prediction.classifier import Classifier
-from napari_ssdgl.prediction.spectral import BandSelection
-from napari_ssdgl.training import Trainer
 from napari_ssdgl.training.trainer import SCORE_TILE
 
 
@@ -41,19 +42,18 @@ class TrainingBox(QGroupBox):
     """Trains on the data box's picks with the settings box's config; ``on_trained(clf)``
     receives each finished model (also after Stop: the best one so far)."""
 
-    def __init__(self, viewer, data: DataBox, settings: SettingsBox, runner: Runner,
-                 results: ResultsBox, on_trained: Callable[[Classifier], None], parent=None):
+    def __init__(self, viewer, data: DataBox, settings: SettingsBox, bands: BandsBox,
+                 runner: Runner, results: ResultsBox, on_trained: Callable[[Classifier], None],
+                 parent=None):
         super().__init__("Training", parent)
         self.viewer, self.data, self.settings, self.runner = viewer, data, settings, runner
+        self.bands = bands  # the bands to leave out
         self.results, self.on_trained = results, on_trained
         self.config_overrides: dict = {}  # extra TrainConfig fields (tests: tiny model widths)
         self.train_button = button("Train", self.train, "Train in the background")
         self.stop_button = button("Stop", self.stop, "Stop after this iteration; keep the best")
         self.stop_button.setEnabled(False)
         self.refine_source: Callable[[], Classifier | None] = lambda: None  # the current model
-        # the bands of a cube layer to train on (the dock's Bands box; None: all); raises
-        # BandSyntaxError
-        self.band_selection: Callable[[object], BandSelection | None] = lambda layer: None
         self.refine_button = button("Refine", self.refine, "Continue from the current model "
                                     "with the current labels for a short schedule")
         self.refine_button.setEnabled(False)
@@ -105,9 +105,11 @@ class TrainingBox(QGroupBox):
                        "'New labels layer' to make one the cube's size.")
             return None
         try:
-            selection = self.band_selection(cube_layer)
+            bands = self.bands.request(cube_layer)
+            if bands is not None and not bands.detects:
+                bands.resolve()  # a bad list is refused now; only a detection waits for the worker
         except BandSyntaxError as exc:
-            show_error(f"Cannot train: the bands to exclude (Label tab, Bands): {exc}")
+            show_error(refusal(exc))
             return None
         overrides = dict(self.config_overrides)
         if init_from is not None:
@@ -116,36 +118,44 @@ class TrainingBox(QGroupBox):
         try:
             config = self.settings.config(**overrides)
         except (ValueError, TypeError) as exc:
-            show_error(f"Cannot train: {exc}")
+            show_error(refusal(exc))
             return None
         cube = self.data.training_cube(cube_layer, config.window)
         gt = self.data.copy_gt(cube.shape[1:])
         values = sorted(label_counts(labels))
-        names = class_names(labels_layer) or class_names(cube_layer)
-        try:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                md = cube_layer.metadata
-                trainer = Trainer(
-                    cube, labels, config, test_labels=gt,
-                    class_names=names, colors=class_colors(labels_layer, values),
-                    wavelengths=md.get("wavelengths"), init_from=init_from, bands=selection,
-                    wavelength_units=md.get("wavelength_units"), fwhm=md.get("fwhm"))
-        except (ValueError, TypeError) as exc:
-            show_error(f"Cannot train: {exc}")
-            return None
-        for w in caught:
-            show_warning(str(w.message))
+        md = cube_layer.metadata
+        setup = TrainSetup(config, class_names(labels_layer) or class_names(cube_layer),
+                           class_colors(labels_layer, values), md.get("wavelengths"),
+                           md.get("wavelength_units"), md.get("fwhm"), init_from, bands)
         job = TrainJob(cube_layer.name, cube, tuple(cube_layer.scale[-2:]),
                        tuple(cube_layer.translate[-2:]), train_labels=labels, gt=gt,
-                       trainer=trainer, source_layers=(cube_layer.name, labels_layer.name),
-                       device=trainer.config.device, tta=self.settings.tta.isChecked(),
+                       setup=setup, source_layers=(cube_layer.name, labels_layer.name),
+                       device=config.device, tta=self.settings.tta.isChecked(),
                        gt_name=self.data.gt_picker.value.name if gt is not None else None,
-                       tile_size=(max(trainer.config.window, SCORE_TILE)
+                       tile_size=(max(config.window, SCORE_TILE)
                                   if cube is cube_layer.data else None))
         self.plot.reset()
-        self.progress.start(trainer.config.iterations)
-        verb = "Training" if init_from is None else "Refining"
+        self.progress.start(config.iterations)
+        self.status.setText(f"{self._doing(job)}: preparing…")
+        return self.runner.start(job, train_and_predict,
+                                 yielded=partial(self._on_yield, cube_layer),
+                                 returned=self._on_outcome)
+
+    @staticmethod
+    def _doing(job: TrainJob) -> str:
+        verb = "Training" if job.setup.init_from is None else "Refining"
+        labels = job.train_labels
+        return (f"{verb} {job.setup.config.model} on {int((labels > 0).sum())} labelled pixels "
+                f"in {len(label_counts(labels))} classes")
+
+    def _on_ready(self, layer, job: TrainJob, ready: Ready) -> None:
+        """The worker built the Trainer: its warnings, the detection it made, the status line,
+        and the preview clock from now."""
+        for message in ready.warnings:
+            show_warning(message)
+        if ready.detected is not None and layer.data is job.setup.bands.cube.data:
+            self.bands.keep(layer, ready.detected)
+        trainer = job.trainer
         held = (f", {trainer.validation_pixels} held out to choose the kept model"
                 if trainer.validation_pixels else
                 ", all training: too few to hold some out" if trainer.config.keep == "best"
@@ -154,12 +164,8 @@ class TrainingBox(QGroupBox):
         if sel is not None:
             held += (f", on {len(sel.indices)} of {sel.source_bands} bands (without "
                      f"{format_bands(sel.excluded)})")
-        self.status.setText(f"{verb} {trainer.config.model} on {int((labels > 0).sum())} "
-                            f"labelled pixels in {len(values)} classes{held}…")
-        started = self.runner.start(job, train_and_predict, yielded=self._on_event,
-                                    returned=self._on_outcome)
+        self.status.setText(f"{self._doing(job)}{held}…")
         self._schedule_preview(first=True)
-        return started
 
     def _schedule_preview(self, first: bool = False) -> None:
         """The next preview request: every ``Preview every`` seconds, the first sooner."""
@@ -189,6 +195,13 @@ class TrainingBox(QGroupBox):
             self._preview_clock.stop()
             self.plot.flush()
 
+    def _on_yield(self, layer, job: TrainJob, event) -> None:
+        """The worker's yields: first Ready (for ``layer``, the cube), then TrainEvents."""
+        if isinstance(event, Ready):
+            self._on_ready(layer, job, event)
+        else:
+            self._on_event(job, event)
+
     def _on_event(self, job: TrainJob, event) -> None:
         eta = self.progress.advance(event.iteration, event.iterations, event.elapsed_s)
         text = (f"Iteration {event.iteration}/{event.iterations}   loss {event.loss:.3f}   "
@@ -205,9 +218,11 @@ class TrainingBox(QGroupBox):
     def _on_outcome(self, job: TrainJob, outcome: Outcome) -> None:
         self.progress.finish("failed" if outcome.error is not None else
                              "stopped" if job.trainer.stopped else "done")
-        if outcome.error is not None:
-            show_error(f"Training failed: {outcome.error}")
-            self.status.setText(f"Training failed: {outcome.error}")
+        if outcome.error is not None:  # no trainer: it could not be built
+            text = (refusal(outcome.error) if job.trainer is None
+                    else f"Training failed: {outcome.error}")
+            show_error(text)
+            self.status.setText(text)
             return
         self.on_trained(outcome.classifier)
         done = "Model refined" if job.trainer.init_from is not None else "Model trained"
@@ -216,3 +231,10 @@ class TrainingBox(QGroupBox):
         self.status.setText(self.results.show_map(job, outcome.prediction, outcome.classifier,
                                                   done))
 
+
+
+def refusal(exc: Exception) -> str:
+    """Why training cannot start: a bad band list, or what the Trainer's constructor said."""
+    if isinstance(exc, BandSyntaxError):
+        return f"Cannot train: the bands to exclude (Label tab, Bands): {exc}"
+    return f"Cannot train: {exc}"

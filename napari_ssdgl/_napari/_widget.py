@@ -93,8 +93,8 @@ class SSDGLWidget(QWidget):
         self.settings = SettingsBox(foldable=False, title="Settings")
         self.bands = BandsBox(lambda: self.data.cube_picker.value)
         self.results = ResultsBox(v, self.data.labels_picker)
-        self.training = TrainingBox(v, self.data, self.settings, self.runner, self.results,
-                                    on_trained=self._set_classifier)
+        self.training = TrainingBox(v, self.data, self.settings, self.bands, self.runner,
+                                    self.results, on_trained=self._set_classifier)
         self.model = ModelBox(v, self.data, self.settings, self.runner, self.results,
                               status=self.training.status)
         self.live = LiveBox(v, self.data)
@@ -192,7 +192,6 @@ class SSDGLWidget(QWidget):
     def _wire(self) -> None:
         self.labels_picker.changed.connect(self._on_labels_layer)
         self.training.refine_source = lambda: self.model.classifier
-        self.training.band_selection = self.bands.selection
         self.model.on_model = lambda: self._on_jobs_changed(
             self.runner.jobs[-1] if self.runner.jobs else None)
         layers = self.viewer.layers

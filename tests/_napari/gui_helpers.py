@@ -33,3 +33,21 @@ def wait_idle(qtbot, widget, job, timeout: int = TIMEOUT_MS) -> None:
     assert job is not None
     qtbot.waitUntil(lambda: not widget.running, timeout=timeout)
     assert job.done.is_set()  # the worker's finished signal fired
+
+
+def wait_trainer(qtbot, job, timeout: int = TIMEOUT_MS):
+    """``job``'s Trainer, once its worker has built it (the dock builds it off the main
+    thread)."""
+    assert job is not None
+    qtbot.waitUntil(lambda: job.trainer is not None or job.done.is_set(), timeout=timeout)
+    assert job.trainer is not None, job.outcome
+    return job.trainer
+
+
+def status_texts(monkeypatch, label) -> list[str]:
+    """Every text the dock gives ``label`` from now on (a status line may change between two
+    polls of a test)."""
+    texts: list[str] = []
+    real = label.setText
+    monkeypatch.setattr(label, "setText", lambda text: (texts.append(text), real(text))[1])
+    return texts

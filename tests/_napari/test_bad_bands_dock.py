@@ -11,7 +11,7 @@ from qtpy.QtCore import Qt
 from napari_ssdgl._napari import _suspect
 from napari_ssdgl._napari._spectrum_plot import SpectralProfileWidget
 from napari_ssdgl._napari._widget import SSDGLWidget
-from tests._napari.gui_helpers import Notes, wait_idle
+from tests._napari.gui_helpers import Notes, status_texts, wait_idle, wait_trainer
 
 BANDS = 24
 WAVELENGTHS = np.linspace(400, 2400, BANDS)  # bands 11-12 and 17 fall in the water windows
@@ -144,6 +144,12 @@ def test_train_refuses_a_bad_band_list_and_says_why(docks, qtbot):
     assert any("Cannot train" in m and "Bands" in m and "empty item" in m
                for m in notes.errors), notes.errors
     assert len(viewer.layers) == n_layers
+    # with 'auto' still to detect, the list is read in the worker: the same message, later
+    w.bands.exclude.setText("auto, 0-99")
+    wait_idle(qtbot, w, w.train())
+    assert notes.errors[-1].startswith("Cannot train: the bands to exclude (Label tab, Bands)")
+    assert "band 99 does not exist" in notes.errors[-1] and w.status.text() == notes.errors[-1]
+    assert len(viewer.layers) == n_layers and w.classifier is None
 
 
 def test_new_data_drops_the_old_detection(docks, qtbot):
@@ -162,7 +168,7 @@ TINY_SSDGL = dict(model="ssdgl", iterations=80, lr=0.009, eval_every=20, preview
 
 
 def test_training_leaves_out_the_chosen_bands_and_the_model_says_so(opened, scene, qtbot,
-                                                                    tmp_path):
+                                                                    tmp_path, monkeypatch):
     from napari_ssdgl.training import split_per_class
 
     viewer, w = opened
@@ -173,10 +179,11 @@ def test_training_leaves_out_the_chosen_bands_and_the_model_says_so(opened, scen
     notes = Notes()
     w.bands.exclude.setText("0-1, 15")
     assert w.bands.count.text() == "13 of 16 bands kept"
+    said = status_texts(monkeypatch, w.status)
     job = w.train()
-    assert job.trainer.band_selection.excluded == [0, 1, 15]
-    assert "on 13 of 16 bands (without 0-1,15)" in w.status.text()
+    assert wait_trainer(qtbot, job).band_selection.excluded == [0, 1, 15]
     wait_idle(qtbot, w, job)
+    assert any("on 13 of 16 bands (without 0-1,15)" in t for t in said), said
     assert not notes.errors, notes.errors
     clf = w.classifier
     assert clf.bands == 13 and clf.band_selection.excluded == [0, 1, 15]
@@ -193,20 +200,49 @@ def test_training_leaves_out_the_chosen_bands_and_the_model_says_so(opened, scen
     assert "excluded 0-1,15" in w.model.info.text()
 
 
-def test_auto_exclusion_keeps_the_detections_reasons_in_the_model(docks, qtbot):
+def test_auto_exclusion_keeps_the_detections_reasons_in_the_model(docks, qtbot, monkeypatch):
     viewer, w, spectra, layer = docks
     labels = viewer.add_labels(np.zeros((40, 40), np.uint8), name="paint")
     labels.data[2:12, 2:12], labels.data[28:38, 28:38] = 1, 2
     w.labels_picker.value = labels
     w.config_overrides = dict(TINY_FREENET, iterations=3, eval_every=0)
     w.bands.exclude.setText("auto")
+    threads = []
+    real = _suspect.detect
+    monkeypatch.setattr(_suspect, "detect", lambda *a: threads.append(
+        threading.current_thread()) or real(*a))
     notes = Notes()
-    job = w.train()  # no detection yet: made now, for 'auto'
+    job = w.train()  # no detection yet: made for 'auto' in the training worker
     assert job is not None, notes.errors
     wait_idle(qtbot, w, job)
     assert not notes.errors, notes.errors
+    assert len(threads) == 1 and threads[0] is not threading.main_thread()
+    assert w.bands.report is _suspect.report(layer) is not None  # kept for the next Train
+    assert w.bands.count.text() == f"{BANDS - 7} of {BANDS} bands kept"
     sel = w.classifier.band_selection
     assert set(sel.excluded) == set(PLANTED) | WATER
     assert sel.reasons[5] == "constant" and "water absorption" in sel.reasons[17]
     assert "band 5: constant" in w.model.info.toolTip().splitlines()
     assert set(spectra.canvas.suspect) == set(PLANTED) | WATER  # the detection was shown too
+
+
+def test_closing_the_dock_during_a_detection_is_quiet(docks, qtbot, monkeypatch):
+    """The detection ends after its dock is gone: its result still lands on the layer, and no
+    slot reaches the deleted box (a Qt 'wrapped C/C++ object has been deleted' error)."""
+    from qtpy.QtCore import QCoreApplication, QEvent
+
+    viewer, w, spectra, layer = docks
+    release = threading.Event()
+    real = _suspect.detect
+    monkeypatch.setattr(_suspect, "detect", lambda *a: release.wait(30) and real(*a))
+    worker = w.detect_bad_bands()
+    ended = []
+    worker.finished.connect(lambda: ended.append(True))
+    viewer.window.remove_dock_widget(w)
+    w.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    release.set()
+    qtbot.waitUntil(lambda: bool(ended), timeout=30_000)
+    qtbot.wait(50)  # the worker's queued slots run here
+    assert set(_suspect.report(layer).indices) == set(PLANTED) | WATER
+    assert set(spectra.canvas.suspect) == set(PLANTED) | WATER

@@ -12,7 +12,7 @@ from napari_ssdgl._napari._widget import SSDGLWidget
 from napari_ssdgl.analysis.metrics import classification_metrics
 from napari_ssdgl.datasets import make_synthetic_scene
 from napari_ssdgl.training import split_per_class
-from tests._napari.gui_helpers import TIMEOUT_MS, wait_idle
+from tests._napari.gui_helpers import TIMEOUT_MS, wait_idle, wait_trainer
 
 pytestmark = pytest.mark.gui
 
@@ -102,7 +102,7 @@ def test_refine_keeps_the_weights_and_takes_a_new_class(dock, scene, qtbot, note
     # the same labels: the weights are kept, so the first refine loss is far below a fresh start's
     w.refine_button.click()
     job = w.runner.jobs[0]
-    assert job.trainer.init_from is first
+    assert wait_trainer(qtbot, job).init_from is first
     # a Refine round starts at its own, lower learning rate (not the fresh start's)
     assert job.trainer.config.lr == w.settings.refine_lr.value() == 0.001
     wait_idle(qtbot, w, job)
@@ -131,8 +131,11 @@ def test_refine_refuses_a_cube_with_other_bands(dock, scene, qtbot, notes):
     wait_idle(qtbot, w, w.train())
     other = make_synthetic_scene(seed=1, size=32, bands=12)
     w.cube_picker.value = viewer.add_image(other.cube.data, name="twelve bands")
-    assert w.refine() is None and not w.running
+    job = w.refine()  # refused by the Trainer, which the worker builds
+    wait_idle(qtbot, w, job)
+    assert job.trainer is None and w.classifier is not None
     assert any("12" in e and "16 bands" in e for e in notes.errors), notes.errors
+    assert w.status.text() == notes.errors[-1] and notes.errors[-1].startswith("Cannot train")
 
 
 def test_panel_says_what_it_scores_on_and_ground_truth_never_chooses(dock, scene, qtbot, notes):
@@ -140,7 +143,7 @@ def test_panel_says_what_it_scores_on_and_ground_truth_never_chooses(dock, scene
     w.new_labels_layer().data = _labels(scene.gt.data, 20)  # 4 per class held out: 24 px
     w.config_overrides = dict(FREENET_TINY, eval_every=5, validation_min=24)
     job = w.train()
-    assert job.trainer.validation_pixels == 24
+    assert wait_trainer(qtbot, job).validation_pixels == 24
     wait_idle(qtbot, w, job)
     assert not notes.errors, notes.errors
     text = w.accuracy.summary.text()

@@ -2,15 +2,18 @@
 window is handed to the Trainer as it is and never read whole; progress, previews, Stop and the
 final map work as for an in-memory cube."""
 
+import threading
+
 import dask.array as da
 import numpy as np
 import pytest
 
+import napari_ssdgl.training.trainer as trainer_module
 import napari_ssdgl.transforms.normalize as normalize
 from napari_ssdgl._napari._sample_data import scene_layers
 from napari_ssdgl._napari._widget import SSDGLWidget
 from napari_ssdgl.datasets import make_synthetic_scene
-from tests._napari.gui_helpers import TIMEOUT_MS, wait_idle
+from tests._napari.gui_helpers import TIMEOUT_MS, wait_idle, wait_trainer
 from tests._napari.test_widget import FREENET_TINY, sparse_labels
 from tests.conftest import Recording
 
@@ -53,8 +56,12 @@ def lazy_dock(make_napari_viewer, big_scene, monkeypatch):
 
 
 def test_lazy_layer_trains_in_windows_without_reading_the_cube_whole(lazy_dock, big_scene,
-                                                                     qtbot, notes):
+                                                                     qtbot, notes, monkeypatch):
     viewer, w, layer, source = lazy_dock
+    streamed_in = []  # the statistics pass over the whole cube: minutes on a big scene
+    real = trainer_module._streamed_statistics
+    monkeypatch.setattr(trainer_module, "_streamed_statistics", lambda cube: (
+        streamed_in.append(threading.current_thread()), real(cube))[1])
     w.config_overrides |= {"iterations": 20, "preview_every": 10, "eval_every": 10}
     previews = []
     original = w.training._on_event
@@ -66,7 +73,8 @@ def test_lazy_layer_trains_in_windows_without_reading_the_cube_whole(lazy_dock, 
 
     w.training._on_event = recording
     job = w.train()
-    assert job is not None and job.trainer.windowed
+    assert wait_trainer(qtbot, job).windowed
+    assert len(streamed_in) == 1 and streamed_in[0] is not threading.main_thread()
     assert job.cube is layer.data and job.tile_size == 256  # handed over, not copied
     wait_idle(qtbot, w, job)
     assert not notes.errors, notes.errors

@@ -19,7 +19,7 @@ from napari_ssdgl._napari._sample_data import scene_layers
 from napari_ssdgl._napari._widget import SSDGLWidget
 from napari_ssdgl.datasets import make_synthetic_scene
 from napari_ssdgl.training import split_per_class
-from tests._napari.gui_helpers import TIMEOUT_MS, wait_idle
+from tests._napari.gui_helpers import TIMEOUT_MS, wait_idle, wait_trainer
 
 pytestmark = pytest.mark.gui
 
@@ -214,7 +214,7 @@ def test_predict_over_flips_setting(dock, scene, qtbot, notes):
     w.settings.tta.setChecked(True)
     w.config_overrides = dict(FREENET_TINY, iterations=10, preview_every=0)
     job = w.train()
-    assert job.tta and job.trainer.config.augment
+    assert job.tta and wait_trainer(qtbot, job).config.augment
     wait_idle(qtbot, w, job)
     assert not notes.errors, notes.errors
     cube = scene.cube.data
@@ -236,7 +236,7 @@ def test_ensemble_members_setting(dock, scene, qtbot, tmp_path, notes):
     w.settings.members.setValue(2)
     w.config_overrides = dict(FREENET_TINY, iterations=10, preview_every=0)
     job = w.train()
-    assert job.trainer.config.model_kwargs["members"] == 2  # with the tiny widths kept
+    assert wait_trainer(qtbot, job).config.model_kwargs["members"] == 2  # tiny widths kept
     assert job.trainer.config.model_kwargs["widths"] == [16] * 4
     wait_idle(qtbot, w, job)
     assert not notes.errors, notes.errors
@@ -249,7 +249,7 @@ def test_ensemble_members_setting(dock, scene, qtbot, tmp_path, notes):
 
 
 @pytest.mark.parametrize("case", ["no_labels", "no_layer", "one_class", "wrong_shape"])
-def test_bad_training_input_gives_a_message(dock, scene, case, notes):
+def test_bad_training_input_gives_a_message(dock, scene, case, notes, qtbot):
     viewer, w = dock
     n_layers = len(viewer.layers)
     if case == "no_layer":
@@ -268,7 +268,12 @@ def test_bad_training_input_gives_a_message(dock, scene, case, notes):
             expected = "20×30"
         else:
             expected = "no training labels"
-    assert w.train() is None
+    job = w.train()
+    if case in ("no_labels", "one_class"):  # the Trainer says so; the worker builds it
+        wait_idle(qtbot, w, job)
+        assert job.trainer is None and notes.errors[-1] in w.status.text()
+    else:  # the dock's own checks, at once
+        assert job is None
     assert any(expected in m for m in notes.errors), notes.errors
     assert len(viewer.layers) == n_layers and not w.running and w.train_button.isEnabled()
 
