@@ -12,7 +12,7 @@ from napari_ssdgl._napari._widget import SSDGLWidget
 from napari_ssdgl.analysis.metrics import classification_metrics
 from napari_ssdgl.datasets import make_synthetic_scene
 from napari_ssdgl.training import split_per_class
-from tests._napari.gui_helpers import TIMEOUT_MS, wait_idle, wait_trainer
+from tests._napari.gui_helpers import TIMEOUT_MS, status_texts, wait_idle, wait_trainer
 
 pytestmark = pytest.mark.gui
 
@@ -166,16 +166,18 @@ def test_panel_says_what_it_scores_on_and_ground_truth_never_chooses(dock, scene
     assert "held-out painted pixels" in w.accuracy.summary.text()
 
 
-def test_too_few_painted_pixels_train_all_and_the_panel_says_so(dock, scene, qtbot, notes):
+def test_too_few_painted_pixels_train_all_and_the_panel_says_so(dock, scene, qtbot, notes,
+                                                               monkeypatch):
     """At the default minimum, 24 held-out pixels are too few to choose on: all 120 painted
     pixels train, the last model is kept, and the panel says why."""
     viewer, w = dock
     w.new_labels_layer().data = _labels(scene.gt.data, 20)
     w.config_overrides = dict(FREENET_TINY, eval_every=5)
+    texts = status_texts(monkeypatch, w.status)
     job = w.train()
-    assert job.trainer.validation_pixels == 0
-    assert "all training: too few to hold some out" in w.status.text()
+    assert wait_trainer(qtbot, job).validation_pixels == 0
     wait_idle(qtbot, w, job)
+    assert any("all training: too few to hold some out" in t for t in texts), texts
     assert not notes.errors, notes.errors
     text = w.accuracy.summary.text()
     assert "last model was kept: too few painted pixels to hold any out" in text
