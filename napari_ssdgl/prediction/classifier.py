@@ -9,6 +9,7 @@ from typing import TypeVar
 import numpy as np
 import torch
 
+from napari_ssdgl.io.base import Cube
 from napari_ssdgl.prediction.inference import Prediction, predict_probabilities
 from napari_ssdgl.prediction.spectral import BandMismatchError, BandPlan, BandSelection, plan_bands
 from napari_ssdgl.prediction.tiling import DEFAULT_OVERLAP, tile_preparer
@@ -151,8 +152,8 @@ class Classifier:
                                           tta=tta, frozen=self.layer_statistics)
             return Prediction.from_probabilities(probs, self.class_values)
         replaced: list[str] = []
-        data = getattr(cube, "data", cube)
-        if not hasattr(data, "__getitem__") or not hasattr(data, "shape"):
+        data = cube.data if isinstance(cube, Cube) else cube  # (an ndarray's .data is a buffer)
+        if not (hasattr(data, "shape") and hasattr(data, "__getitem__")):
             data = np.asarray(data)  # nested lists and the like
         probs = predict_probabilities(
             self.model, self.check(data, bands, tiles=True), tile_size=tile_size,
