@@ -27,10 +27,8 @@ from qtpy.QtCore import Qt
 from napari_ssdgl._napari._suspect import BandRequest
 from napari_ssdgl.analysis.bands import BandReport
 from napari_ssdgl.prediction.classifier import Classifier, Prediction
-from napari_ssdgl.prediction.inference import predict_probabilities
 from napari_ssdgl.prediction.spectral import BandPlan
 from napari_ssdgl.training import TrainConfig, Trainer
-from napari_ssdgl.training.windows import BandView, window_preparer
 
 
 @dataclass
@@ -178,24 +176,13 @@ def train_and_predict(job: TrainJob):
         if trainer.iterations_done == 0:
             raise RuntimeError("training stopped before the first iteration; no model was made")
         clf = trainer.result()
-        return Outcome(clf, final_map(clf, job))
+        # whole for an in-memory copy; a lazy cube in one pass of tiles, each read alone. A
+        # bare array is planned by its band count: its own bands or the selection, never a
+        # resampling (no warning)
+        return Outcome(clf, clf.predict(job.cube, tile_size=job.tile_size, device=job.device,
+                                        tta=job.tta))
     except Exception as exc:  # shown to the user as a notification
         return Outcome(error=exc)
-
-
-def final_map(clf: Classifier, job: TrainJob) -> Prediction:
-    """The trained model's map of the job's cube: whole for an in-memory copy; for a lazy cube,
-    one pass of tiles with the model's own layer statistics, each tile read, cleaned and
-    z-scored alone (``Classifier.predict`` would read a dask cube whole first)."""
-    if job.tile_size is None:
-        return clf.predict(job.cube, device=job.device, tta=job.tta)
-    cube, selection = job.cube, clf.band_selection
-    if selection is not None and cube.shape[0] == selection.source_bands:
-        cube = BandView(cube, selection.indices)  # excluded bands dropped as each tile is read
-    probs = predict_probabilities(clf.model, clf.check(cube), tile_size=job.tile_size,
-                                  device=job.device, prepare=window_preparer(clf.mean, clf.std),
-                                  tta=job.tta, frozen=clf.layer_statistics)
-    return Prediction.from_probabilities(probs, clf.class_values)
 
 
 def predict(job: Job) -> Outcome:

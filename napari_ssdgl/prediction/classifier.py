@@ -9,14 +9,15 @@ from typing import TypeVar
 import numpy as np
 import torch
 
+from napari_ssdgl.io.base import Cube
 from napari_ssdgl.prediction.inference import Prediction, predict_probabilities
 from napari_ssdgl.prediction.spectral import BandMismatchError, BandPlan, BandSelection, plan_bands
-from napari_ssdgl.prediction.tiling import DEFAULT_OVERLAP
+from napari_ssdgl.prediction.tiling import DEFAULT_OVERLAP, tile_preparer
 from napari_ssdgl.transforms.normalize import clean_and_normalize
 
 __all__ = ["BandMismatchError", "BandSelection", "Classifier", "Prediction"]
 
-Array = TypeVar("Array")  # numpy or dask: ``check`` returns what it was given
+Array = TypeVar("Array")  # numpy or dask: ``check`` returns the same kind (``tiles``: or a view)
 
 
 MIN_SIZE = 2  # rows and cols: a label raster (io.read_labels) has at least 2 of each
@@ -84,16 +85,20 @@ class Classifier:
                          getattr(cube, "wavelength_units", None),
                          flags=getattr(cube, "bad_bands", None), data=data)
 
-    def check(self, data: Array, plan: BandPlan | None = None) -> Array:
+    def check(self, data: Array, plan: BandPlan | None = None, *, tiles: bool = False
+              ) -> Array:
         """``data``, a (bands, rows, cols) array of any kind (numpy, dask), in the model's bands
         (``plan``, by default :meth:`plan` from the band count alone: as it is or through the
         band selection), after checking its shape, bands and size (at least ``MIN_SIZE`` x
-        ``MIN_SIZE`` pixels): the one check of every prediction path, in memory or dask. A
-        dask array stays lazy; a numpy one is itself when its bands are the model's, else a
-        copy."""
+        ``MIN_SIZE`` pixels): the one check of every prediction path, in memory, tiled or
+        dask. A dask array stays lazy; a numpy one is itself when its bands are the model's,
+        else a copy. ``tiles``: for reading tile by tile (:meth:`BandPlan.view`): a lazy array
+        (dask, zarr, HDF5, a memory map) is only looked at (shape), its bands selected or
+        resampled as each tile is read."""
         if data.ndim != 3:
             raise ValueError(f"a cube must be 3-D (bands, rows, cols), got shape {data.shape}")
-        data = (plan or self.plan(int(data.shape[0]))).apply(data)
+        plan = plan or self.plan(int(data.shape[0]))
+        data = plan.view(data) if tiles else plan.apply(data)
         rows, cols = data.shape[1:]
         if min(rows, cols) < MIN_SIZE:
             raise ValueError(f"the cube is {rows} x {cols} pixels; a class map needs at least "
@@ -137,8 +142,11 @@ class Classifier:
 
         ``bands``: how the cube's bands become the model's (:meth:`plan`); by default planned
         from ``cube`` (a Cube's wavelengths, else the band count), with a warning when that
-        resamples it. A cube whose bands are selected or resampled is copied in the model's
-        bands first, also when tiled (float32 for resampling).
+        resamples it. An in-memory cube whose bands are selected or resampled is copied in the
+        model's bands first, also when tiled (float32 for resampling). Tiled, a lazy cube (a
+        dask, zarr or HDF5 array, a memory map, or a Cube of one) is never read whole: each
+        tile is read, its bands selected or resampled (NaN/inf then replaced by the tile's
+        band means), cleaned and z-scored alone.
         """
         if bands is None:
             bands = self.plan_for(cube)
@@ -150,15 +158,13 @@ class Classifier:
                                           tta=tta, frozen=self.layer_statistics)
             return Prediction.from_probabilities(probs, self.class_values)
         replaced: list[str] = []
-
-        def window(raw: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-            clean, messages = clean_and_normalize(raw, self.mean, self.std, out=out)
-            replaced.extend(messages)
-            return clean
-
+        data = cube.data if isinstance(cube, Cube) else cube  # (an ndarray's .data is a buffer)
+        if not (hasattr(data, "shape") and hasattr(data, "__getitem__")):
+            data = np.asarray(data)  # nested lists and the like
         probs = predict_probabilities(
-            self.model, self._check(cube, bands), tile_size=tile_size, overlap=overlap,
-            device=device, scene_stats=scene_stats, prepare=window, amp=amp, tta=tta,
+            self.model, self.check(data, bands, tiles=True), tile_size=tile_size,
+            overlap=overlap, device=device, scene_stats=scene_stats,
+            prepare=tile_preparer(self.mean, self.std, replaced), amp=amp, tta=tta,
             frozen=self.layer_statistics,
         )
         if replaced:

@@ -18,7 +18,7 @@ the tiled result of :func:`.inference.predict_probabilities` (same windows, same
 statistics), i.e. equal to whole-scene prediction up to the receptive field the overlap absorbs.
 A window task gets its *raw* pixels (dask fuses the slice into the reads: it reads its window,
 not whole chunks) and builds its input as the tiled path does (:func:`~.tiling.window_input`
-with :func:`~napari_ssdgl.transforms.normalize.clean_and_normalize`).
+with :func:`~.tiling.tile_preparer`).
 
 Weights reach workers once: a distributed client scatters them (broadcast); each worker thread
 builds its own copy of the model (hooks hold per-call state) on its own device. Running it
@@ -48,10 +48,10 @@ from napari_ssdgl.prediction.tiling import (
     Window,
     ceil_to,
     plan_windows,
+    tile_preparer,
     window_input,
 )
 from napari_ssdgl.transforms.dihedral import dihedral_view, undo_dihedral_view
-from napari_ssdgl.transforms.normalize import clean_and_normalize
 
 
 # -- the model on workers --------------------------------------------------------------------
@@ -100,9 +100,7 @@ def _model(payload: dict, device: str, torch_threads: int | None) -> tuple[nn.Mo
 # -- statistics, through tiling's SceneStatistics ---------------------------------------------
 def _window_input(raw: np.ndarray, window: Window, norm) -> torch.Tensor:
     """One window's model input from its raw pixels, built as the tiled path builds it."""
-    mean, std = norm
-    return window_input(raw, window,
-                        lambda r, out=None: clean_and_normalize(r, mean, std, out=out)[0])
+    return window_input(raw, window, tile_preparer(*norm))
 
 
 def _partial(payload, frozen, layer, window, raw, norm, device, torch_threads) -> Partial:

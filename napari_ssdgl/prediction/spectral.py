@@ -90,9 +90,7 @@ class BandPlan:
     def apply(self, data):
         """The model's bands of ``data`` (bands, rows, cols): numpy in, numpy out (a copy unless
         "same"); dask in, lazy dask out (resampled block by block, the bands in one chunk)."""
-        if data.shape[0] != self.bands_in:
-            raise BandMismatchError(f"the cube has {data.shape[0]} bands; this band plan is for "
-                                    f"{self.bands_in}")
+        self._check_bands(data)
         if self.kind == "same":
             return data
         if self.kind == "select":
@@ -103,6 +101,52 @@ class BandPlan:
             return data.map_blocks(_resample_block, matrix, dtype=np.float32,
                                    chunks=((matrix.shape[0],), *data.chunks[1:]))
         return _resample_block(data, matrix)
+
+    def view(self, data):
+        """The model's bands of ``data`` for reading tile by tile: an in-memory numpy array as
+        :meth:`apply` makes them; a lazy one (dask, zarr, HDF5, a memory map) as it is, or a
+        :class:`BandView` that selects or resamples each tile as it is read, so the cube is
+        never read whole (:meth:`apply` would read every chunk of a dask cube for one tile).
+        A tile resampled alone has its NaN/inf replaced by the tile's band means."""
+        if self.kind == "same" or (isinstance(data, np.ndarray)
+                                   and not isinstance(data, np.memmap)):
+            return self.apply(data)
+        self._check_bands(data)
+        return BandView(data, self.indices, matrix=self.matrix)
+
+    def _check_bands(self, data) -> None:
+        if data.shape[0] != self.bands_in:
+            raise BandMismatchError(f"the cube has {data.shape[0]} bands; this band plan is for "
+                                    f"{self.bands_in}")
+
+
+class BandView:
+    """The bands ``indices`` of a lazy (bands, rows, cols) ``source`` (memory map, zarr, HDF5,
+    dask), or all its bands resampled by ``matrix`` (model bands, cube bands) to float32, made
+    as windows are read: a band selection or resampling that never loads the scene. It slices
+    like the source (all bands of the rows/cols asked for are read, then selected or
+    resampled)."""
+
+    def __init__(self, source, indices=None, *, matrix: np.ndarray | None = None) -> None:
+        if (indices is None) == (matrix is None):
+            raise ValueError("a BandView takes band indices or a resampling matrix")
+        self.source, self.matrix = source, matrix
+        self.indices = None if indices is None else [int(i) for i in indices]
+        bands = len(self.indices) if matrix is None else int(matrix.shape[0])
+        self.shape = (bands, *(int(n) for n in source.shape[1:]))
+        self.ndim = 3
+        self.dtype = (np.dtype(getattr(source, "dtype", np.float32)) if matrix is None
+                      else np.dtype(np.float32))
+        chunks = getattr(source, "chunksize", None) or getattr(source, "chunks", None)
+        if isinstance(chunks, tuple) and len(chunks) == 3:
+            self.chunks = (bands, *chunks[1:])  # the rows per read stay aligned
+
+    def __getitem__(self, key):
+        key = key if isinstance(key, tuple) else (key,)
+        block = np.asarray(self.source[(slice(None), *key[1:])])
+        block = block[self.indices] if self.matrix is None else \
+            _resample_block(block, self.matrix)
+        return block[key[0]]
 
 
 def _resample_block(block, matrix: np.ndarray) -> np.ndarray:

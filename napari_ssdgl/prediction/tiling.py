@@ -33,6 +33,7 @@ import torch
 from torch import nn
 
 from napari_ssdgl.models.blocks import PooledGate
+from napari_ssdgl.transforms.normalize import clean_and_normalize
 
 MULTIPLE = 16  # models pad to this; tiles on this grid need no internal padding
 DEFAULT_OVERLAP = 64  # px of context around a tile's core: >= 48 matched whole-scene prediction
@@ -43,6 +44,22 @@ class Prepare(Protocol):
     part of a window: no second copy) and returned, else returned as a new array."""
 
     def __call__(self, raw: np.ndarray, out: np.ndarray | None = None) -> np.ndarray: ...
+
+
+def tile_preparer(mean: np.ndarray, std: np.ndarray, messages: list[str] | None = None
+                  ) -> Prepare:
+    """The one window preparer of every tiled path (tiled and dask prediction, training
+    windows, a windowed run's scoring): reads a raw window of any array (numpy, memory map,
+    dask, zarr, HDF5, a BandView), sets NaN/inf to the band's ``mean`` and z-scores it, into
+    ``out`` when given; what was replaced is added to ``messages`` when given."""
+
+    def prepare(raw, out: np.ndarray | None = None) -> np.ndarray:
+        clean, replaced = clean_and_normalize(np.asarray(raw), mean, std, out=out)
+        if messages is not None:
+            messages.extend(replaced)
+        return clean
+
+    return prepare
 
 
 def logits(model: nn.Module, x: torch.Tensor) -> torch.Tensor:

@@ -73,8 +73,8 @@ from napari_ssdgl.models import build_model, model_config
 from napari_ssdgl.models.ensemble import Ensemble
 from napari_ssdgl.prediction.classifier import Classifier
 from napari_ssdgl.prediction.modelfile import load_classifier
-from napari_ssdgl.prediction.spectral import BandSelection
-from napari_ssdgl.prediction.tiling import DEFAULT_OVERLAP, logits, predict_tiled
+from napari_ssdgl.prediction.spectral import BandSelection, BandView
+from napari_ssdgl.prediction.tiling import DEFAULT_OVERLAP, logits, predict_tiled, tile_preparer
 from napari_ssdgl.training.compiling import compiled_or_eager
 from napari_ssdgl.training.cuda_graph import GraphedIteration
 from napari_ssdgl.training.errors import TrainingError, short_reason
@@ -95,13 +95,11 @@ from napari_ssdgl.training.windows import (
     CALIBRATION_WINDOWS,
     WINDOW,
     WINDOWS_PER_BATCH,
-    BandView,
     WindowSampler,
     calibrate,
     check_window,
     is_windowed,
     read_windows,
-    window_preparer,
     window_shape,
 )
 from napari_ssdgl.transforms.dihedral import TRANSPOSE, dihedral, dihedral_index
@@ -567,7 +565,7 @@ class Trainer:
         try:
             with torch.inference_mode():
                 probs = predict_tiled(self.model, self._source, tile, DEFAULT_OVERLAP,
-                                      self.device, prepare=window_preparer(self.mean, self.std),
+                                      self.device, prepare=tile_preparer(self.mean, self.std),
                                       frozen=frozen, needed=needed)
         finally:
             self.model.train()

@@ -33,8 +33,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from napari_ssdgl.prediction.tiling import MULTIPLE, Prepare, SceneStatistics, logits
-from napari_ssdgl.transforms.normalize import clean_and_normalize
+from napari_ssdgl.prediction.tiling import MULTIPLE, SceneStatistics, logits, tile_preparer
 
 WINDOW = 160
 """Default window (px). Indian Pines (145 px) fits one, so it trains whole as before; and an
@@ -159,26 +158,6 @@ class WindowSampler:
         return WindowBatch(origins, index, target, mask)
 
 
-class BandView:
-    """The bands ``indices`` of a lazy (bands, rows, cols) ``source`` (memory map, zarr, dask),
-    read as windows are: a band selection of a windowed run that never loads the scene. It
-    slices like the source (all bands of the rows/cols asked for are read, the selected kept)."""
-
-    def __init__(self, source, indices) -> None:
-        self.source, self.indices = source, [int(i) for i in indices]
-        self.shape = (len(self.indices), *(int(n) for n in source.shape[1:]))
-        self.ndim = 3
-        self.dtype = np.dtype(getattr(source, "dtype", np.float32))
-        chunks = getattr(source, "chunksize", None) or getattr(source, "chunks", None)
-        if isinstance(chunks, tuple) and len(chunks) == 3:
-            self.chunks = (len(self.indices), *chunks[1:])  # the rows per read stay aligned
-
-    def __getitem__(self, key):
-        key = key if isinstance(key, tuple) else (key,)
-        block = np.asarray(self.source[(slice(None), *key[1:])])[self.indices]
-        return block[key[0]]
-
-
 def read_windows(source, origins: np.ndarray, window: tuple[int, int], mean: np.ndarray,
                  std: np.ndarray) -> tuple[np.ndarray, list[str]]:
     """(n, bands, rows, cols) float32 model input of the windows at ``origins`` of ``source``
@@ -188,21 +167,10 @@ def read_windows(source, origins: np.ndarray, window: tuple[int, int], mean: np.
     wh, ww = window
     out = np.empty((len(origins), int(source.shape[0]), wh, ww), dtype=np.float32)
     messages: list[str] = []
+    prepare = tile_preparer(mean, std, messages)
     for i, (r0, c0) in enumerate(origins):
-        raw = source[:, int(r0) : int(r0) + wh, int(c0) : int(c0) + ww]
-        _, msg = clean_and_normalize(np.asarray(raw), mean, std, out=out[i])
-        messages += msg
+        prepare(source[:, int(r0) : int(r0) + wh, int(c0) : int(c0) + ww], out=out[i])
     return out, messages
-
-
-def window_preparer(mean: np.ndarray, std: np.ndarray) -> Prepare:
-    """A tiling ``Prepare`` that reads a raw window of any lazy array (zarr, dask, memory map)
-    and cleans and z-scores it: how a window-trained Trainer predicts its scene for scoring."""
-
-    def prepare(raw, out: np.ndarray | None = None) -> np.ndarray:
-        return clean_and_normalize(np.asarray(raw), mean, std, out=out)[0]
-
-    return prepare
 
 
 class _WindowMeans(SceneStatistics):

@@ -40,7 +40,10 @@ def dihedral_index(index: Tensor, k: int, h: int, w: int) -> Tensor:
 
 def dihedral_view(a: np.ndarray, k: int) -> np.ndarray:
     """``a`` (..., rows, cols) under dihedral element ``k`` (a view,
-    no copy: a memory-mapped cube stays on disk)."""
+    no copy: a memory-mapped cube stays on disk). numpy and dask arrays get their own views;
+    another lazy array (zarr, HDF5, a band view) a :class:`DihedralView`."""
+    if k and not (isinstance(a, np.ndarray) or hasattr(a, "map_blocks")):
+        return DihedralView(a, k)
     if k & TRANSPOSE:
         a = np.swapaxes(a, -1, -2)
     if k & FLIP_ROWS:
@@ -59,3 +62,30 @@ def undo_dihedral_view(a: np.ndarray, k: int) -> np.ndarray:
     if k & TRANSPOSE:
         a = np.swapaxes(a, -1, -2)
     return a
+
+
+class DihedralView:
+    """Dihedral element ``k`` of a lazy (..., rows, cols) array that has no views of its own
+    (zarr, HDF5, a band view): each window asked for (step-1 slices of rows and cols, as tiles
+    are read) is read from the matching window of the source and flipped there, so the array
+    is never read whole."""
+
+    def __init__(self, source, k: int) -> None:
+        self.source, self.k = source, int(k)
+        shape = tuple(int(n) for n in source.shape)
+        self.shape = (*shape[:-2], shape[-1], shape[-2]) if k & TRANSPOSE else shape
+        self.ndim, self.dtype = len(shape), source.dtype
+
+    def __getitem__(self, key):
+        key = key if isinstance(key, tuple) else (key,)
+        *lead, rows, cols = key + (slice(None),) * (self.ndim - len(key))
+        (h, w), spans = self.shape[-2:], []
+        for index, n, bit in ((rows, h, FLIP_ROWS), (cols, w, FLIP_COLS)):
+            start, stop, step = index.indices(n)
+            if step != 1:
+                raise IndexError("a DihedralView reads windows: slices of step 1 only")
+            stop = max(start, stop)
+            spans.append(slice(n - stop, n - start) if self.k & bit else slice(start, stop))
+        if self.k & TRANSPOSE:
+            spans.reverse()
+        return dihedral_view(np.asarray(self.source[(*lead, *spans)]), self.k)
