@@ -48,6 +48,7 @@ from napari_ssdgl.prediction.tiling import (
     Window,
     ceil_to,
     plan_windows,
+    return_freed_memory,
     tile_preparer,
     window_input,
 )
@@ -199,6 +200,8 @@ def predict_dask(
 
     data = check_cube(clf, data, bands)
     tile_size = tile_size or default_tile_size(data, overlap)
+    if client is None:  # this process does the work (threads); a cluster's nanny sets its own
+        return_freed_memory()
     payload = model_payload(clf)  # one for all views: workers build the model once per thread
     if client is not None:  # sent to every worker once, referenced by every task
         payload = client.scatter(payload, broadcast=True, hash=False)

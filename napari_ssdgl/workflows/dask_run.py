@@ -205,8 +205,6 @@ def predict_to_file(
            ) if progress else None
     with open_scheduler(scheduler, quiet=not progress) as client:
         threads = _torch_threads(scheduler)
-        if client is None:  # this process does the work
-            _return_freed_memory()
         try:
             pred = predict_dask(clf, data, tile_size=tile_size, overlap=overlap, device=device,
                                 client=client, torch_threads=threads, on_pass=say, tta=tta)
@@ -221,21 +219,6 @@ def predict_to_file(
                                      client=client)
         except Exception as exc:
             raise DaskPredictionError(_explain(exc, out)) from exc
-
-
-def _return_freed_memory() -> None:
-    """Let glibc give freed window-sized buffers back to the OS. Its default (a dynamic mmap
-    threshold) keeps them on the heap after the first few, so a process that works window after
-    window creeps upwards: peak RSS 1528 MB without, 1067 MB with it (threads, 512 x 512 x 200,
-    default SSDGL, benchmarks/dask_scaleout.py). It is the setting dask's nanny gives every
-    worker process (MALLOC_TRIM_THRESHOLD_=65536)."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        try:
-            ctypes.CDLL("libc.so.6").mallopt(-1, 65536)  # M_TRIM_THRESHOLD
-        except (OSError, AttributeError):  # not glibc (musl, ...): nothing to do
-            pass
 
 
 def _torch_threads(scheduler) -> int | None:
