@@ -26,7 +26,11 @@ DEGREE = 9102  # EPSG angular unit
 WGS84_A, WGS84_F = 6378137.0, 1 / 298.257223563
 # a geographic grid gets one pixel area only while every row's is within this of the mean
 GEOGRAPHIC_AREA_TOLERANCE = 0.01
-
+# EPSG:4326 as WKT1, for the ENVI header's 'coordinate system string'
+WGS84_WKT = ('GEOGCS["WGS 84",DATUM["WGS_1984",SPHEROID["WGS 84",6378137,298.257223563,'
+             'AUTHORITY["EPSG","7030"]],AUTHORITY["EPSG","6326"]],PRIMEM["Greenwich",0,'
+             'AUTHORITY["EPSG","8901"]],UNIT["degree",0.0174532925199433,'
+             'AUTHORITY["EPSG","9122"]],AUTHORITY["EPSG","4326"]]')
 
 def geo_tags(transform: tuple[float, float, float, float, float, float],
              epsg: int | None) -> dict[int, list]:
@@ -125,7 +129,7 @@ def envi_map_fields(geo: dict | None) -> tuple[dict[str, object], str | None]:
         zone, north = epsg % 100, epsg < 32700
         info = ["UTM", *grid, zone, "North" if north else "South", "WGS-84", "units=Meters",
                 *rotation]
-        wkt = (f'PROJCS["WGS 84 / UTM zone {zone}{"N" if north else "S"}",{_WGS84_WKT},'
+        wkt = (f'PROJCS["WGS 84 / UTM zone {zone}{"N" if north else "S"}",{WGS84_WKT},'
                'PROJECTION["Transverse_Mercator"],PARAMETER["latitude_of_origin",0],'
                f'PARAMETER["central_meridian",{6 * zone - 183}],PARAMETER["scale_factor",0.9996],'
                'PARAMETER["false_easting",500000],'
@@ -133,7 +137,7 @@ def envi_map_fields(geo: dict | None) -> tuple[dict[str, object], str | None]:
                f'UNIT["metre",1,AUTHORITY["EPSG","9001"]],AUTHORITY["EPSG","{epsg}"]]')
     elif epsg == 4326:
         info, wkt = ["Geographic Lat/Lon", *grid, "WGS-84", "units=Degrees", *rotation], (
-            _WGS84_WKT)
+            WGS84_WKT)
     else:
         info, wkt = ["Arbitrary", *grid, *rotation], None
     fields: dict[str, object] = {"map info": info}
@@ -144,12 +148,6 @@ def envi_map_fields(geo: dict | None) -> tuple[dict[str, object], str | None]:
         f"the ENVI header keeps the grid but not its CRS ({crs}; only UTM and geographic "
         "WGS-84 are named): write a GeoTIFF to keep the CRS and areas in ha")
     return fields, note
-
-
-_WGS84_WKT = ('GEOGCS["WGS 84",DATUM["WGS_1984",SPHEROID["WGS 84",6378137,298.257223563,'
-              'AUTHORITY["EPSG","7030"]],AUTHORITY["EPSG","6326"]],PRIMEM["Greenwich",0,'
-              'AUTHORITY["EPSG","8901"]],UNIT["degree",0.0174532925199433,'
-              'AUTHORITY["EPSG","9122"]],AUTHORITY["EPSG","4326"]]')
 
 
 def geokeys(directory) -> dict[int, int]:
