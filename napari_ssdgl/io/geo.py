@@ -32,6 +32,7 @@ WGS84_WKT = ('GEOGCS["WGS 84",DATUM["WGS_1984",SPHEROID["WGS 84",6378137,298.257
              'AUTHORITY["EPSG","8901"]],UNIT["degree",0.0174532925199433,'
              'AUTHORITY["EPSG","9122"]],AUTHORITY["EPSG","4326"]]')
 
+
 def geo_tags(transform: tuple[float, float, float, float, float, float],
              epsg: int | None) -> dict[int, list]:
     """GeoTIFF tags for a GDAL-order geotransform ``(x0, dx, rx, y0, ry, dy)`` (x0, y0 the
