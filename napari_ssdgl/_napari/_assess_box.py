@@ -9,7 +9,8 @@ hold ``row, col, map_class, reference``. The user labels them: select a point an
 (as when painting; 0 clears), which moves on to the next unlabelled point; **Next point**
 centres the view on it; **From layer** reads the references from a label raster (a ground
 truth). **Compute** fills the table; **Export…** writes it as CSV, JSON or PNG; **Save
-points…** / **Load points…** keep the labelling for later. Everything here is cheap numpy on
+points…** / **Load points…** keep the labelling for later (saved as the CLI's proposal is:
+``x,y`` map coordinates too when the map is georeferenced). Everything here is cheap numpy on
 the main thread; errors are napari notifications and change nothing.
 """
 
@@ -50,6 +51,7 @@ from napari_ssdgl.workflows.assess import (
     REPORT_SUFFIXES,
     Assessment,
     assess_points,
+    geometry_from_tags,
     points_from_design,
     read_points,
     write_points,
@@ -168,16 +170,24 @@ class AssessBox(QWidget):
             return None
         return np.asarray(layer.data) > 0
 
-    def _pixel_area(self, map_layer: Labels) -> tuple[float | None, str | None]:
-        """(ha per pixel, note) from the map's georeferencing: its own (a GeoTIFF or ENVI
-        class map), else the picked cube's when the map is on its grid (a prediction); the
-        same ``io.geo.pixel_area_ha`` as the CLI."""
-        shape = np.shape(map_layer.data)
+    def _geo(self, map_layer: Labels) -> dict | None:
+        """The map's georeferencing (GeoTIFF tags): its own (a GeoTIFF or ENVI class map),
+        else the picked cube's when the map is on its grid (a prediction)."""
         geo = map_layer.metadata.get("geo")
         cube = self._cube()
-        if not geo and cube is not None and tuple(np.shape(cube.data)[-2:]) == shape:
+        if not geo and cube is not None and np.shape(cube.data)[-2:] == np.shape(map_layer.data):
             geo = cube.metadata.get("geo")
-        return pixel_area_ha(geo, shape[0])
+        return geo
+
+    def _pixel_area(self, map_layer: Labels) -> tuple[float | None, str | None]:
+        """(ha per pixel, note) from :meth:`_geo`: the same ``io.geo.pixel_area_ha`` as the
+        CLI."""
+        return pixel_area_ha(self._geo(map_layer), np.shape(map_layer.data)[0])
+
+    def _sample_map(self) -> Labels | None:
+        """The class map the points layer was drawn on (None once it is removed)."""
+        name = self.points_layer.metadata.get("map_layer")
+        return self.viewer.layers[name] if name in self.viewer.layers else None
 
     # -- propose and label -----------------------------------------------------------------
     def propose(self) -> Points | None:
@@ -331,8 +341,8 @@ class AssessBox(QWidget):
         pts = self.sample_points()
         if pts is None:
             return None
-        name = self.points_layer.metadata.get("map_layer")
-        layer = self.viewer.layers[name] if name in self.viewer.layers else self._map()
+        layer = self._sample_map()
+        layer = self._map() if layer is None else layer
         if layer is None:
             return None
         cmap = np.asarray(layer.data)
@@ -396,7 +406,9 @@ class AssessBox(QWidget):
 
     def save_points(self, path: str | Path | None = None, overwrite: bool = False
                     ) -> Path | None:
-        """The points (with their references so far) as CSV."""
+        """The points (with their references so far) as CSV, with the x,y map coordinates of
+        their pixel centres when the map they were drawn on is georeferenced (the CLI
+        proposal's writer)."""
         pts = self.sample_points()
         if pts is None:
             return None
@@ -408,7 +420,9 @@ class AssessBox(QWidget):
             overwrite = True
         try:
             check_outputs([path], overwrite=overwrite, hint="choose another name or replace")
-            write_points(path, pts, overwrite=overwrite)
+            layer = self._sample_map()
+            geometry = None if layer is None else geometry_from_tags(self._geo(layer))
+            write_points(path, pts, geometry=geometry, overwrite=overwrite)
         except (OSError, ValueError) as exc:
             show_error(f"Could not save the points: {exc}")
             return None

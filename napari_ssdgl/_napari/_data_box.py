@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from napari.layers import Image, Labels
 from napari.utils.notifications import show_error, show_warning
-from qtpy.QtWidgets import QFileDialog, QFormLayout, QGroupBox, QInputDialog
+from qtpy.QtWidgets import QCheckBox, QFileDialog, QFormLayout, QGroupBox, QInputDialog
 
 from napari_ssdgl._napari._labels import add_blank_labels, add_imported_labels
 from napari_ssdgl._napari._layers import size_text
@@ -19,7 +19,7 @@ from napari_ssdgl._napari._pickers import (
     layer_picker,
     looks_like_ground_truth,
 )
-from napari_ssdgl._napari._reader import reopen_cube
+from napari_ssdgl._napari._reader import opens_lazily, reopen_cube
 from napari_ssdgl._napari._remap import parse_remap
 from napari_ssdgl._napari._ui import button, fill, row
 from napari_ssdgl.io import HSIReadError
@@ -27,6 +27,13 @@ from napari_ssdgl.training.windows import is_windowed
 from napari_ssdgl.transforms.normalize import replace_nonfinite
 
 LABEL_FILES = "Label rasters (*.mat *.tif *.tiff *.png *.npy *.npz *.hdr);;All files (*)"
+
+
+def is_emit(layer: Image) -> bool:
+    """A cube layer opened from an EMIT L2A file (``.nc``, the registry's EMIT suffix) that is
+    still there to reopen."""
+    source = layer.metadata.get("source")
+    return bool(source) and Path(source).suffix.lower() == ".nc" and Path(source).is_file()
 
 
 class DataBox(QGroupBox):
@@ -43,7 +50,16 @@ class DataBox(QGroupBox):
         form.addRow("Cube", self.cube_picker.native)
         form.addRow("Training labels", self.labels_picker.native)
         form.addRow("Ground truth", self.gt_picker.native)
-        fill(self, form, row(
+        self.orthorectify = QCheckBox("Orthorectified (EMIT map grid)")
+        self.orthorectify.setToolTip(
+            "Reopen this EMIT L2A cube on its map grid with the file's geometry lookup table "
+            "(GLT): class maps are georeferenced and assessed areas in ha; read into memory. "
+            "Unchecked: the swath as acquired (rows downtrack), as napari opens the file.")
+        self.orthorectify.clicked.connect(
+            lambda on: self.set_orthorectified(self.cube_picker.value, bool(on)))
+        self.orthorectify.setVisible(False)  # shown for an EMIT cube (_show_grid_choice)
+        self.cube_picker.changed.connect(lambda *_: self._show_grid_choice())
+        fill(self, form, self.orthorectify, row(
             button("New labels layer", self.new_labels_layer, "A blank layer the cube's size"),
             button("Import labels…", self._import_dialog, "Open a label raster file"),
             button("Band axis…", self._band_axis_dialog,
@@ -59,6 +75,14 @@ class DataBox(QGroupBox):
         for picker in (self.cube_picker, self.labels_picker, self.gt_picker):
             picker.reset_choices()
         self._default_picks()
+        self._show_grid_choice()
+
+    def _show_grid_choice(self) -> None:
+        """The orthorectify box: shown for an EMIT cube, ticked when it is on its map grid."""
+        layer = self.cube_picker.value
+        emit = layer is not None and is_emit(layer)
+        self.orthorectify.setVisible(emit)
+        self.orthorectify.setChecked(emit and bool(layer.metadata.get("geo")))
 
     def _default_picks(self) -> None:
         """Ground truth: the layer that reads as one (the sample's), of the cube's size. Training
@@ -111,17 +135,36 @@ class DataBox(QGroupBox):
             self.set_band_axis(layer, int(picked.split(":")[0].split()[1]))
 
     def set_band_axis(self, layer: Image, axis: int) -> bool:
-        """Reopen ``layer``'s file with the bands on stored ``axis`` and put the result in the
-        layer (data, metadata, contrast). A cube made in memory has no file to reopen."""
-        source = layer.metadata.get("source")
-        if not source or not Path(source).exists():
+        """Reopen ``layer``'s file with the bands on stored ``axis`` (an EMIT cube on the grid
+        it is on). A cube made in memory has no file to reopen."""
+        if not layer.metadata.get("source") or not Path(layer.metadata["source"]).exists():
             show_error(f"'{layer.name}' has no file behind it to reopen: transpose the array "
                        "to (bands, rows, cols) before adding it.")
             return False
+        on_grid = is_emit(layer) and bool(layer.metadata.get("geo"))
+        return self._reopen(layer, f"with the bands on axis {axis}", band_axis=axis,
+                            lazy=bool(layer.metadata.get("lazy")), orthorectify=on_grid)
+
+    def set_orthorectified(self, layer: Image | None, on: bool) -> bool:
+        """Reopen an EMIT L2A cube on its GLT map grid (``on``, in memory) or as the swath
+        the reader opens (lazily when it is big)."""
+        if layer is None or not is_emit(layer):
+            show_error("Only an EMIT L2A cube (.nc) opened from its file can be orthorectified.")
+            self._show_grid_choice()
+            return False
+        source = Path(layer.metadata["source"])
+        done = self._reopen(layer, "on its map grid" if on else "as the swath", band_axis=None,
+                            lazy=not on and opens_lazily(source), orthorectify=on)
+        self._show_grid_choice()
+        return done
+
+    def _reopen(self, layer: Image, how: str, **options) -> bool:
+        """Put ``reopen_cube(source, **options)`` in the layer (data, metadata, contrast) and
+        say which labels no longer fit it."""
         try:
-            data, kwargs, _ = reopen_cube(source, axis, lazy=bool(layer.metadata.get("lazy")))
-        except (HSIReadError, ValueError) as exc:
-            show_error(f"Could not reopen '{layer.name}' with the bands on axis {axis}: {exc}")
+            data, kwargs, _ = reopen_cube(layer.metadata["source"], **options)
+        except (HSIReadError, ValueError, MemoryError) as exc:
+            show_error(f"Could not reopen '{layer.name}' {how}: {exc or 'not enough memory'}")
             return False
         layer.data = data
         layer.metadata = kwargs["metadata"]

@@ -12,6 +12,11 @@ cols, otherwise the smallest axis holds the bands"; ``stored_shape``); ``read_pa
 band_axis=)`` / ``open_lazy(..., band_axis=)`` choose another from Python, and the dock's
 "Band axis…" reopens a layer's file with another (:func:`reopen_cube`).
 
+An EMIT L2A file opens as the swath, as acquired (no map grid), like every product: what the
+file holds, nothing resampled. The dock's "Orthorectified (EMIT map grid)" box, shown for an
+EMIT cube, reopens it on its GLT grid (georeferenced outputs, areas in ha). A second reader
+contribution would not do: napari offers a choice of plugins, not of one plugin's readers.
+
 With ``NAPARI_SSDGL_AUTO_RGB=1`` in the environment, each cube also opens with its RGB composite
 (bands nearest 640/545/460 nm, see ``_rgb.py``), the view most users make first.
 
@@ -34,6 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from napari_ssdgl.io import Cube, HSIReadError, LabelMap, can_read, read_path
+from napari_ssdgl.io.emit import read_emit
 from napari_ssdgl.io.lazy import can_open_lazy, is_zarr_dir, open_lazy, sample_contrast_limits
 from napari_ssdgl.io.zarr_store import IncompleteOutputError
 
@@ -105,10 +111,15 @@ def layer_data(item: Cube | LabelMap) -> tuple:
     return item.data, kwargs, "labels"
 
 
-def reopen_cube(source: str | Path, band_axis: int, *, lazy: bool) -> tuple:
+def reopen_cube(source: str | Path, band_axis: int | None, *, lazy: bool,
+                orthorectify: bool = False) -> tuple:
     """The LayerData tuple of the cube in ``source`` with its bands on the stored array's axis
-    ``band_axis``, opened as it was (lazily or into memory). Raises HSIReadError."""
+    ``band_axis`` (None: the file's layout), opened as it was (lazily or into memory); an EMIT
+    L2A file with ``orthorectify`` on its GLT map grid, in memory (the GLT needs the whole
+    swath). Raises HSIReadError."""
     p = Path(source)
+    if orthorectify:
+        return layer_data(read_emit(p, band_axis=band_axis, orthorectify=True)[0])
     if lazy:
         return lazy_layer_data(open_lazy(p, band_axis=band_axis))
     cubes = [item for item in read_path(p, band_axis=band_axis) if isinstance(item, Cube)]
@@ -123,7 +134,7 @@ def _lazy_layers(p: Path) -> list[tuple] | None:
     if is_zarr_dir(p):
         labels = _zarr_prediction(p)
         return [labels] if labels is not None else [lazy_layer_data(open_lazy(p))]
-    if not can_open_lazy(p) or _data_bytes(p) <= lazy_bytes():
+    if not opens_lazily(p):
         return None
     try:
         cube = open_lazy(p)
@@ -132,6 +143,12 @@ def _lazy_layers(p: Path) -> list[tuple] | None:
     if cube.bands < 2:  # a one-band ENVI classification is a label map
         return None
     return [lazy_layer_data(cube)]
+
+
+def opens_lazily(p: Path) -> bool:
+    """Whether this reader opens the cube file ``p`` as a dask array (over
+    :func:`lazy_bytes`)."""
+    return can_open_lazy(p) and _data_bytes(p) > lazy_bytes()
 
 
 def _data_bytes(p: Path) -> int:

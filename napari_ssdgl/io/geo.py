@@ -4,7 +4,8 @@ The TIFF reader keeps a file's GeoTIFF tags (``{tag code: value}``) and the clas
 writes them back (``writers.geo_extratags``), so a product that describes its grid another way
 (an EMIT or PRISMA geotransform and EPSG code, an ENVI ``map info``) is turned into the same
 three tags: ModelPixelScale, ModelTiepoint (or ModelTransformation for a rotated grid) and a
-GeoKeyDirectory naming the EPSG code. Outputs then carry the grid without a GDAL dependency.
+GeoKeyDirectory naming the EPSG code. Outputs then carry the grid without a GDAL dependency:
+GeoTIFF class maps as these tags, ENVI ones as ``map info`` (:func:`envi_map_fields`).
 
 :func:`tags_geotransform` and :func:`pixel_area_ha` read those tags back, whichever reader
 wrote them: the one place an assessment (CLI and dock) gets a pixel's ground area.
@@ -25,6 +26,11 @@ DEGREE = 9102  # EPSG angular unit
 WGS84_A, WGS84_F = 6378137.0, 1 / 298.257223563
 # a geographic grid gets one pixel area only while every row's is within this of the mean
 GEOGRAPHIC_AREA_TOLERANCE = 0.01
+# EPSG:4326 as WKT1, for the ENVI header's 'coordinate system string'
+WGS84_WKT = ('GEOGCS["WGS 84",DATUM["WGS_1984",SPHEROID["WGS 84",6378137,298.257223563,'
+             'AUTHORITY["EPSG","7030"]],AUTHORITY["EPSG","6326"]],PRIMEM["Greenwich",0,'
+             'AUTHORITY["EPSG","8901"]],UNIT["degree",0.0174532925199433,'
+             'AUTHORITY["EPSG","9122"]],AUTHORITY["EPSG","4326"]]')
 
 
 def geo_tags(transform: tuple[float, float, float, float, float, float],
@@ -92,6 +98,57 @@ def envi_map_info(values) -> tuple[tuple[float, ...], int | None] | None:
     elif name.startswith("geographic") and "wgs-84" in datum:
         epsg = 4326
     return transform, epsg
+
+
+def envi_map_fields(geo: dict | None) -> tuple[dict[str, object], str | None]:
+    """The ENVI header fields that say the grid of GeoTIFF tags (the inverse of
+    :func:`envi_map_info`, so a written class map reads back on the same grid), and a note of
+    what they cannot say (None: nothing lost).
+
+    ``map info`` holds the grid (a rotation too); UTM and geographic WGS-84, the CRSs mission
+    products use, are named in it and get a ``coordinate system string`` (WKT) for GIS tools.
+    Another CRS cannot be spelled without a projection database: the grid is kept as
+    ``Arbitrary`` and the note says the CRS is not. A sheared or mirrored grid gets no field.
+    """
+    t = tags_geotransform(geo)
+    if t is None:
+        return {}, None
+    x0, a, b, y0, d, e = t
+    dx, dy = math.hypot(a, b), math.hypot(d, e)
+    c, s = a / dx, -b / dx  # map info's grid: (x0, c·dx, -s·dx, y0, -s·dy, -c·dy)
+    if not math.isclose(d, -s * dy, abs_tol=1e-9 * dy) or not math.isclose(
+            e, -c * dy, abs_tol=1e-9 * dy):
+        return {}, ("the grid is sheared or mirrored, which ENVI 'map info' cannot say: the "
+                    "ENVI class map is not georeferenced (write a GeoTIFF to keep the grid)")
+    grid = [1, 1, x0, y0, dx, dy]
+    angle = math.degrees(math.atan2(s, c))
+    rotation = [f"rotation={angle!r}"] if angle else []
+    keys = geokeys({int(k): v for k, v in geo.items()}.get(GEOKEYS))
+    model = keys.get(1024)  # GTModelTypeGeoKey: 1 projected, 2 geographic
+    epsg = keys.get(3072 if model == 1 else 2048) if model in (1, 2) else None
+    if epsg is not None and (32601 <= epsg <= 32660 or 32701 <= epsg <= 32760):
+        zone, north = epsg % 100, epsg < 32700
+        info = ["UTM", *grid, zone, "North" if north else "South", "WGS-84", "units=Meters",
+                *rotation]
+        wkt = (f'PROJCS["WGS 84 / UTM zone {zone}{"N" if north else "S"}",{WGS84_WKT},'
+               'PROJECTION["Transverse_Mercator"],PARAMETER["latitude_of_origin",0],'
+               f'PARAMETER["central_meridian",{6 * zone - 183}],PARAMETER["scale_factor",0.9996],'
+               'PARAMETER["false_easting",500000],'
+               f'PARAMETER["false_northing",{0 if north else 10000000}],'
+               f'UNIT["metre",1,AUTHORITY["EPSG","9001"]],AUTHORITY["EPSG","{epsg}"]]')
+    elif epsg == 4326:
+        info, wkt = ["Geographic Lat/Lon", *grid, "WGS-84", "units=Degrees", *rotation], (
+            WGS84_WKT)
+    else:
+        info, wkt = ["Arbitrary", *grid, *rotation], None
+    fields: dict[str, object] = {"map info": info}
+    if wkt is not None:  # braces written here: the header writer would split a list on commas
+        fields["coordinate system string"] = "{" + wkt + "}"
+    crs = f"EPSG:{epsg}" if epsg not in (None, 32767) else "a user-defined one"
+    note = None if wkt is not None or model not in (1, 2) else (
+        f"the ENVI header keeps the grid but not its CRS ({crs}; only UTM and geographic "
+        "WGS-84 are named): write a GeoTIFF to keep the CRS and areas in ha")
+    return fields, note
 
 
 def geokeys(directory) -> dict[int, int]:

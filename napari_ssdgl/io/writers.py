@@ -3,17 +3,21 @@
 Values are stored in the smallest unsigned type that holds them (uint8, uint16, uint32).
 In a TIFF, class names and colours go in the JSON image description (tifffile's shaped metadata,
 read back by ``read_labels``) and GeoTIFF tags from ``Cube.geo`` are written back unchanged so the
-map stays georeferenced like its cube. An ENVI output carries names and colours in its header.
+map stays georeferenced like its cube. An ENVI output carries names and colours in its header,
+and the same grid as ``map info`` (with a ``coordinate system string`` for UTM and geographic
+WGS-84; see ``io.geo.envi_map_fields``).
 """
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
 
 from napari_ssdgl.io._common import as_label_array
 from napari_ssdgl.io.atomic import atomic_outputs
+from napari_ssdgl.io.geo import envi_map_fields
 
 # GeoTIFF tag code -> tifffile dtype code ('d' double, 'H' ushort, 's' ASCII)
 GEO_DTYPES = {33550: "d", 33922: "d", 34264: "d", 34735: "H", 34736: "d", 34737: "s", 42113: "s"}
@@ -51,12 +55,16 @@ def write_class_map(
     # complete or absent: under a temporary name of the same suffix, then renamed (ENVI: the
     # data file first, the header that readers look for last)
     targets = [p.with_suffix(".img"), p] if ext == ".hdr" else [p]
+    if ext == ".hdr":  # the grid as 'map info'; what the header cannot say is a warning
+        fields, note = envi_map_fields(geo)
+        if note:
+            warnings.warn(f"{p}: {note}", UserWarning, stacklevel=2)
     with atomic_outputs(targets, overwrite=True, keep_suffix=True) as tmps:
         tmp = tmps[-1]
         if ext == ".npy":
             np.save(tmp, labels)
         elif ext == ".hdr":
-            _write_envi(tmp, labels, names, cols)
+            _write_envi(tmp, labels, names, cols, fields)
         else:
             import tifffile
 
@@ -95,14 +103,16 @@ def geo_extratags(geo: dict | None) -> list[tuple]:
     return sorted(tags)
 
 
-def _write_envi(path: Path, labels: np.ndarray, names: dict, cols: dict) -> None:
+def _write_envi(path: Path, labels: np.ndarray, names: dict, cols: dict,
+                fields: dict) -> None:
     from spectral.io import envi
 
     top = max([int(labels.max()) if labels.size else 0, *names, *cols])
     class_names = [names.get(i, "Unclassified" if i == 0 else f"class {i}") for i in range(top + 1)]
     lut = [_rgb(cols.get(i, "#000000")) for i in range(top + 1)]
     envi.save_classification(
-        str(path), labels, class_names=class_names, class_colors=lut, force=True
+        str(path), labels, class_names=class_names, class_colors=lut, metadata=fields,
+        force=True
     )
 
 

@@ -105,9 +105,9 @@ def write_run(out: str | Path, classifier: Classifier, class_map: np.ndarray, me
               colors: dict | None = None, report_truth: np.ndarray | None = None,
               report_title: str | None = None) -> list[Path]:
     """Write the run folder ``out`` (the layout in the module docstring) and return what was
-    written, ``metrics.json`` last. ``formats``: class-map suffixes (``geo`` georeferences a
-    .tif); ``class_names``/``colors`` default to the classifier's; the report is drawn only
-    with ``report_truth``, the ground truth shown beside the map."""
+    written, ``metrics.json`` last. ``formats``: class-map suffixes (``geo`` georeferences
+    a .tif and a .hdr); ``class_names``/``colors`` default to the classifier's; the report is
+    drawn only with ``report_truth``, the ground truth shown beside the map."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     (out / METRICS).unlink(missing_ok=True)  # no metrics.json while the folder is incomplete

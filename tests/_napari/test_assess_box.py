@@ -69,6 +69,7 @@ def test_propose_label_compute_export(box, notes, tmp_path):
     assert (tmp_path / "a.csv").read_bytes() == before
     # save the labelling and load it back
     assert box.save_points(tmp_path / "p.csv") is not None
+    assert (tmp_path / "p.csv").read_text().startswith("row,col,map_class,reference\n")  # no grid
     viewer.layers.remove(layer)
     again = box.load_points(tmp_path / "p.csv")
     assert (again.features["reference"].to_numpy() == pts.reference).all()
@@ -203,3 +204,35 @@ def test_anticipated_user_accuracies_one_or_per_class(box, notes):
     box.anticipated_ua.setText("1:0.6,1:0.9")
     assert box.propose() is None and box.points_layer is layer  # nothing changed
     assert any("given twice" in e for e in notes.errors)
+
+
+@pytest.mark.filterwarnings("ignore:.*non-finite:UserWarning")
+def test_saved_points_carry_the_map_coordinates_the_cli_writes(make_napari_viewer, tmp_path):
+    from napari_ssdgl._napari._reader import get_reader
+    from napari_ssdgl._napari._widget import SSDGLWidget
+    from napari_ssdgl.workflows.assess import geometry_from_tags, read_points, write_points
+    from tests.io.products import write_aviris_ng
+
+    viewer = make_napari_viewer()
+    w = SSDGLWidget(viewer)
+    hdr = write_aviris_ng(tmp_path / "aviris", rows=12, cols=10)["hdr"]
+    (data, kwargs, _), *_ = get_reader(str(hdr))(str(hdr))
+    w.data.cube_picker.value = viewer.add_image(data, **kwargs)  # UTM 11N, 5 m
+    cmap = np.ones((12, 10), np.int32)
+    cmap[:, 5:] = 2
+    w.assess.map_picker.value = viewer.add_labels(cmap, name="prediction")  # on its grid
+    w.assess.size.setValue(12)
+    w.assess.min_per_class.setValue(3)
+    w.assess.propose()
+    w.assess.points_layer.selected_data = {0}
+    w.assess.label_selected(2)
+    saved = w.assess.save_points(tmp_path / "dock.csv")
+    pts = read_points(saved)
+    assert pts.reference[0] == 2
+    cli = write_points(tmp_path / "cli.csv", pts, geometry=geometry_from_tags(kwargs["metadata"][
+        "geo"]))  # what 'napari-ssdgl assess' writes for these points on this grid
+    text = saved.read_text()
+    assert text == cli.read_text() and text.startswith("row,col,map_class,reference,x,y\n")
+    x, y = (float(v) for v in text.splitlines()[1].split(",")[-2:])
+    assert x == pytest.approx(724522.127 + 5 * (pts.cols[0] + 0.5))  # the pixel centre (UTM)
+    assert y == pytest.approx(4074620.759 - 5 * (pts.rows[0] + 0.5))

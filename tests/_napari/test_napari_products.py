@@ -56,3 +56,38 @@ def test_damaged_product_is_explained(tmp_path):
     cut.write_bytes(raw[: len(raw) // 2])
     with pytest.warns(UserWarning, match="could not read .*cut.nc"):
         assert get_reader(str(cut)) is None
+
+
+@pytest.mark.gui
+def test_the_dock_reopens_an_emit_swath_on_its_map_grid(make_napari_viewer, tmp_path, notes,
+                                                        monkeypatch):
+    from napari_ssdgl._napari._widget import SSDGLWidget
+    from napari_ssdgl.io.geo import pixel_area_ha
+
+    monkeypatch.setenv(LAZY_BYTES_ENV, "0")  # a big granule: the swath opens lazily
+    write_emit(tmp_path / "emit.nc", rows=6, cols=5)
+    write_aviris_ng(tmp_path / "aviris")
+    viewer = make_napari_viewer()
+    other = viewer.open(str(tmp_path / "aviris" / "ang20200712t201415_rfl_v2y1_img.hdr"),
+                        plugin="napari-ssdgl")[0]
+    layer = viewer.open(str(tmp_path / "emit.nc"), plugin="napari-ssdgl")[0]
+    w = SSDGLWidget(viewer)
+    box = w.data.orthorectify
+    w.data.cube_picker.value = other
+    assert not box.isVisibleTo(w)  # only an EMIT cube has the choice
+    w.data.cube_picker.value = layer
+    assert box.isVisibleTo(w) and not box.isChecked()
+    assert isinstance(layer.data, da.Array) and "geo" not in layer.metadata  # the swath
+    painted = w.data.new_labels_layer()
+    box.click()  # tick: the GLT grid, in memory, georeferenced
+    assert box.isChecked() and layer.data.shape == (8, 7, 6)
+    assert isinstance(layer.data, np.ndarray) and not layer.metadata.get("lazy")
+    assert pixel_area_ha(layer.metadata["geo"], 7)[0] == pytest.approx(0.2932, abs=1e-4)
+    assert any(painted.name in m for m in notes.warnings)  # painted on the swath: said
+    assert w.data.set_band_axis(layer, 2) and layer.data.shape == (8, 7, 6)  # stays on grid
+    box.click()  # untick: the swath again, as the reader opens it
+    assert not box.isChecked() and layer.data.shape == (8, 6, 5)
+    assert isinstance(layer.data, da.Array) and "geo" not in layer.metadata
+    assert not notes.errors
+    assert not w.data.set_orthorectified(other, True)  # not EMIT: refused, unchanged
+    assert "geo" in other.metadata and any("Only an EMIT" in e for e in notes.errors)

@@ -14,6 +14,7 @@ from napari_ssdgl.io.exports import (
     write_float_tiff,
     write_png,
 )
+from napari_ssdgl.io.geo import pixel_area_ha, tags_geotransform
 from tests.conftest import toy_scene
 
 TINY = {"widths": (16, 16, 16, 16), "decoder_width": 8, "groups": 4}
@@ -98,6 +99,10 @@ def test_envi_export_reopens_with_spectral(model_dir, geo_cube, tmp_path):
     assert lut[3:6] == [0, 255, 0] and lut[12:15] == [128, 128, 128]
     data = np.asarray(img.load())[..., 0]
     assert data.shape == (20, 24) and set(np.unique(data)) <= {1, 2, 4}
+    assert img.metadata["map info"][0] == "UTM"  # the cube's grid and CRS, read back:
+    cube, written = read_cube(geo_cube).geo, read_labels(tmp_path / "map.hdr").geo
+    assert tags_geotransform(written) == tags_geotransform(cube)
+    assert pixel_area_ha(written, 20) == pixel_area_ha(cube, 20) == (pytest.approx(0.09), None)
 
 
 def test_png_class_map_with_legend(tmp_path):

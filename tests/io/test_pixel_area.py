@@ -1,16 +1,19 @@
 """io.geo.pixel_area_ha: a pixel's ground area from the georeferencing every reader keeps (ENVI
-map info, EMIT GLT grid, PRISMA L2D corners, EnMAP GeoTIFF, class-map GeoTIFF and ENVI), and no
+map info, EMIT GLT grid, PRISMA L2D corners, EnMAP GeoTIFF, class-map GeoTIFF and ENVI, the
+ENVI class-map writer's map info), and no
 ha where it would be wrong (latitude/longitude spans, Mercator, no CRS)."""
 
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
 
 from napari_ssdgl.io import read_cube, read_labels, write_class_map
-from napari_ssdgl.io.emit import read_emit
+from napari_ssdgl.io.emit import read_emit, wkt_epsg
+from napari_ssdgl.io.envi import read_header
 from napari_ssdgl.io.geo import WGS84_A, WGS84_F, geo_tags, pixel_area_ha, tags_geotransform
 from tests.io.products import write_aviris_ng, write_emit, write_enmap, write_prisma
 
@@ -60,6 +63,38 @@ def test_a_rotated_envi_grid_and_class_maps_keep_their_area(tmp_path):
     tif = write_class_map(tmp_path / "map.tif", np.ones((6, 5), np.uint8),
                           geo=geo_tags((0.0, 10.0, 0.0, 0.0, 0.0, -10.0), 32633))
     assert pixel_area_ha(read_labels(tif).geo, 6) == (pytest.approx(0.01), None)
+
+
+@pytest.mark.parametrize("transform, epsg", [
+    ((500000.0, 30.0, 0.0, 4100000.0, 0.0, -30.0), 32633),  # PRISMA, EnMAP: UTM north
+    ((300000.0, 2 * math.sqrt(3), 2.0, 7100000.0, 2.0, -2 * math.sqrt(3)), 32719),  # rotated
+    ((-118.5, 0.0005, 0.0, 36.3, 0.0, -0.0005), 4326),  # EMIT's GLT grid
+    ((10.0, 1.0, 0.0, 20.0, 0.0, -1.0), None),  # a grid without a CRS
+])
+def test_an_envi_class_map_keeps_the_grid_and_pixel_area(tmp_path, transform, epsg):
+    geo = geo_tags(transform, epsg)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing lost: no warning
+        hdr = write_class_map(tmp_path / "map.hdr", np.ones((6, 5), np.uint8), geo=geo)
+    back = read_labels(hdr).geo
+    assert tags_geotransform(back) == pytest.approx(transform)
+    assert pixel_area_ha(back, 6) == pixel_area_ha(geo, 6)
+    wkt = read_header(hdr).get("coordinate system string")
+    assert (wkt is None) == (epsg is None)  # GIS tools get the CRS as WKT where it is named
+    assert epsg is None or wkt_epsg(",".join(wkt)) == epsg
+
+
+def test_what_an_envi_header_cannot_say_is_a_warning(tmp_path):
+    laea = geo_tags((4321000.0, 30.0, 0.0, 3210000.0, 0.0, -30.0), 3035)
+    with pytest.warns(UserWarning, match="keeps the grid but not its CRS .EPSG:3035"):
+        hdr = write_class_map(tmp_path / "laea.hdr", np.ones((6, 5), np.uint8), geo=laea)
+    back = read_labels(hdr).geo
+    assert tags_geotransform(back) == pytest.approx(tags_geotransform(laea))
+    assert pixel_area_ha(back, 6)[0] is None  # no CRS read back: pixels, never a wrong ha
+    mirrored = geo_tags((0.0, -30.0, 0.0, 0.0, 0.0, -30.0), 32633)
+    with pytest.warns(UserWarning, match="sheared or mirrored"):
+        hdr = write_class_map(tmp_path / "mirror.hdr", np.ones((6, 5), np.uint8), geo=mirrored)
+    assert read_labels(hdr).geo is None
 
 
 @pytest.mark.parametrize("transform, epsg, rows, why", [
