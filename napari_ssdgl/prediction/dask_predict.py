@@ -64,6 +64,11 @@ def model_payload(clf) -> dict:
 
 
 _LOCAL = threading.local()
+_FORWARD = threading.Lock()
+"""One window through the network at a time per process; torch's own threads parallelise it.
+Two at once on 2 threads made the 2048 px one-pass prediction peak at 2.1-2.8 GB (each 384 px
+window of the paper's Indian Pines widths adds about 0.7 GB of activations), and N threads
+would hold N windows' activations; reading and normalising the next window still overlaps."""
 
 
 def _worker_device(device: str) -> torch.device:
@@ -108,10 +113,10 @@ def _partial(payload, frozen, layer, window, raw, norm, device, torch_threads) -
     """One window's partial statistics of ``layer`` (a module name), the layers before it
     frozen to ``frozen``."""
     model, dev = _model(payload, device, torch_threads)
-    with SceneStatistics(model) as stats:
+    x = _window_input(raw, window, norm).to(dev)
+    with _FORWARD, SceneStatistics(model) as stats:
         stats.impose(frozen, dev)
         with torch.inference_mode():
-            x = _window_input(raw, window, norm).to(dev)
             stats.accumulate(model.get_submodule(layer), window, lambda: model(x))
         return stats.take_partial()
 
@@ -119,10 +124,10 @@ def _partial(payload, frozen, layer, window, raw, norm, device, torch_threads) -
 def _predict_window(payload, frozen, window, raw, norm, device, torch_threads) -> np.ndarray:
     """Probabilities (K, core rows, core cols) of one window with every statistic frozen."""
     model, dev = _model(payload, device, torch_threads)
-    with SceneStatistics(model) as stats:
+    x = _window_input(raw, window, norm).to(dev)
+    with _FORWARD, SceneStatistics(model) as stats:
         stats.impose(frozen, dev)
         with torch.inference_mode():
-            x = _window_input(raw, window, norm).to(dev)
             probs = torch.softmax(model(x).float(), dim=1)[0].cpu().numpy()
     rs, cs = window.core_in_window()
     return np.ascontiguousarray(probs[:, rs, cs])
@@ -180,7 +185,7 @@ def predict_dask(
     overlap: int = DEFAULT_OVERLAP,
     device: str = "auto",
     client=None,
-    torch_threads: int | None = 1,
+    torch_threads: int | None = None,
     on_pass: Callable[[int, int], None] | None = None,
     tta: bool = False,
     bands=None,
@@ -194,7 +199,9 @@ def predict_dask(
     :func:`.inference.predict_probabilities` (each view is a lazy flipped view of the
     cube with its own statistics passes, so 8 times the passes and the work). ``bands``: how
     the cube's bands become the model's (``Classifier.plan_for``; default: by the band count,
-    as is or through the model's band selection).
+    as is or through the model's band selection). ``torch_threads``: torch's intra-op
+    threads in each process (None: torch's own setting); a process runs one window through
+    the network at a time, so on threads that is all its cores.
     """
     import dask
 

@@ -222,11 +222,13 @@ def predict_to_file(
 
 
 def _torch_threads(scheduler) -> int | None:
-    """Torch threads per task, so that dask's parallelism does not multiply with torch's: one
-    per task locally, cores / N for local:N, the workers' own setting on a remote cluster (start
-    them with ``--nthreads 1`` and OMP_NUM_THREADS, or leave torch its default)."""
-    if scheduler in ("threads", "processes", "sync"):
-        return 1 if scheduler != "sync" else None
+    """Torch threads per process, so that dask's parallelism does not multiply with torch's: a
+    process runs one window through the network at a time (``dask_predict._FORWARD``), so on
+    threads torch keeps its own setting (all cores); one per process for ``processes``, cores / N
+    for local:N, the workers' own setting on a remote cluster (start them with ``--nthreads 1``
+    and OMP_NUM_THREADS, or leave torch its default)."""
+    if scheduler == "processes":
+        return 1
     if isinstance(scheduler, str) and scheduler.startswith("local:"):
         return max(1, (os.cpu_count() or 1) // max(1, int(scheduler.split(":", 1)[1])))
     return None

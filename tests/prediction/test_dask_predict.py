@@ -285,3 +285,41 @@ def test_predicting_in_this_process_lets_glibc_return_freed_windows(clf, monkeyp
     assert calls == ["tiled", "dask"]
     monkeypatch.undo()
     tiling.return_freed_memory()  # the real one: no error, with glibc or without
+
+
+def test_one_window_through_the_network_at_a_time_per_process(clf, monkeypatch):
+    """Threads share the process's memory: N windows in flight would hold N windows'
+    activations (0.7 GB each for a 384 px window of the paper's widths), so forwards take turns
+    whatever the thread count."""
+    import threading
+    import time
+
+    from napari_ssdgl.prediction import dask_predict
+
+    real, hooked, lock = dask_predict._model, set(), threading.Lock()
+    state = {"now": 0, "most": 0, "calls": 0}
+
+    def enter(*_):
+        with lock:
+            state["now"] += 1
+            state["calls"] += 1
+            state["most"] = max(state["most"], state["now"])
+        time.sleep(0.01)  # long enough for another thread to overlap, were it allowed
+
+    def leave(*_):
+        with lock:
+            state["now"] -= 1
+
+    def model(*args):
+        net, dev = real(*args)
+        if id(net) not in hooked:
+            hooked.add(id(net))
+            net.register_forward_pre_hook(enter)
+            net.register_forward_hook(leave, always_call=True)  # also when a pass stops early
+        return net, dev
+
+    monkeypatch.setattr(dask_predict, "_model", model)
+    pred = predict_dask(clf, da.from_array(_scene(96, 96), chunks=(BANDS, 32, 32)),
+                        tile_size=64, overlap=16, device="cpu")
+    pred.probabilities.compute(scheduler="threads", num_workers=4)
+    assert state["calls"] >= 9 and state["most"] == 1
