@@ -106,6 +106,7 @@ from napari_ssdgl.transforms.dihedral import TRANSPOSE, dihedral, dihedral_index
 from napari_ssdgl.transforms.normalize import (
     STD_FLOOR,
     band_statistics,
+    floor_std,
     normalize,
     replace_nonfinite,
     streaming_band_statistics,
@@ -256,14 +257,14 @@ def _report_constant(constant: list[int], bands: int) -> None:
 def _streamed_statistics(source) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """(mean, std, messages) of a lazy cube read block by block, with the whole-scene path's
     warnings: NaN/inf (each window fills them with the band mean) and constant bands."""
-    mean, std, bad = streaming_band_statistics(source, floor=False)
+    mean, std, bad = streaming_band_statistics(source)
     _report_constant([int(b) for b in np.flatnonzero(std < STD_FLOOR)], int(source.shape[0]))
     messages = []
     if bad.any():
         bands = np.flatnonzero(bad)
         messages.append(f"{int(bad.sum())} NaN/inf values in {bands.size} band(s) (first: band "
                         f"{bands[0]}) are replaced by the band mean")
-    return mean, np.where(std < STD_FLOOR, 1.0, std).astype(np.float32), messages
+    return mean, floor_std(std), messages
 
 
 def _band_selection(bands, total: int, init: Classifier | None) -> BandSelection | None:

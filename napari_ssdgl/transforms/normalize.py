@@ -45,13 +45,17 @@ def replace_nonfinite(cube: np.ndarray, fill: np.ndarray | None = None, *,
     return data, messages
 
 
+def floor_std(std: np.ndarray) -> np.ndarray:
+    """float32 ``std`` with near-constant bands (under ``STD_FLOOR``) at 1: what a model divides
+    by, so a constant band stays as it is after centring."""
+    return np.where(np.asarray(std) < STD_FLOOR, 1.0, std).astype(np.float32)
+
+
 def band_statistics(cube: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per-band mean and std over every pixel (float32); near-constant bands get std 1."""
     flat = np.asarray(cube).reshape(cube.shape[0], -1)
     mean = flat.mean(axis=1, dtype=np.float64)
-    std = flat.std(axis=1, dtype=np.float64)
-    std = np.where(std < STD_FLOOR, 1.0, std)
-    return mean.astype(np.float32), std.astype(np.float32)
+    return mean.astype(np.float32), floor_std(flat.std(axis=1, dtype=np.float64))
 
 
 def normalize(cube: np.ndarray, mean: np.ndarray, std: np.ndarray, *,
@@ -92,15 +96,15 @@ def _stream_rows(cube) -> int:
     return rows
 
 
-def streaming_band_statistics(cube, rows: int | None = None, *, floor: bool = True
+def streaming_band_statistics(cube, rows: int | None = None
                               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-band mean and std of the finite values of ``cube`` (bands, rows, cols; numpy,
     memory map, dask or zarr), read ``rows`` rows at a time (default: :func:`_stream_rows`) so
     a cube larger than memory is never loaded whole. Blocks are merged with Chan et al.'s
-    pairwise update in float64 (no sum-of-squares cancellation on bright bands). With
-    ``floor``, near-constant bands get std 1 as in :func:`band_statistics`; an all-non-finite
-    band has mean 0, as :func:`replace_nonfinite` fills it. Returns ``(mean, std, nonfinite)``:
-    float32 mean and std, and per band how many values were NaN/inf. Unlike
+    pairwise update in float64 (no sum-of-squares cancellation on bright bands). The std is
+    the measured one (0 for a constant band; :func:`floor_std` makes it a divisor); an
+    all-non-finite band has mean 0, as :func:`replace_nonfinite` fills it. Returns ``(mean,
+    std, nonfinite)``: float32 mean and std, and per band how many values were NaN/inf. Unlike
     :func:`band_statistics` on a cleaned cube, NaN/inf values do not count (they would count
     as the mean there): window-trained models normalise with these."""
     bands, height = int(cube.shape[0]), int(cube.shape[1])
@@ -126,6 +130,4 @@ def streaming_band_statistics(cube, rows: int | None = None, *, floor: bool = Tr
         m2 = m2 + bm2 + delta * delta * count * n / safe
         count = total
     std = np.sqrt(m2 / np.maximum(count, 1))
-    if floor:
-        std = np.where(std < STD_FLOOR, 1.0, std)
     return mean.astype(np.float32), std.astype(np.float32), bad
