@@ -82,6 +82,13 @@ class Cube:
         return md
 
 
+def pixels(cube):
+    """The pixel array of ``cube``: an array as it is (numpy, memory map, dask, zarr, HDF5), a
+    Cube's (or any holder's) ``data``. Not ``getattr(cube, "data", cube)`` alone: an ndarray's
+    ``.data`` is its memory buffer."""
+    return cube if isinstance(cube, np.ndarray) else getattr(cube, "data", cube)
+
+
 def _per_band(values, bands: int, kind: type) -> np.ndarray | None:
     """``values`` as a 1-D array of ``kind`` with one entry per band (None stays None); a
     list of another length is a programming error (readers drop and note a file's mismatched

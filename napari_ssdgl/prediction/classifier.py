@@ -9,7 +9,7 @@ from typing import TypeVar
 import numpy as np
 import torch
 
-from napari_ssdgl.io.base import Cube
+from napari_ssdgl.io.base import pixels
 from napari_ssdgl.prediction.inference import Prediction, predict_probabilities
 from napari_ssdgl.prediction.spectral import BandMismatchError, BandPlan, BandSelection, plan_bands
 from napari_ssdgl.prediction.tiling import DEFAULT_OVERLAP, tile_preparer
@@ -77,7 +77,7 @@ class Classifier:
     def plan_for(self, cube) -> BandPlan:
         """:meth:`plan` for a Cube (its wavelengths, units, bad-band flags and data) or a bare
         array (band count and data)."""
-        data = getattr(cube, "data", cube)
+        data = pixels(cube)
         if getattr(data, "ndim", 0) != 3:
             raise ValueError(f"a cube must be 3-D (bands, rows, cols), got shape "
                              f"{getattr(data, 'shape', None)}")
@@ -108,7 +108,7 @@ class Classifier:
     def _check(self, cube, plan: BandPlan | None = None) -> np.ndarray:
         """The numpy array of ``cube`` (ndarray or Cube; no copy unless its bands change),
         checked."""
-        return self.check(np.asarray(getattr(cube, "data", cube)), plan)
+        return self.check(np.asarray(pixels(cube)), plan)
 
     def prepare(self, cube, plan: BandPlan | None = None) -> np.ndarray:
         """Normalised float32 copy of ``cube`` (ndarray or Cube) in the model's bands."""
@@ -158,7 +158,7 @@ class Classifier:
                                           tta=tta, frozen=self.layer_statistics)
             return Prediction.from_probabilities(probs, self.class_values)
         replaced: list[str] = []
-        data = cube.data if isinstance(cube, Cube) else cube  # (an ndarray's .data is a buffer)
+        data = pixels(cube)
         if not (hasattr(data, "shape") and hasattr(data, "__getitem__")):
             data = np.asarray(data)  # nested lists and the like
         probs = predict_probabilities(

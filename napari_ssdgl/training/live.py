@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from napari_ssdgl.io.base import pixels
 from napari_ssdgl.prediction.inference import Prediction
 from napari_ssdgl.training.errors import TrainingError
 from napari_ssdgl.training.sampling import LabelEncoder
@@ -89,7 +90,7 @@ class LiveScene:
     """One cube's z-scored spectra, made once for many live fits (``fit``) and maps."""
 
     def __init__(self, cube, mean: np.ndarray | None = None, std: np.ndarray | None = None):
-        cube = np.asarray(getattr(cube, "data", cube))
+        cube = np.asarray(pixels(cube))
         if cube.ndim != 3:
             raise TrainingError(f"the cube must be 3-D (bands, rows, cols), got shape {cube.shape}")
         clean, _ = replace_nonfinite(cube, fill=mean)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from napari_ssdgl.analysis.band_syntax import kept_bands, parse_bands, wants_auto
 from napari_ssdgl.analysis.bands import BandReport, detect_bad_bands
+from napari_ssdgl.io.base import pixels
 from napari_ssdgl.prediction.spectral import BandSelection
 
 __all__ = ["band_selection", "detect_cube"]
@@ -18,7 +19,7 @@ __all__ = ["band_selection", "detect_cube"]
 def detect_cube(cube) -> BandReport:
     """:func:`detect_bad_bands` of a Cube with its wavelengths, units and file flags (or of a
     bare array)."""
-    return detect_bad_bands(getattr(cube, "data", cube), getattr(cube, "wavelengths", None),
+    return detect_bad_bands(pixels(cube), getattr(cube, "wavelengths", None),
                             getattr(cube, "wavelength_units", None),
                             getattr(cube, "bad_bands", None))
 
@@ -31,7 +32,7 @@ def band_selection(cube, *, keep: str | None = None, exclude: str | None = None,
     Each excluded band's reason goes with it (the detection's for an ``auto`` exclusion, else
     "excluded by the user" / "not in the band list"). Raises
     :class:`~napari_ssdgl.analysis.band_syntax.BandSyntaxError` (a ValueError)."""
-    data = getattr(cube, "data", cube)
+    data = pixels(cube)
     bands = int(data.shape[0])
     wl, units = getattr(cube, "wavelengths", None), getattr(cube, "wavelength_units", None)
     if keep is None and exclude is None:

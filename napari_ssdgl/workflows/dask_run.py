@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from napari_ssdgl.io.atomic import atomic_output
+from napari_ssdgl.io.base import pixels
 from napari_ssdgl.io.jsonio import jsonable
 from napari_ssdgl.prediction.dask_predict import (
     DEFAULT_OVERLAP,
@@ -200,7 +201,7 @@ def predict_to_file(
     plan = clf.plan_for(cube)  # the cube's bands to the model's (wavelengths, when known)
     if plan.warning:
         warnings.warn(plan.warning, stacklevel=2)
-    data = check_cube(clf, getattr(cube, "data", cube), plan)  # bad input: its own error, now
+    data = check_cube(clf, pixels(cube), plan)  # bad input: its own error, now
     say = (lambda i, n: print(f"scene statistics: pass {i + 1}/{n}", file=sys.stderr)
            ) if progress else None
     with open_scheduler(scheduler, quiet=not progress) as client:
