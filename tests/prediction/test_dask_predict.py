@@ -271,7 +271,7 @@ def test_closing_the_block_stream_cancels_the_blocks_not_started(clf, monkeypatc
 
 def test_predicting_in_this_process_lets_glibc_return_freed_windows(clf, monkeypatch):
     """Tiled and threaded dask prediction set glibc's trim threshold (peak RSS of the 2048 px
-    one-pass prediction: 2.84 GB without, 1.79 GB with); a cluster's workers get it from
+    one-pass prediction: 2.84 GB without, 1.79 and 2.09 GB with); a cluster's workers get it from
     their nanny, so a client does not set it."""
     from napari_ssdgl.prediction import dask_predict, tiling
 
