@@ -28,13 +28,12 @@ def _chosen_on(clf: Classifier, alone: bool = False) -> list[str]:
         score = f" (OA {oa:.1%})" if alone and oa is not None else ""
         return [f"The kept model was chosen on {m['validation_pixels']} held-out painted "
                 f"pixels{score}."]
-    chosen = m.get("selected_on") or ""
-    if chosen.startswith("last iteration ("):  # keep="best" with too few pixels to hold out
+    if not str(m.get("selected_on", "")).startswith("last iteration"):
+        return []
+    if (clf.train_config or {}).get("keep") == "best":  # it would have held some out
         return ["The last model was kept: too few painted pixels to hold any out for choosing, "
                 "so every painted pixel trained."]
-    if chosen == "last iteration":
-        return ["The last model was kept."]
-    return []
+    return ["The last model was kept."]
 
 
 def scored_on(job: Job, metrics: dict, clf: Classifier) -> str:

@@ -232,7 +232,6 @@ class TrainingBox(QGroupBox):
                                                   done))
 
 
-
 def refusal(exc: Exception) -> str:
     """Why training cannot start: a bad band list, or what the Trainer's constructor said."""
     if isinstance(exc, BandSyntaxError):
