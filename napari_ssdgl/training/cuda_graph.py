@@ -45,8 +45,10 @@ class GraphedIteration:
     def __init__(self, model: torch.nn.Module, forward: Callable[[Tensor, Tensor], Tensor],
                  x: Tensor, targets: Tensor | None, weights: Tensor, index: Tensor,
                  amp: torch.dtype | None) -> None:
-        """``index``: any draw-sized index of labelled pixels (the warm-up runs on it; an
-        unlabelled pixel's target would fail the loss's class check on the device)."""
+        """``targets``: the scene's flat class indices, looked up at each draw (None where the
+        draw brings its own: GraphedWindows). ``index``: any draw-sized index of labelled
+        pixels (the warm-up runs on it; an unlabelled pixel's target would fail the loss's
+        class check on the device)."""
         self.forward, self.x, self.targets, self.weights, self.amp = (
             forward, x, targets, weights, amp)
         self.grads = []
