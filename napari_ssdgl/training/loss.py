@@ -77,3 +77,13 @@ def picked_cross_entropy(
     each = F.cross_entropy(picked, target, weight=weights, reduction="none")
     norm = mask if weights is None else weights.index_select(0, target) * mask
     return (each * mask).sum() / norm.sum()
+
+
+def picked_accuracy(picked: torch.Tensor, target: torch.Tensor,
+                    mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Share of the (M, K) or (E, M, K) ``picked`` logits whose top class is ``target``: over
+    the entries with ``mask`` 1 (of every ensemble member) when given, as the loss counts them."""
+    right = (picked.argmax(-1) == target).float()
+    if mask is None:
+        return right.mean()
+    return (right * mask).sum() / (mask.sum() * (right.numel() // mask.numel()))

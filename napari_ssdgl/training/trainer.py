@@ -33,7 +33,7 @@ float32, like ``Classifier.predict``, so the kept metrics are the saved model's.
 ``TrainConfig(reference=True)`` is the plain dense float32 path that every speed-up is checked
 against. The Houston variant needs the dense map for its reconstruction loss and keeps it.
 On CUDA the fast path's forward, loss and backward are replayed as a CUDA graph
-(``cuda_graph``, see cuda_graph.py): a small scene is launch-bound there.
+(``cuda_graph``, see cuda_graph.py): a small scene or window is launch-bound there.
 
 Windowed training (issue 17, windows.py): a scene larger than ``window`` px either way is never
 loaded or run whole. The cube stays lazy (memory map, zarr, dask), its band statistics are
@@ -42,7 +42,8 @@ and draws the H-B sample inside them (padded to a fixed size, masked out of the 
 and previews predict the scene tile by tile with the statistics calibrated on fixed windows,
 and the trained model carries them (``Classifier.layer_statistics``), so it predicts in one
 pass. A scene that fits one window trains whole, on the path above, bit for bit as before.
-Windowed runs do not use CUDA graphs (yet).
+On CUDA a windowed iteration is a graph too (``GraphedWindows``): each iteration's windows and
+draw are copied into its fixed buffers before the replay.
 """
 
 from __future__ import annotations
@@ -76,11 +77,12 @@ from napari_ssdgl.prediction.modelfile import load_classifier
 from napari_ssdgl.prediction.spectral import BandSelection, BandView
 from napari_ssdgl.prediction.tiling import DEFAULT_OVERLAP, logits, predict_tiled, tile_preparer
 from napari_ssdgl.training.compiling import compiled_or_eager
-from napari_ssdgl.training.cuda_graph import GraphedIteration
+from napari_ssdgl.training.cuda_graph import GraphedIteration, GraphedWindows
 from napari_ssdgl.training.errors import TrainingError, short_reason
 from napari_ssdgl.training.loss import (
     effective_number_weights,
     gather_pixels,
+    picked_accuracy,
     picked_cross_entropy,
 )
 from napari_ssdgl.training.sampling import (
@@ -161,8 +163,8 @@ class TrainConfig:
     # to eager with a warning where compiling fails (see compiling.py). Fast path only
     compile: str | None = None
     # on CUDA, replay each iteration's forward/loss/backward as a CUDA graph (see cuda_graph.py):
-    # small scenes are launch-bound there. Fast path, bf16 or float32, not with ``compile``;
-    # falls back to eager with a warning where capturing fails
+    # small scenes and windows are launch-bound there. Fast path, bf16 or float32, not with
+    # ``compile``; falls back to eager with a warning where capturing fails
     cuda_graph: bool = True
     # windowed training (issue 17, windows.py): a scene larger than ``window`` px either way
     # trains on ``windows_per_batch`` windows per iteration, read lazily, so an iteration costs
@@ -700,8 +702,7 @@ class Trainer:
             forward = self._compiled(forward, x)
         graphed = None
         if (sampled and cfg.cuda_graph and not cfg.compile and dev.type == "cuda"
-                and not scaler.is_enabled()  # float16's changing loss scale stays eager
-                and not self.windowed):
+                and not scaler.is_enabled()):  # float16's changing loss scale stays eager
             graphed = self._graphed(forward, x, targets, weights)
         for it in range(cfg.iterations):
             if self._stop.is_set():
@@ -715,13 +716,14 @@ class Trainer:
                 x = torch.from_numpy(read_windows(self._source, batch.origins,
                                                   self.windows.window, self.mean,
                                                   self.std)[0]).to(dev)
-                index = torch.from_numpy(batch.index).to(dev)
-                mask = torch.from_numpy(batch.mask).to(dev)
+                index, target, mask = (torch.from_numpy(a).to(dev)
+                                       for a in (batch.index, batch.target, batch.mask))
             else:
                 index = torch.from_numpy(self.sampler.draw()).to(dev)
             k = int(flips.integers(8)) if cfg.augment else 0
             if graphed is not None:  # forward, loss and backward in one replay
-                loss, hits = graphed(index, k)
+                loss, hits = (graphed(index, k, x, target, mask) if self.windowed
+                              else graphed(index, k))
             else:
                 xk, where = dihedral(x, k), dihedral_index(index, k, h, w)
                 opt.zero_grad(set_to_none=True)
@@ -736,9 +738,9 @@ class Trainer:
                     else:
                         picked = gather_pixels(model(xk), where)
                 # the drawn pixels' labels, wherever the flip moved them: nothing else is in
-                # the loss (a windowed draw's padding has mask 0)
-                target = (torch.from_numpy(batch.target).to(dev) if self.windowed
-                          else targets.index_select(0, index))
+                # the loss (a windowed draw brings its own; its padding has mask 0)
+                if not self.windowed:
+                    target = targets.index_select(0, index)
                 loss = picked_cross_entropy(picked, target, weights, mask)
                 if houston:
                     loss = loss + RECONSTRUCTION_WEIGHT * torch.mean((feats.float() - xk) ** 2)
@@ -750,11 +752,7 @@ class Trainer:
             if graphed is None:
                 scaler.scale(loss).backward()
                 with torch.no_grad():
-                    right = (picked.argmax(-1) == target).float()
-                    if mask is None:
-                        hits = right.mean()
-                    else:  # over the drawn entries (of every ensemble member)
-                        hits = (right * mask).sum() / (mask.sum() * (right.numel() // mask.numel()))
+                    hits = picked_accuracy(picked, target, mask)
             scaler.unscale_(opt)
             groups = model.clip_groups() if isinstance(model, Ensemble) else [model.parameters()]
             for params in groups:
@@ -810,13 +808,19 @@ class Trainer:
     def _graphed(self, forward, x: torch.Tensor, targets: torch.Tensor,
                  weights: torch.Tensor) -> GraphedIteration | None:
         """The iteration captured as CUDA graphs for every view training will draw, or None
-        (eager) with a warning when capturing fails."""
+        (eager) with a warning when capturing fails. A windowed run's ``x`` is a batch of the
+        windows' shape (its values do not matter)."""
         views = list(range(8)) if self.config.augment else [0]
         try:
-            labelled = np.flatnonzero(self._targets.numpy() >= 0)
-            warmup = torch.from_numpy(np.resize(labelled, self.sampler.draw_size))
-            graphed = GraphedIteration(self.model, forward, x, targets, weights, warmup,
-                                       self._amp)
+            if self.windowed:  # warm up on the batch's pixel 0 as class 0: a valid draw
+                zeros = torch.zeros(self.windows.draw_size, dtype=torch.long)
+                graphed = GraphedWindows(self.model, forward, x, zeros, weights, zeros,
+                                         torch.ones(zeros.shape), self._amp)
+            else:
+                labelled = np.flatnonzero(self._targets.numpy() >= 0)
+                warmup = torch.from_numpy(np.resize(labelled, self.sampler.draw_size))
+                graphed = GraphedIteration(self.model, forward, x, targets, weights, warmup,
+                                           self._amp)
             graphed.capture(views)
         except Exception as exc:  # capture rejects some ops/allocations; train eagerly then
             torch.cuda.synchronize(x.device)
