@@ -37,6 +37,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from napari_ssdgl._napari._data_box import is_emit
 from napari_ssdgl._napari._layers import ROLE, keep_active
 from napari_ssdgl._napari._ui import button, row
 from napari_ssdgl.analysis.sample_design import (
@@ -181,8 +182,15 @@ class AssessBox(QWidget):
 
     def _pixel_area(self, map_layer: Labels) -> tuple[float | None, str | None]:
         """(ha per pixel, note) from :meth:`_geo`: the same ``io.geo.pixel_area_ha`` as the
-        CLI."""
-        return pixel_area_ha(self._geo(map_layer), np.shape(map_layer.data)[0])
+        CLI. A map on an EMIT swath (no grid) says where the grid is to be had."""
+        ha, note = pixel_area_ha(self._geo(map_layer), np.shape(map_layer.data)[0])
+        cube = self._cube()
+        if (ha is None and note is None and cube is not None and is_emit(cube)
+                and np.shape(cube.data)[-2:] == np.shape(map_layer.data)):
+            note = ("areas in pixels only: the cube is an EMIT swath, which has no map grid; "
+                    "tick 'Orthorectified (EMIT map grid)' under Data and predict again for "
+                    "areas in ha")
+        return ha, note
 
     def _sample_map(self) -> Labels | None:
         """The class map the points layer was drawn on (None once it is removed)."""

@@ -1,4 +1,5 @@
-"""npe2 writer: save a Labels layer (class map) as a GeoTIFF (.tif/.tiff) or .npy."""
+"""npe2 writer: save a Labels layer (class map) as a GeoTIFF (.tif/.tiff), an ENVI
+classification (.hdr, with its .img) or .npy, as napari's File > Save Selected Layers asks."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from napari_ssdgl.io import write_class_map
+from napari_ssdgl.io.writers import WRITE_SUFFIXES
 
 
 def write_labels(path: str, data, meta: dict) -> list[str]:
@@ -15,7 +17,7 @@ def write_labels(path: str, data, meta: dict) -> list[str]:
         data = data[0]
     md = (meta or {}).get("metadata") or {}
     p = Path(path)
-    if p.suffix.lower() not in (".tif", ".tiff", ".npy"):
+    if p.suffix.lower() not in WRITE_SUFFIXES:
         p = p.with_name(p.name + ".tif")
     written = write_class_map(
         p,

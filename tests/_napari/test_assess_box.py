@@ -236,3 +236,26 @@ def test_saved_points_carry_the_map_coordinates_the_cli_writes(make_napari_viewe
     x, y = (float(v) for v in text.splitlines()[1].split(",")[-2:])
     assert x == pytest.approx(724522.127 + 5 * (pts.cols[0] + 0.5))  # the pixel centre (UTM)
     assert y == pytest.approx(4074620.759 - 5 * (pts.rows[0] + 0.5))
+
+
+@pytest.mark.filterwarnings("ignore:.*non-finite:UserWarning")
+def test_a_map_on_an_emit_swath_points_to_the_orthorectify_box(make_napari_viewer, tmp_path):
+    from napari_ssdgl._napari._widget import SSDGLWidget
+    from tests.io.products import write_emit
+
+    write_emit(tmp_path / "emit.nc", rows=12, cols=10)
+    viewer = make_napari_viewer()
+    cube = viewer.open(str(tmp_path / "emit.nc"), plugin="napari-ssdgl")[0]
+    assert "geo" not in cube.metadata  # the swath, as napari opens it
+    w = SSDGLWidget(viewer)
+    w.data.cube_picker.value = cube
+    cmap = np.ones((12, 10), np.int32)
+    cmap[:, 5:] = 2
+    w.assess.map_picker.value = viewer.add_labels(cmap, name="swath prediction")
+    w.assess.reference_picker.value = viewer.add_labels(cmap, name="swath reference")
+    w.assess.size.setValue(20)
+    w.assess.min_per_class.setValue(5)
+    assert w.assess.propose() is not None and w.assess.fill_from_layer() == 20
+    assert w.assess.compute().report.pixel_area_ha is None
+    assert "EMIT swath" in w.assess.summary.text()
+    assert "Orthorectified (EMIT map grid)" in w.assess.summary.text()

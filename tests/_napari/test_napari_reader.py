@@ -103,3 +103,22 @@ def test_auto_rgb_setting_adds_the_colour_view(tmp_path, monkeypatch):
     assert kind == "image" and kwargs["rgb"] and rgb.shape == (7, 9, 3)
     # 5 bands 100 nm apart cannot give three distinct visible bands: evenly spaced ones instead
     assert kwargs["metadata"]["rgb_bands"] == [[3], [2], [1]]
+
+
+def test_napari_saves_a_class_map_as_envi_with_its_grid(make_napari_viewer, tmp_path):
+    """File > Save Selected Layers with a .hdr name: an ENVI classification that keeps the
+    class names and the map grid (as 'map info'), read back by this plugin."""
+    from napari_ssdgl.io import read_labels
+    from napari_ssdgl.io.geo import geo_tags, tags_geotransform
+
+    viewer = make_napari_viewer()
+    cmap = np.arange(7 * 9).reshape(7, 9) % 3
+    geo = geo_tags((500000.0, 30.0, 0.0, 4000000.0, 0.0, -30.0), 32633)
+    viewer.add_labels(cmap, name="prediction",
+                      metadata={"geo": geo, "class_names": {1: "corn", 2: "soy"}})
+    [written] = viewer.layers.save(str(tmp_path / "map.hdr"), plugin="napari-ssdgl")
+    assert written == str(tmp_path / "map.hdr") and (tmp_path / "map.img").is_file()
+    back = read_labels(written)
+    np.testing.assert_array_equal(back.data, cmap)
+    assert back.class_names[1] == "corn" and back.class_names[2] == "soy"
+    assert tags_geotransform(back.geo) == pytest.approx(tags_geotransform(geo))
