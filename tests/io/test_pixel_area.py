@@ -84,6 +84,20 @@ def test_an_envi_class_map_keeps_the_grid_and_pixel_area(tmp_path, transform, ep
     assert epsg is None or wkt_epsg(",".join(wkt)) == epsg
 
 
+@pytest.mark.parametrize("epsg", [32633, 32719, 32601, 32760, 4326])
+def test_the_coordinate_system_string_is_the_crs_for_proj(tmp_path, epsg):
+    """What GIS tools do with the header's WKT: PROJ (as GDAL and QGIS use it) reads it as the
+    EPSG CRS it names, not a look-alike."""
+    pyproj = pytest.importorskip("pyproj")
+    transform = ((10.0, 0.001, 0.0, 50.0, 0.0, -0.001) if epsg == 4326
+                 else (500000.0, 30.0, 0.0, 4100000.0, 0.0, -30.0))
+    hdr = write_class_map(tmp_path / "map.hdr", np.ones((6, 5), np.uint8),
+                          geo=geo_tags(transform, epsg))
+    crs = pyproj.CRS.from_wkt(",".join(read_header(hdr)["coordinate system string"]))
+    assert crs.to_epsg() == epsg
+    assert crs.equals(pyproj.CRS.from_epsg(epsg), ignore_axis_order=True)
+
+
 def test_what_an_envi_header_cannot_say_is_a_warning(tmp_path):
     laea = geo_tags((4321000.0, 30.0, 0.0, 3210000.0, 0.0, -30.0), 3035)
     with pytest.warns(UserWarning, match="keeps the grid but not its CRS .EPSG:3035"):
