@@ -53,7 +53,8 @@ class DataBox(QGroupBox):
         self.orthorectify = QCheckBox("Orthorectified (EMIT map grid)")
         self.orthorectify.setToolTip(
             "Reopen this EMIT L2A cube on its map grid with the file's geometry lookup table "
-            "(GLT): class maps are georeferenced and assessed areas in ha; read into memory. "
+            "(GLT): class maps are georeferenced and assessed areas in ha; a big granule stays "
+            "lazy (read tile by tile), a small one is read into memory. "
             "Unchecked: the swath as acquired (rows downtrack), as napari opens the file.")
         self.orthorectify.clicked.connect(
             lambda on: self.set_orthorectified(self.cube_picker.value, bool(on)))
@@ -146,15 +147,15 @@ class DataBox(QGroupBox):
                             lazy=bool(layer.metadata.get("lazy")), orthorectify=on_grid)
 
     def set_orthorectified(self, layer: Image | None, on: bool) -> bool:
-        """Reopen an EMIT L2A cube on its GLT map grid (``on``, in memory) or as the swath
-        the reader opens (lazily when it is big)."""
+        """Reopen an EMIT L2A cube on its GLT map grid (``on``) or as the swath the reader
+        opens; lazily either way when the file is big."""
         if layer is None or not is_emit(layer):
             show_error("Only an EMIT L2A cube (.nc) opened from its file can be orthorectified.")
             self._show_grid_choice()
             return False
         source = Path(layer.metadata["source"])
         done = self._reopen(layer, "on its map grid" if on else "as the swath", band_axis=None,
-                            lazy=not on and opens_lazily(source), orthorectify=on)
+                            lazy=opens_lazily(source), orthorectify=on)
         self._show_grid_choice()
         return done
 

@@ -115,13 +115,12 @@ def reopen_cube(source: str | Path, band_axis: int | None, *, lazy: bool,
                 orthorectify: bool = False) -> tuple:
     """The LayerData tuple of the cube in ``source`` with its bands on the stored array's axis
     ``band_axis`` (None: the file's layout), opened as it was (lazily or into memory); an EMIT
-    L2A file with ``orthorectify`` on its GLT map grid, in memory (the GLT needs the whole
-    swath). Raises HSIReadError."""
+    L2A file with ``orthorectify`` on its GLT map grid. Raises HSIReadError."""
     p = Path(source)
+    if lazy:
+        return lazy_layer_data(open_lazy(p, band_axis=band_axis, orthorectify=orthorectify))
     if orthorectify:
         return layer_data(read_emit(p, band_axis=band_axis, orthorectify=True)[0])
-    if lazy:
-        return lazy_layer_data(open_lazy(p, band_axis=band_axis))
     cubes = [item for item in read_path(p, band_axis=band_axis) if isinstance(item, Cube)]
     if not cubes:
         raise HSIReadError(p, "holds no cube")

@@ -117,10 +117,10 @@ def _members(model_kwargs: dict | None, members: int) -> dict:
     return {**(model_kwargs or {}), **({"members": members} if members > 1 else {})}
 
 
-def _training_cube(path: str, window: int | None):
+def _training_cube(path: str, window: int | None, orthorectify: bool = False):
     """The cube to train on: opened lazily (never loaded) when its reader allows and it is
     larger than the training ``window``, so it trains in windows read as needed; else read
-    into memory as always."""
+    into memory as always. ``orthorectify``: an EMIT cube on its GLT map grid."""
     from napari_ssdgl.io import read_cube
     from napari_ssdgl.io.base import HSIReadError
     from napari_ssdgl.io.lazy import can_open_lazy, open_lazy
@@ -128,13 +128,13 @@ def _training_cube(path: str, window: int | None):
 
     if window and can_open_lazy(path):
         try:
-            lazy = open_lazy(path)
+            lazy = open_lazy(path, orthorectify=orthorectify)
         except HSIReadError:  # the in-memory reader gives its own, fuller message
             lazy = None
         if lazy is not None and lazy.data.ndim == 3 and is_windowed(lazy.data.shape[1:],
                                                                     window):
             return lazy
-    return read_cube(path)
+    return read_cube(path, orthorectify=orthorectify)
 
 
 def _class_map(clf, data, trainer, tta: bool) -> np.ndarray:
@@ -157,7 +157,7 @@ def _load_training_data(args):
     from napari_ssdgl.io import read_labels
     from napari_ssdgl.training import TrainingError, split_by_fraction, split_per_class
 
-    cube = _training_cube(_existing(args.cube), args.window)
+    cube = _training_cube(_existing(args.cube), args.window, args.orthorectify)
     gt = read_labels(_existing(args.labels))
     _warn_about(args.cube, cube.warnings, args.quiet)
     try:
@@ -304,7 +304,7 @@ def _predict_one(args) -> int:
                              uncertainty=args.uncertainty)
     _preflight(args, [*class_map_files(out), *extra], inputs=[args.cube[0]])
     clf = load_classifier(args.model_dir)
-    cube = read_cube(_existing(args.cube[0]))
+    cube = read_cube(_existing(args.cube[0]), orthorectify=args.orthorectify)
     _warn_about(args.cube[0], cube.warnings, args.quiet)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -355,7 +355,7 @@ def predict(args) -> int:
     items = predict_many(clf, items, args.out_dir, formats=args.format,
                          probabilities=args.probabilities, uncertainty=args.uncertainty,
                          tile_size=args.tile_size, overlap=args.overlap, device=args.device,
-                         tta=args.tta, quiet=args.quiet)
+                         tta=args.tta, orthorectify=args.orthorectify, quiet=args.quiet)
     failed = [it for it in items if not it.ok]
     for it in items:
         _warn_about(it.source, it.warnings, args.quiet)

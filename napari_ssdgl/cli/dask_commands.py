@@ -17,15 +17,18 @@ from napari_ssdgl.io.zarr_store import DEFAULT_TILE
 INSTALL_HINT = "install the dask extra: pip install 'napari-ssdgl[dask]'"
 
 
-def add_convert_parser(sub) -> argparse.ArgumentParser:
-    """``convert IN OUT.zarr``: any readable cube to a chunked zarr cube."""
+def add_convert_parser(sub, orthorectify_option) -> argparse.ArgumentParser:
+    """``convert IN OUT.zarr``: any readable cube to a chunked zarr cube (``--orthorectify``
+    from the parser's ``orthorectify_option``, as train and predict have it)."""
     c = sub.add_parser("convert", help="write a cube to a chunked .zarr (for scenes larger than "
                                        "memory and for dask clusters)")
-    c.add_argument("cube", help="cube to convert (.hdr, .tif, .mat, .npy, .npz, .zarr)")
+    c.add_argument("cube", help="cube to convert (.hdr, .tif, .mat, .npy, .npz, .nc, .he5, "
+                                     ".zarr)")
     c.add_argument("out", help="output .zarr directory")
     c.add_argument("--tile", type=int, default=DEFAULT_TILE,
                    help=f"spatial chunk edge; chunks hold all bands (default {DEFAULT_TILE})")
     c.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
+    orthorectify_option(c)
     c.add_argument("--quiet", action="store_true")
     return c
 
@@ -48,7 +51,8 @@ def run_convert(args) -> int:
         raise ValueError(f"convert needs zarr and dask ({exc}); {INSTALL_HINT}") from None
     _preflight(args, args.out, args.cube)
     with local_progress(not args.quiet):
-        out = convert(args.cube, args.out, tile=args.tile, overwrite=args.overwrite)
+        out = convert(args.cube, args.out, tile=args.tile, overwrite=args.overwrite,
+                      orthorectify=args.orthorectify)
     if not args.quiet:
         print(f"zarr cube written to {out}")
     return 0
@@ -67,7 +71,7 @@ def run_predict(args) -> int:
                          "class map only)")
     _preflight(args, out, args.cube)
     clf = load_classifier(args.model_dir)
-    cube = open_lazy(args.cube)
+    cube = open_lazy(args.cube, orthorectify=args.orthorectify)
     outputs = ("labels", "probabilities", "entropy", "margin") if args.probabilities else (
         "labels",)
     written = predict_to_file(clf, cube, out, tile_size=args.tile_size, overlap=args.overlap,

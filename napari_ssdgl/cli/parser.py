@@ -217,6 +217,12 @@ def _training_options(p: argparse.ArgumentParser) -> None:
     _tta_option(p)
 
 
+def orthorectify_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--orthorectify", action="store_true",
+                   help="an EMIT L2A cube (.nc) on its GLT map grid, so outputs are "
+                        "georeferenced (default: the swath as acquired)")
+
+
 def _tta_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tta", action="store_true",
                    help="predict the mean over the 8 flips/transposes of the scene (8x the "
@@ -246,6 +252,7 @@ def _add_train(sub) -> None:
     split.add_argument("--split-per-class", type=_positive_int, metavar="N",
                        help="train on N pixels per class of LABELS, test on the rest")
     split.add_argument("--test-labels", metavar="PATH", help="test label raster (optional)")
+    orthorectify_option(t)
     t.add_argument("--min-per-class", type=_positive_int, default=5,
                    help="minimum training pixels per class for --split-fraction (default 5)")
     t.add_argument("--seed", type=int, default=2333)
@@ -323,6 +330,7 @@ def _add_predict(sub) -> None:
                    help="predict in overlapping tiles of this size (bounded memory)")
     p.add_argument("--overlap", type=int, default=DEFAULT_OVERLAP)
     _tta_option(p)
+    orthorectify_option(p)
     if dask_cli() is not None:  # the lazy/dask path for scenes larger than memory
         p.add_argument("--scheduler", default=None,
                        help="predict ONE cube with dask: threads, processes, local:N or "
@@ -409,5 +417,5 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_bands_parser(sub, _output_options)
     if dask_cli() is not None:
-        dask_cli().add_convert_parser(sub)
+        dask_cli().add_convert_parser(sub, orthorectify_option)
     return parser

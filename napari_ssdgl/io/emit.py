@@ -11,6 +11,8 @@ the GLT grid) and ``spatial_ref`` (WKT, WGS-84).
 By default the cube is the swath as acquired (rows downtrack, cols crosstrack; no map grid).
 ``orthorectify=True`` applies the GLT: the cube is on the map grid (cells without a pixel NaN)
 and ``Cube.geo`` holds its GeoTIFF tags, so class maps written from it are georeferenced.
+``lazy.open_lazy(path, orthorectify=True)`` does the same tile by tile (``lazy.GLTSource``):
+each tile of the grid reads only the box of the swath its GLT cells point into.
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ FILL_VALUE = -9999.0
 EMIT_LAYOUT = (2, "format: EMIT reflectance is (downtrack, crosstrack, bands)")
 KIND = "an EMIT L2A NetCDF4 file"
 SWATH_NOTE = ("swath geometry (rows downtrack, cols crosstrack), not a map grid: open with "
-              "read_emit(..., orthorectify=True) for georeferenced outputs")
+              "orthorectify=True (read_emit, open_lazy; 'convert --orthorectify') for "
+              "georeferenced outputs")
 
 
 def read_emit(path: str | Path, *, band_axis: int | None = None,
@@ -47,7 +50,7 @@ def read_emit(path: str | Path, *, band_axis: int | None = None,
     geo, notes = None, []
     if glt is not None:
         data = apply_glt(p, data, *glt)
-        geo = _geo(p, attrs)
+        geo = glt_geo(p, attrs)
     else:
         notes.append(SWATH_NOTE)
     cube = make_cube(data, p, wavelengths=wl, wavelength_units="nm", fwhm=fwhm,
@@ -81,6 +84,11 @@ def _band_parameters(p: Path, f, bands: int):
     return wl, fwhm, good
 
 
+def glt_indices(values) -> np.ndarray:
+    """GLT values as int64 indices (a NaN or missing cell: 0, no pixel)."""
+    return np.nan_to_num(np.asarray(values), nan=0).astype(np.int64)
+
+
 def _glt(p: Path, f) -> tuple[np.ndarray, np.ndarray]:
     if "location" not in f or "glt_x" not in f["location"] or "glt_y" not in f["location"]:
         raise HSIReadError(p, "cannot orthorectify: no 'location/glt_x' and 'location/glt_y'")
@@ -89,8 +97,17 @@ def _glt(p: Path, f) -> tuple[np.ndarray, np.ndarray]:
     if gx.shape != gy.shape:
         raise HSIReadError(p, f"'location/glt_x' {gx.shape} and 'location/glt_y' {gy.shape} "
                               f"differ in shape")
-    return np.nan_to_num(gx[()], nan=0).astype(np.int64), np.nan_to_num(
-        gy[()], nan=0).astype(np.int64)
+    return glt_indices(gx[()]), glt_indices(gy[()])
+
+
+def check_glt(path: str | Path, glt_x: np.ndarray, glt_y: np.ndarray, rows: int,
+              cols: int) -> None:
+    """HSIReadError when the GLT points outside a ``rows`` x ``cols`` swath (a corrupt file)."""
+    valid = (glt_x > 0) & (glt_y > 0)
+    if np.any(glt_x[valid] > cols) or np.any(glt_y[valid] > rows) or np.any(
+            (glt_x < 0) | (glt_y < 0)):
+        raise HSIReadError(path, f"the GLT points outside the {rows} x {cols} swath "
+                                 f"(corrupt location group?)")
 
 
 def apply_glt(path: str | Path, data: np.ndarray, glt_x: np.ndarray,
@@ -98,12 +115,8 @@ def apply_glt(path: str | Path, data: np.ndarray, glt_x: np.ndarray,
     """The bands-first swath ``data`` on the GLT's grid: cell (i, j) takes swath pixel
     (glt_y - 1, glt_x - 1); cells whose index is 0 (no pixel) are NaN. An index beyond the
     swath is a corrupt file (HSIReadError)."""
-    rows, cols = data.shape[1:]
+    check_glt(path, glt_x, glt_y, *data.shape[1:])
     valid = (glt_x > 0) & (glt_y > 0)
-    if np.any(glt_x[valid] > cols) or np.any(glt_y[valid] > rows) or np.any(
-            (glt_x < 0) | (glt_y < 0)):
-        raise HSIReadError(path, f"the GLT points outside the {rows} x {cols} swath "
-                                 f"(corrupt location group?)")
     out = np.full((data.shape[0], *glt_x.shape), np.nan, dtype=data.dtype)
     out[:, valid] = data[:, glt_y[valid] - 1, glt_x[valid] - 1]
     return out
@@ -117,7 +130,7 @@ def _fill_value(ds) -> float:
         return FILL_VALUE
 
 
-def _geo(p: Path, attrs: dict) -> dict | None:
+def glt_geo(p: Path, attrs: dict) -> dict | None:
     """GeoTIFF tags of the GLT grid from the root ``geotransform`` and ``spatial_ref``."""
     gt = attrs.get("geotransform")
     try:

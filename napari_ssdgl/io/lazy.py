@@ -186,18 +186,22 @@ def _bands_first_axes(axis: int, keep: list[int]) -> tuple[int, ...]:
     return (keep[axis], *(a for i, a in enumerate(keep) if i != axis))
 
 
-def open_lazy(path: str | Path, *, tile: int = DEFAULT_TILE, band_axis: int | None = None) -> Cube:
+def open_lazy(path: str | Path, *, tile: int = DEFAULT_TILE, band_axis: int | None = None,
+              orthorectify: bool = False) -> Cube:
     """A :class:`Cube` whose ``data`` is a dask array ``(bands, rows, cols)``; nothing is read
     but headers and metadata. ``tile`` is the spatial chunk edge (zarr keeps its own chunks);
     ``band_axis`` names the axis of the stored array that holds the bands (default: the file's
-    layout, else the rule of ``_common.band_axis_by_size``). Every failure, running out of
-    memory included, is an ``HSIReadError`` naming the file."""
+    layout, else the rule of ``_common.band_axis_by_size``). ``orthorectify``: an EMIT L2A
+    file on its GLT map grid (:class:`GLTSource`); refused for other files. Every failure,
+    running out of memory included, is an ``HSIReadError`` naming the file."""
     p = Path(path)
     if not p.exists():
         raise HSIReadError(p, "file not found")
     if isinstance(tile, bool) or not isinstance(tile, (int, np.integer)) or tile < 1:
         raise ValueError(f"tile must be a positive integer, got {tile!r}")
     ext = p.suffix.lower()
+    if orthorectify and ext != ".nc":
+        raise HSIReadError(p, "only an EMIT L2A file (.nc) has a GLT to orthorectify with")
     try:
         if p.is_dir() or ext == ".zarr":
             return open_zarr_cube(p, band_axis=band_axis)
@@ -208,7 +212,7 @@ def open_lazy(path: str | Path, *, tile: int = DEFAULT_TILE, band_axis: int | No
         if ext in (".mat", ".h5", ".hdf5"):
             return _hdf5(p, tile, band_axis)
         if ext == ".nc":
-            return _emit(p, tile, band_axis)
+            return _emit(p, tile, band_axis, orthorectify)
         if ext == ".he5":
             return _prisma(p, tile)
         if ext == ".npy":
@@ -250,7 +254,7 @@ def _tile_chunks(shape: tuple[int, ...], axes: tuple[int, ...], tile: int) -> tu
     return (bands, *(min(n, tile) for n in rest))
 
 
-def _cube(src: LazySource, path: Path, tile: int, axis: tuple[int, str], **kw) -> Cube:
+def _cube(src: LazySource | GLTSource, path: Path, tile: int, axis: tuple[int, str], **kw) -> Cube:
     data = _chunked(src, tile)
     wl = kw.pop("wavelengths", None)
     if wl is not None:
@@ -383,22 +387,69 @@ def _hdf5(p: Path, tile: int, band_axis: int | None) -> Cube:
     return _cube(LazySource("h5", p, key, axes=axes), p, tile, axis, wavelengths=wl)
 
 
-def _emit(p: Path, tile: int, band_axis: int | None) -> Cube:
-    """An EMIT L2A swath (``io.emit``; the GLT orthorectification needs the whole cube, so
-    it is the in-memory reader's option): fill values become NaN chunk by chunk."""
+class GLTSource:
+    """Array-like ``(bands, grid rows, grid cols)``: an EMIT swath (a bands-first
+    :class:`LazySource`) on its GLT map grid, for ``dask.array.from_array``; picklable.
+
+    A block reads its cells' GLT, then only the box of the swath they point into (a grid tile
+    maps onto a swath patch of about its size), and gathers with ``emit.apply_glt``: fill values
+    and cells without a pixel are NaN."""
+
+    def __init__(self, swath: LazySource, glt_x: LazySource, glt_y: LazySource,
+                 fill: float) -> None:
+        self.swath, self.glt_x, self.glt_y, self.fill = swath, glt_x, glt_y, float(fill)
+        self.shape = (swath.shape[0], *glt_x.shape)
+        self.stored_shape = swath.stored_shape  # the file's swath, as the in-memory reader says
+        self.dtype, self.ndim = np.dtype(np.float32), 3
+
+    def __getitem__(self, index) -> np.ndarray:
+        from napari_ssdgl.io.emit import apply_glt, glt_indices
+
+        bands, rows, cols = (index + (slice(None),) * 3)[:3]
+        if not all(isinstance(i, slice) for i in (bands, rows, cols)):
+            raise IndexError(f"GLTSource takes slices only, got {index}")
+        gx, gy = (glt_indices(g[rows, cols]) for g in (self.glt_x, self.glt_y))
+        nb = len(range(*bands.indices(self.shape[0])))
+        valid = (gx > 0) & (gy > 0)
+        if not valid.any():
+            return np.full((nb, *gx.shape), np.nan, np.float32)
+        y0, x0 = int(gy[valid].min()) - 1, int(gx[valid].min()) - 1
+        box = self.swath[bands, y0:int(gy[valid].max()), x0:int(gx[valid].max())]
+        box = box.astype(np.float32, copy=True)
+        box[box == self.fill] = np.nan
+        return apply_glt(self.swath.path, box, np.where(valid, gx - x0, 0),
+                         np.where(valid, gy - y0, 0))
+
+    def __dask_tokenize__(self) -> tuple:
+        return ("glt", self.swath.__dask_tokenize__(), self.fill)
+
+
+def _emit(p: Path, tile: int, band_axis: int | None, orthorectify: bool = False) -> Cube:
+    """An EMIT L2A swath (``io.emit``), fill values NaN chunk by chunk; with ``orthorectify``
+    on its GLT map grid, tile by tile (:class:`GLTSource`; the GLT's bounds are checked here,
+    once, as the in-memory reader checks them)."""
     import dask.array as da
 
     from napari_ssdgl.io._hdf5 import open_hdf5
-    from napari_ssdgl.io.emit import KIND, SWATH_NOTE, emit_layout
+    from napari_ssdgl.io.emit import KIND, SWATH_NOTE, _glt, check_glt, emit_layout, glt_geo
 
     with open_hdf5(p, KIND) as f:
         ds, axis, (wl, fwhm, good), fill = emit_layout(p, f, band_axis)
         shape = tuple(int(n) for n in ds.shape)
         axes = _bands_first_axes(axis[0], [0, 1, 2])
         check_declared(p, shape, ds.dtype.itemsize, chunks=_stored_chunks(shape, axes, tile))
-    cube = _cube(LazySource("h5", p, "reflectance", axes=axes), p, tile, axis, wavelengths=wl,
-                 wavelength_units="nm", fwhm=fwhm, warnings=[SWATH_NOTE],
-                 bad_bands=None if good is None else good == 0)
+        if orthorectify:
+            gx, gy = _glt(p, f)
+            geo = glt_geo(p, dict(f.attrs))
+    swath = LazySource("h5", p, "reflectance", axes=axes)
+    kw = {"wavelengths": wl, "wavelength_units": "nm", "fwhm": fwhm,
+          "bad_bands": None if good is None else good == 0}
+    if orthorectify:
+        check_glt(p, gx, gy, *swath.shape[1:])
+        src = GLTSource(swath, LazySource("h5", p, "location/glt_x"),
+                        LazySource("h5", p, "location/glt_y"), fill)
+        return _cube(src, p, tile, axis, geo=geo, **kw)
+    cube = _cube(swath, p, tile, axis, warnings=[SWATH_NOTE], **kw)
     data = cube.data.astype(np.float32)
     cube.data = da.where(data == fill, np.float32(np.nan), data)
     return cube

@@ -86,8 +86,16 @@ def read_path(path: str | Path, *, band_axis: int | None = None) -> list[Cube | 
                           "open_lazy or 'napari-ssdgl convert')")
 
 
-def read_cube(path: str | Path, *, band_axis: int | None = None) -> Cube:
-    """The hyperspectral cube (bands, rows, cols) in a file; HSIReadError if there is none."""
+def read_cube(path: str | Path, *, band_axis: int | None = None,
+              orthorectify: bool = False) -> Cube:
+    """The hyperspectral cube (bands, rows, cols) in a file; HSIReadError if there is none.
+    ``orthorectify``: an EMIT L2A file on its GLT map grid (refused for other files)."""
+    if orthorectify:
+        if Path(path).suffix.lower() != ".nc":
+            raise HSIReadError(path, "only an EMIT L2A file (.nc) has a GLT to orthorectify "
+                                     "with")
+        check_file(Path(path))
+        return read_emit(path, band_axis=band_axis, orthorectify=True)[0]
     items = read_path(path, band_axis=band_axis)
     for item in items:
         if isinstance(item, Cube):

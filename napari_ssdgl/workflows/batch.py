@@ -121,9 +121,11 @@ def outputs(items: list[BatchItem], out_dir: str | Path) -> list[Output]:
 def predict_many(clf, patterns: list[str] | list[BatchItem], out_dir: str | Path, *,
                  formats=("tif",), probabilities: bool = False, uncertainty: bool = False,
                  tile_size: int | None = None, overlap: int = DEFAULT_OVERLAP, device: str = "auto",
-                 tta: bool = False, quiet: bool = False) -> list[BatchItem]:
+                 tta: bool = False, orthorectify: bool = False,
+                 quiet: bool = False) -> list[BatchItem]:
     """Predict every cube and export it into ``out_dir``; returns one item per input.
-    ``patterns`` may be the items of :func:`plan_outputs` (made with the same options)."""
+    ``patterns`` may be the items of :func:`plan_outputs` (made with the same options).
+    ``orthorectify``: EMIT cubes on their GLT map grids (any other cube fails its item)."""
     from napari_ssdgl.io import read_cube
 
     items = patterns if patterns and isinstance(patterns[0], BatchItem) else plan_outputs(
@@ -133,7 +135,7 @@ def predict_many(clf, patterns: list[str] | list[BatchItem], out_dir: str | Path
     for item in bar:
         bar.set_postfix_str(Path(item.source).name)
         try:
-            cube = read_cube(item.source)
+            cube = read_cube(item.source, orthorectify=orthorectify)
             item.warnings.extend(cube.warnings)
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")

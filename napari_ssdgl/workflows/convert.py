@@ -11,9 +11,13 @@ from napari_ssdgl.io.zarr_store import DEFAULT_TILE, write_zarr_cube
 
 
 def convert(src: str | Path, dst: str | Path, *, tile: int = DEFAULT_TILE,
-            overwrite: bool = False, scheduler=None) -> Path:
+            overwrite: bool = False, scheduler=None, orthorectify: bool = False) -> Path:
     """Copy any readable cube to a zarr cube. Lazy formats stream chunk by chunk; the others
-    (MATLAB v5, .npz) are read into memory first, as their formats allow nothing else."""
+    (MATLAB v5, .npz) are read into memory first, as their formats allow nothing else.
+    ``orthorectify``: an EMIT granule on its GLT map grid, streamed too."""
+    if orthorectify:
+        return write_zarr_cube(open_lazy(src, tile=tile, orthorectify=True), dst, tile=tile,
+                               overwrite=overwrite, scheduler=scheduler)
     try:
         cube = open_lazy(src, tile=tile) if can_open_lazy(src) else read_cube(src)
     except HSIReadError as exc:

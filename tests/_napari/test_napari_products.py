@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from napari_ssdgl._napari._reader import LAZY_BYTES_ENV, get_reader
+from napari_ssdgl.io.emit import read_emit
 from tests.io.products import write_aviris_ng, write_emit, write_enmap, write_prisma
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*non-finite:UserWarning")
@@ -79,9 +80,11 @@ def test_the_dock_reopens_an_emit_swath_on_its_map_grid(make_napari_viewer, tmp_
     assert box.isVisibleTo(w) and not box.isChecked()
     assert isinstance(layer.data, da.Array) and "geo" not in layer.metadata  # the swath
     painted = w.data.new_labels_layer()
-    box.click()  # tick: the GLT grid, in memory, georeferenced
+    box.click()  # tick: the GLT grid, georeferenced; a big granule stays lazy
     assert box.isChecked() and layer.data.shape == (8, 7, 6)
-    assert isinstance(layer.data, np.ndarray) and not layer.metadata.get("lazy")
+    assert isinstance(layer.data, da.Array) and layer.metadata.get("lazy")
+    np.testing.assert_array_equal(np.asarray(layer.data), read_emit(
+        tmp_path / "emit.nc", orthorectify=True)[0].data)
     assert pixel_area_ha(layer.metadata["geo"], 7)[0] == pytest.approx(0.2932, abs=1e-4)
     assert any(painted.name in m for m in notes.warnings)  # painted on the swath: said
     assert w.data.set_band_axis(layer, 2) and layer.data.shape == (8, 7, 6)  # stays on grid
@@ -91,3 +94,17 @@ def test_the_dock_reopens_an_emit_swath_on_its_map_grid(make_napari_viewer, tmp_
     assert not notes.errors
     assert not w.data.set_orthorectified(other, True)  # not EMIT: refused, unchanged
     assert "geo" in other.metadata and any("Only an EMIT" in e for e in notes.errors)
+
+
+@pytest.mark.gui
+def test_a_small_emit_granule_is_orthorectified_in_memory(make_napari_viewer, tmp_path):
+    from napari_ssdgl._napari._widget import SSDGLWidget
+
+    write_emit(tmp_path / "emit.nc", rows=6, cols=5)
+    viewer = make_napari_viewer()
+    layer = viewer.open(str(tmp_path / "emit.nc"), plugin="napari-ssdgl")[0]
+    w = SSDGLWidget(viewer)
+    w.data.cube_picker.value = layer
+    w.data.orthorectify.click()
+    assert isinstance(layer.data, np.ndarray) and not layer.metadata.get("lazy")
+    assert layer.data.shape == (8, 7, 6) and "geo" in layer.metadata

@@ -67,6 +67,74 @@ def test_emit_and_prisma_lazy_match_the_in_memory_readers(tmp_path):
             assert lazy.metadata().get(key) == eager.metadata().get(key), key
 
 
+def _scrambled_glt(path, rows: int = 30, cols: int = 24, seed: int = 0) -> None:
+    """An EMIT file whose GLT sends a 33 x 27 grid to swath pixels in a rotated, shuffled
+    order with empty cells, as a real orbit's lookup table does (not the shifted identity)."""
+    write_emit(path, rows=rows, cols=cols)
+    rng = np.random.default_rng(seed)
+    i, j = np.meshgrid(np.arange(33), np.arange(27), indexing="ij")
+    gy = np.clip((i * 0.8 + j * 0.5).astype(np.int64), 0, rows - 1) + 1  # rotated swath
+    gx = np.clip((j * 0.9 - i * 0.3 + 8).astype(np.int64), 0, cols - 1) + 1
+    swap = rng.random(gy.shape) < 0.1  # neighbours swapped here and there
+    gy[swap] = np.roll(gy, 1, axis=0)[swap]
+    empty = rng.random(gy.shape) < 0.15
+    gx[empty] = gy[empty] = 0
+    with h5py.File(path, "a") as f:
+        del f["location/glt_x"], f["location/glt_y"]
+        f["location/glt_x"], f["location/glt_y"] = gx.astype(np.int32), gy.astype(np.int32)
+
+
+@pytest.mark.parametrize("tile", [4, 7, 256])
+def test_emit_orthorectified_lazily_matches_the_in_memory_grid(tmp_path, tile):
+    import pickle
+
+    _scrambled_glt(tmp_path / "emit.nc")
+    eager = read_emit(tmp_path / "emit.nc", orthorectify=True)[0]
+    lazy = open_lazy(tmp_path / "emit.nc", tile=tile, orthorectify=True)
+    assert lazy.data.shape == eager.data.shape == (8, 33, 27)
+    assert lazy.data.chunksize == (8, min(tile, 33), min(tile, 27))
+    np.testing.assert_array_equal(np.asarray(lazy.data), eager.data)
+    for key in ("wavelengths", "fwhm", "bad_bands", "geo", "wavelength_units", "stored_shape"):
+        assert lazy.metadata().get(key) == eager.metadata().get(key), key
+    assert not any("swath" in w for w in lazy.warnings)
+    window = pickle.loads(pickle.dumps(lazy.data))[:, 5:12, 3:20]  # as a dask worker gets it
+    np.testing.assert_array_equal(np.asarray(window), eager.data[:, 5:12, 3:20])
+
+
+def test_a_lazy_grid_tile_reads_only_its_patch_of_the_swath(tmp_path, monkeypatch):
+    from napari_ssdgl.io.lazy import LazySource
+
+    _scrambled_glt(tmp_path / "emit.nc")
+    lazy = open_lazy(tmp_path / "emit.nc", tile=8, orthorectify=True)
+    reads, original = [], LazySource.__getitem__
+
+    def recording(self, index):
+        block = original(self, index)
+        if self.key == "reflectance":
+            reads.append(block.shape)
+        return block
+
+    monkeypatch.setattr(LazySource, "__getitem__", recording)
+    lazy.data.blocks[0, 1, 1].compute(scheduler="sync")
+    [(bands, rows, cols)] = reads
+    assert bands == 8 and rows * cols < 30 * 24 / 4  # a patch, not the swath
+
+
+def test_emit_orthorectified_lazily_is_checked_and_only_for_emit(tmp_path):
+    path = tmp_path / "emit.nc"
+    write_emit(path)
+    with h5py.File(path, "a") as f:
+        f["location/glt_y"][3, 3] = 99  # beyond the swath
+    _raises(path, "GLT points outside", open_lazy, orthorectify=True)
+    write_prisma(tmp_path / "p.he5")
+    for reader in (open_lazy, read_cube):
+        _raises(tmp_path / "p.he5", "only an EMIT", reader, orthorectify=True)
+    write_emit(tmp_path / "no_glt.nc")
+    with h5py.File(tmp_path / "no_glt.nc", "a") as f:
+        del f["location"]
+    _raises(tmp_path / "no_glt.nc", "cannot orthorectify", open_lazy, orthorectify=True)
+
+
 def test_class_map_from_a_product_is_on_its_grid(tmp_path):
     import tifffile
 
