@@ -224,7 +224,7 @@ def train(args) -> int:
     from napari_ssdgl.workflows.progress import stop_on_ctrl_c, train_with_progress
     from napari_ssdgl.workflows.rundir import run_metrics, run_outputs, write_run
 
-    _preflight(args, run_outputs(args.out, report=args.report),
+    _preflight(args, run_outputs(args.out, formats=args.format, report=args.report),
                inputs=[args.cube, args.labels, args.test_labels])
     cube, gt, train_labels, test, split = _load_training_data(args)
     selection = _training_bands(args, cube)
@@ -267,8 +267,9 @@ def train(args) -> int:
     elif args.report:
         truth = gt.data if test is None or split["protocol"] != "given" else test
     out = Path(args.out)
-    written = write_run(out, clf, pred, metrics, history, geo=cube.geo, report_truth=truth,
-                        report_title=f"{Path(args.cube).name}: {clf.model_name}")
+    written = write_run(out, clf, pred, metrics, history, formats=args.format, geo=cube.geo,
+                        report_truth=truth, report_title=f"{Path(args.cube).name}: "
+                                                         f"{clf.model_name}")
     if args.json:
         _emit_json(metrics)
     summary = "no test set" if metrics["oa"] is None else (

@@ -253,6 +253,9 @@ def _add_train(sub) -> None:
                        help="train on N pixels per class of LABELS, test on the rest")
     split.add_argument("--test-labels", metavar="PATH", help="test label raster (optional)")
     orthorectify_option(t)
+    t.add_argument("--format", type=_formats, default=["npy"], metavar="LIST",
+                   help="class-map formats in the run folder: npy,tif,hdr,png (default npy; "
+                        "tif and hdr keep the cube's georeferencing)")
     t.add_argument("--min-per-class", type=_positive_int, default=5,
                    help="minimum training pixels per class for --split-fraction (default 5)")
     t.add_argument("--seed", type=int, default=2333)

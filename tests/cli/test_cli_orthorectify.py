@@ -31,8 +31,11 @@ def test_train_and_predict_on_the_map_grid(granule, tmp_path):
     run = tmp_path / "run"
     assert main(["train", str(path), str(tmp_path / "gt.npy"), "--orthorectify", "--out",
                  str(run), "--preset", "none", "--device", "cpu", "--iterations", "2",
-                 "--eval-every", "0", "--split-per-class", "5", "--quiet"]) == 0
+                 "--eval-every", "0", "--split-per-class", "5", "--format", "tif,npy",
+                 "--quiet"]) == 0
     assert np.load(run / "class_map.npy").shape == grid.spatial_shape  # the labels' grid
+    trained = read_labels(run / "class_map.tif")
+    assert tags_geotransform(trained.geo) == pytest.approx(tags_geotransform(grid.geo))
     out = tmp_path / "map.tif"
     assert main(["predict", str(run), str(path), "--orthorectify", "--out", str(out),
                  "--device", "cpu", "--quiet"]) == 0
