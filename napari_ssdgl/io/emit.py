@@ -18,6 +18,7 @@ each tile of the grid reads only the box of the swath its GLT cells point into.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +31,7 @@ from napari_ssdgl.io.geo import geo_tags
 FILL_VALUE = -9999.0
 EMIT_LAYOUT = (2, "format: EMIT reflectance is (downtrack, crosstrack, bands)")
 KIND = "an EMIT L2A NetCDF4 file"
+GRID_TILE = 256  # the in-memory orthorectification gathers the grid in tiles of this edge
 SWATH_NOTE = ("swath geometry (rows downtrack, cols crosstrack), not a map grid: open with "
               "orthorectify=True (read_emit, open_lazy; 'convert --orthorectify') for "
               "georeferenced outputs")
@@ -42,20 +44,26 @@ def read_emit(path: str | Path, *, band_axis: int | None = None,
     p = Path(path)
     with open_hdf5(p, KIND) as f:
         ds, axis, (wl, fwhm, good), fill = emit_layout(p, f, band_axis)  # sizes checked
-        glt = _glt(p, f) if orthorectify else None
-        attrs = dict(f.attrs)
-        raw = ds[()]
-    data = np.ascontiguousarray(to_bands_first(raw, axis[0]), dtype=np.float32)
-    data[data == fill] = np.nan
-    geo, notes = None, []
-    if glt is not None:
-        data = apply_glt(p, data, *glt)
-        geo = glt_geo(p, attrs)
-    else:
-        notes.append(SWATH_NOTE)
+        stored, geo, notes = tuple(ds.shape), None, []
+        if orthorectify:  # grid tile by grid tile: the swath is never read whole
+            gx, gy = _glt(p, f)
+            geo = glt_geo(p, dict(f.attrs))
+            rows, cols = (n for i, n in enumerate(stored) if i != axis[0])
+            check_glt(p, gx, gy, rows, cols)
+            data = np.empty((stored[axis[0]], *gx.shape), np.float32)
+            for i in range(0, gx.shape[0], GRID_TILE):
+                for j in range(0, gx.shape[1], GRID_TILE):
+                    at = np.s_[i:i + GRID_TILE, j:j + GRID_TILE]
+                    data[(slice(None), *at)] = gather_glt(
+                        lambda y0, y1, x0, x1: _swath_box(ds, axis[0], y0, y1, x0, x1),
+                        gx[at], gy[at], fill)
+        else:
+            notes.append(SWATH_NOTE)
+            data = np.ascontiguousarray(to_bands_first(ds[()], axis[0]), dtype=np.float32)
+            data[data == fill] = np.nan
     cube = make_cube(data, p, wavelengths=wl, wavelength_units="nm", fwhm=fwhm,
                      bad_bands=None if good is None else good == 0, geo=geo, band_axis=axis,
-                     stored_shape=raw.shape)
+                     stored_shape=stored)
     cube.warnings.extend(notes)
     return [cube]
 
@@ -110,16 +118,32 @@ def check_glt(path: str | Path, glt_x: np.ndarray, glt_y: np.ndarray, rows: int,
                                  f"(corrupt location group?)")
 
 
-def apply_glt(path: str | Path, data: np.ndarray, glt_x: np.ndarray,
-              glt_y: np.ndarray) -> np.ndarray:
-    """The bands-first swath ``data`` on the GLT's grid: cell (i, j) takes swath pixel
-    (glt_y - 1, glt_x - 1); cells whose index is 0 (no pixel) are NaN. An index beyond the
-    swath is a corrupt file (HSIReadError)."""
-    check_glt(path, glt_x, glt_y, *data.shape[1:])
+def gather_glt(read_box: Callable[[int, int, int, int], np.ndarray], glt_x: np.ndarray,
+               glt_y: np.ndarray, fill: float) -> np.ndarray:
+    """A block of the GLT grid, bands first: cell (i, j) takes swath pixel (glt_y - 1,
+    glt_x - 1), a cell whose index is 0 (no pixel) or a fill value is NaN. Only the box of the
+    swath the block points into is read: ``read_box(y0, y1, x0, x1)`` gives swath rows y0:y1,
+    cols x0:x1, bands first (a grid tile maps onto a swath patch of about its size). The
+    indices must be checked first (:func:`check_glt`)."""
     valid = (glt_x > 0) & (glt_y > 0)
-    out = np.full((data.shape[0], *glt_x.shape), np.nan, dtype=data.dtype)
-    out[:, valid] = data[:, glt_y[valid] - 1, glt_x[valid] - 1]
+    y, x = glt_y[valid] - 1, glt_x[valid] - 1
+    if not y.size:
+        box = np.asarray(read_box(0, 0, 0, 0))  # no pixel: only the band count is read
+        return np.full((box.shape[0], *glt_x.shape), np.nan, np.float32)
+    y0, x0 = int(y.min()), int(x.min())
+    box = np.asarray(read_box(y0, int(y.max()) + 1, x0, int(x.max()) + 1))
+    values = box[:, y - y0, x - x0].astype(np.float32)
+    values[values == fill] = np.nan
+    out = np.full((box.shape[0], *glt_x.shape), np.nan, np.float32)
+    out[:, valid] = values
     return out
+
+
+def _swath_box(ds, band_axis: int, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
+    """Swath rows y0:y1, cols x0:x1 of the stored dataset, bands first."""
+    index = [slice(y0, y1), slice(x0, x1)]
+    index.insert(band_axis, slice(None))
+    return to_bands_first(ds[tuple(index)], band_axis)
 
 
 def _fill_value(ds) -> float:

@@ -391,9 +391,8 @@ class GLTSource:
     """Array-like ``(bands, grid rows, grid cols)``: an EMIT swath (a bands-first
     :class:`LazySource`) on its GLT map grid, for ``dask.array.from_array``; picklable.
 
-    A block reads its cells' GLT, then only the box of the swath they point into (a grid tile
-    maps onto a swath patch of about its size), and gathers with ``emit.apply_glt``: fill values
-    and cells without a pixel are NaN."""
+    A block reads its cells' GLT, then ``emit.gather_glt`` reads only the box of the swath they
+    point into: fill values and cells without a pixel are NaN."""
 
     def __init__(self, swath: LazySource, glt_x: LazySource, glt_y: LazySource,
                  fill: float) -> None:
@@ -403,22 +402,15 @@ class GLTSource:
         self.dtype, self.ndim = np.dtype(np.float32), 3
 
     def __getitem__(self, index) -> np.ndarray:
-        from napari_ssdgl.io.emit import apply_glt, glt_indices
+        from napari_ssdgl.io.emit import gather_glt, glt_indices
 
+        index = index if isinstance(index, tuple) else (index,)
         bands, rows, cols = (index + (slice(None),) * 3)[:3]
         if not all(isinstance(i, slice) for i in (bands, rows, cols)):
             raise IndexError(f"GLTSource takes slices only, got {index}")
         gx, gy = (glt_indices(g[rows, cols]) for g in (self.glt_x, self.glt_y))
-        nb = len(range(*bands.indices(self.shape[0])))
-        valid = (gx > 0) & (gy > 0)
-        if not valid.any():
-            return np.full((nb, *gx.shape), np.nan, np.float32)
-        y0, x0 = int(gy[valid].min()) - 1, int(gx[valid].min()) - 1
-        box = self.swath[bands, y0:int(gy[valid].max()), x0:int(gx[valid].max())]
-        box = box.astype(np.float32, copy=True)
-        box[box == self.fill] = np.nan
-        return apply_glt(self.swath.path, box, np.where(valid, gx - x0, 0),
-                         np.where(valid, gy - y0, 0))
+        return gather_glt(lambda y0, y1, x0, x1: self.swath[bands, y0:y1, x0:x1], gx, gy,
+                          self.fill)
 
     def __dask_tokenize__(self) -> tuple:
         return ("glt", self.swath.__dask_tokenize__(), self.fill)

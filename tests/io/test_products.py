@@ -85,11 +85,20 @@ def _scrambled_glt(path, rows: int = 30, cols: int = 24, seed: int = 0) -> None:
 
 
 @pytest.mark.parametrize("tile", [4, 7, 256])
-def test_emit_orthorectified_lazily_matches_the_in_memory_grid(tmp_path, tile):
+def test_emit_orthorectified_lazily_matches_the_in_memory_grid(tmp_path, tile, monkeypatch):
     import pickle
 
+    monkeypatch.setattr("napari_ssdgl.io.emit.GRID_TILE", tile)  # in memory: tiles of it too
     _scrambled_glt(tmp_path / "emit.nc")
+    with h5py.File(tmp_path / "emit.nc", "r") as f:  # the grid gathered here, by hand
+        refl = f["reflectance"][()].astype(np.float32)
+        gx, gy = f["location/glt_x"][()], f["location/glt_y"][()]
+    refl[refl == -9999.0] = np.nan
+    expected = np.full((8, *gx.shape), np.nan, np.float32)
+    for i, j in zip(*np.nonzero(gx > 0), strict=True):
+        expected[:, i, j] = refl[gy[i, j] - 1, gx[i, j] - 1]
     eager = read_emit(tmp_path / "emit.nc", orthorectify=True)[0]
+    np.testing.assert_array_equal(eager.data, expected)
     lazy = open_lazy(tmp_path / "emit.nc", tile=tile, orthorectify=True)
     assert lazy.data.shape == eager.data.shape == (8, 33, 27)
     assert lazy.data.chunksize == (8, min(tile, 33), min(tile, 27))
