@@ -405,12 +405,30 @@ class GLTSource:
         from napari_ssdgl.io.emit import gather_glt, glt_indices
 
         index = index if isinstance(index, tuple) else (index,)
+        if any(i is Ellipsis for i in index):
+            at = index.index(Ellipsis)
+            index = index[:at] + (slice(None),) * (4 - len(index)) + index[at + 1:]
         bands, rows, cols = (index + (slice(None),) * 3)[:3]
-        if not all(isinstance(i, slice) for i in (bands, rows, cols)):
-            raise IndexError(f"GLTSource takes slices only, got {index}")
-        gx, gy = (glt_indices(g[rows, cols]) for g in (self.glt_x, self.glt_y))
-        return gather_glt(lambda y0, y1, x0, x1: self.swath[bands, y0:y1, x0:x1], gx, gy,
-                          self.fill)
+        if sum(np.ndim(i) > 0 for i in (bands, rows, cols)) > 1:
+            raise IndexError(f"GLTSource takes one index array at most, got {index}")
+        band_pick = slice(None)
+        if _is_int(bands):  # napari shows one band: only that band is read
+            b = int(bands) % self.shape[0]
+            bands, band_pick = slice(b, b + 1), 0
+        spans, picks = [], []  # the grid's bounding box, then the index relative to it
+        for ix, n in ((rows, self.shape[1]), (cols, self.shape[2])):
+            if isinstance(ix, slice) and ix.step in (None, 1):
+                spans.append(ix)
+                picks.append(slice(None))
+                continue
+            kept = np.arange(n)[ix]
+            low = int(kept.min()) if kept.size else 0
+            spans.append(slice(low, int(kept.max()) + 1 if kept.size else 0))
+            picks.append(kept - low)
+        gx, gy = (glt_indices(g[spans[0], spans[1]]) for g in (self.glt_x, self.glt_y))
+        out = gather_glt(lambda y0, y1, x0, x1: self.swath[bands, y0:y1, x0:x1], gx, gy,
+                         self.fill)
+        return out[band_pick, picks[0], picks[1]]
 
     def __dask_tokenize__(self) -> tuple:
         return ("glt", self.swath.__dask_tokenize__(), self.fill)

@@ -110,6 +110,24 @@ def test_emit_orthorectified_lazily_matches_the_in_memory_grid(tmp_path, tile, m
     np.testing.assert_array_equal(np.asarray(window), eager.data[:, 5:12, 3:20])
 
 
+@pytest.mark.parametrize("index", [
+    (0,), (3, slice(2, 9), slice(None)), (slice(None), 5, slice(1, 20, 3)), (2, [1, 4, 9], 7),
+    (Ellipsis, 4), (-1, slice(None), [0, 26]), (1, slice(30, 2, -3), 4),
+    (slice(None), slice(0, 0), slice(None))])
+def test_the_lazy_grid_indexes_as_numpy_does(tmp_path, index):
+    """dask pushes a band, a row or an index list into the source (napari's band slider
+    does), so the source answers any basic index, and one index list, as numpy would."""
+    from napari_ssdgl.io.lazy import GLTSource
+
+    _scrambled_glt(tmp_path / "emit.nc")
+    eager = read_emit(tmp_path / "emit.nc", orthorectify=True)[0].data
+    graph = open_lazy(tmp_path / "emit.nc", tile=8, orthorectify=True).data.__dask_graph__()
+    [source] = {id(v): v for v in dict(graph).values() if isinstance(v, GLTSource)}.values()
+    np.testing.assert_array_equal(source[index], eager[index])
+    with pytest.raises(IndexError, match="one index array"):
+        source[[0, 1], [2, 3]]
+
+
 def test_a_lazy_grid_tile_reads_only_its_patch_of_the_swath(tmp_path, monkeypatch):
     from napari_ssdgl.io.lazy import LazySource
 
