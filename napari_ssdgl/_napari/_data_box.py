@@ -3,15 +3,16 @@ copies of them a background job takes (here, on the main thread, before it start
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 from napari.layers import Image, Labels
-from napari.utils.notifications import show_error, show_warning
+from napari.utils.notifications import show_error, show_info, show_warning
 from qtpy.QtWidgets import QCheckBox, QFileDialog, QFormLayout, QGroupBox, QInputDialog
 
 from napari_ssdgl._napari._labels import add_blank_labels, add_imported_labels
-from napari_ssdgl._napari._layers import size_text
+from napari_ssdgl._napari._layers import is_output, size_text
 from napari_ssdgl._napari._lazy_apply import is_lazy
 from napari_ssdgl._napari._pickers import (
     is_cube,
@@ -23,6 +24,7 @@ from napari_ssdgl._napari._reader import opens_lazily, reopen_cube
 from napari_ssdgl._napari._remap import parse_remap
 from napari_ssdgl._napari._ui import button, fill, row
 from napari_ssdgl.io import HSIReadError
+from napari_ssdgl.io.emit import labels_to_grid, labels_to_swath, read_glt
 from napari_ssdgl.training.windows import is_windowed
 from napari_ssdgl.transforms.normalize import replace_nonfinite
 
@@ -53,7 +55,8 @@ class DataBox(QGroupBox):
         self.orthorectify = QCheckBox("Orthorectified (EMIT map grid)")
         self.orthorectify.setToolTip(
             "Reopen this EMIT L2A cube on its map grid with the file's geometry lookup table "
-            "(GLT): class maps are georeferenced and assessed areas in ha; a big granule stays "
+            "(GLT): class maps are georeferenced and assessed areas in ha, labels are carried "
+            "onto the grid as new layers; a big granule stays "
             "lazy (read tile by tile), a small one is read into memory. "
             "Unchecked: the swath as acquired (rows downtrack), as napari opens the file.")
         self.orthorectify.clicked.connect(
@@ -154,31 +157,69 @@ class DataBox(QGroupBox):
             self._show_grid_choice()
             return False
         source = Path(layer.metadata["source"])
+        was_on = bool(layer.metadata.get("geo"))
+        carry = None if was_on == on else partial(self._carry_labels, source, on)
         done = self._reopen(layer, "on its map grid" if on else "as the swath", band_axis=None,
-                            lazy=opens_lazily(source), orthorectify=on)
+                            lazy=opens_lazily(source), orthorectify=on, carry=carry)
         self._show_grid_choice()
         return done
 
-    def _reopen(self, layer: Image, how: str, **options) -> bool:
+    def _reopen(self, layer: Image, how: str, carry=None, **options) -> bool:
         """Put ``reopen_cube(source, **options)`` in the layer (data, metadata, contrast) and
-        say which labels no longer fit it."""
+        say which labels no longer fit it; ``carry(layer, old_size)`` may first bring some onto
+        the new grid (it returns their names)."""
         try:
             data, kwargs, _ = reopen_cube(layer.metadata["source"], **options)
         except (HSIReadError, ValueError, MemoryError) as exc:
             show_error(f"Could not reopen '{layer.name}' {how}: {exc or 'not enough memory'}")
             return False
+        old = tuple(layer.data.shape[1:])
         layer.data = data
         layer.metadata = kwargs["metadata"]
         if "contrast_limits" in kwargs:
             layer.contrast_limits = kwargs["contrast_limits"]
         size = tuple(data.shape[1:])
-        stale = [o.name for o in self.viewer.layers
-                 if isinstance(o, Labels) and tuple(o.data.shape) != size]
+        carried = carry(layer, old) if carry is not None else {}
+        stale = [o.name for o in self.viewer.layers if isinstance(o, Labels)
+                 and tuple(o.data.shape) != size and o.name not in carried]
+        if carried:
+            show_info(f"'{layer.name}' is now {how}; its labels were carried onto it as new "
+                      f"layers: {', '.join(carried.values())} (the originals are kept, "
+                      "hidden, as they were)")
         if stale:
             show_warning(f"'{layer.name}' is now {data.shape[0]} bands of {size[0]} x {size[1]} "
                          f"px; these labels no longer fit it: {', '.join(stale)}")
         self.reset_choices()
+        for key, picker in (("labels", self.labels_picker), ("gt", self.gt_picker)):
+            picked = self._chosen.get(key) or picker.value
+            if picked is not None and picked.name in carried:
+                picker.value = self._chosen[key] = self.viewer.layers[carried[picked.name]]
         return True
+
+    def _carry_labels(self, source: Path, on: bool, cube: Image,
+                      old: tuple[int, int]) -> dict[str, str]:
+        """The label layers painted or loaded on the cube's old geometry (not the plugin's
+        outputs), copied onto its new one (``on``: the map grid) through the file's GLT as new
+        layers: {old name: new name}."""
+        try:
+            gx, gy = read_glt(source)
+        except HSIReadError as exc:
+            show_warning(f"The labels could not be carried onto the new grid: {exc}")
+            return {}
+        suffix = " (map grid)" if on else " (swath)"
+        carried = {}
+        for o in [o for o in self.viewer.layers if isinstance(o, Labels)
+                  and tuple(o.data.shape) == old and not is_output(o)]:
+            data = np.asarray(o.data)
+            moved = (labels_to_grid(data, gx, gy) if on else
+                     labels_to_swath(data, gx, gy, tuple(cube.data.shape[1:])))
+            base = o.name.removesuffix(" (map grid)").removesuffix(" (swath)")
+            new = self.viewer.add_labels(moved, name=base + suffix,
+                                         metadata=dict(o.metadata), colormap=o.colormap,
+                                         scale=cube.scale[-2:], translate=cube.translate[-2:])
+            o.visible = False
+            carried[o.name] = new.name
+        return carried
 
     def new_labels_layer(self) -> Labels | None:
         """A blank 2-D labels layer the size of the cube, selected in paint mode."""

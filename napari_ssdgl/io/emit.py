@@ -139,6 +139,40 @@ def gather_glt(read_box: Callable[[int, int, int, int], np.ndarray], glt_x: np.n
     return out
 
 
+def read_glt(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """(glt_x, glt_y) of an EMIT L2A file, as int64 (0: no pixel), bounds not checked."""
+    p = Path(path)
+    with open_hdf5(p, KIND) as f:
+        return _glt(p, f)
+
+
+def labels_to_grid(labels: np.ndarray, glt_x: np.ndarray, glt_y: np.ndarray) -> np.ndarray:
+    """A swath label raster on the GLT's map grid: each cell takes its swath pixel's label,
+    cells without a pixel (and indices outside ``labels``) get 0."""
+    rows, cols = labels.shape
+    valid = (glt_x > 0) & (glt_y > 0) & (glt_x <= cols) & (glt_y <= rows)
+    out = np.zeros(glt_x.shape, labels.dtype)
+    out[valid] = labels[glt_y[valid] - 1, glt_x[valid] - 1]
+    return out
+
+
+def labels_to_swath(labels: np.ndarray, glt_x: np.ndarray, glt_y: np.ndarray,
+                    shape: tuple[int, int]) -> np.ndarray:
+    """A grid label raster back on the ``shape`` swath: each labelled cell labels the swath
+    pixel it shows. A pixel shown by cells of different classes is left unlabelled (0), so no
+    pixel trains on a class it may not have; a pixel no cell shows stays 0."""
+    rows, cols = shape
+    valid = ((labels > 0) & (glt_x > 0) & (glt_y > 0) & (glt_x <= cols) & (glt_y <= rows))
+    flat = (glt_y[valid] - 1) * cols + glt_x[valid] - 1
+    values = labels[valid]
+    out = np.zeros(rows * cols, labels.dtype)
+    out[flat] = values
+    disagree = np.zeros(rows * cols, bool)
+    disagree[flat[out[flat] != values]] = True  # another cell wrote a different class
+    out[disagree] = 0
+    return out.reshape(shape)
+
+
 def _swath_box(ds, band_axis: int, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
     """Swath rows y0:y1, cols x0:x1 of the stored dataset, bands first."""
     index = [slice(y0, y1), slice(x0, x1)]

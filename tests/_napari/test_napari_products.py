@@ -86,7 +86,10 @@ def test_the_dock_reopens_an_emit_swath_on_its_map_grid(make_napari_viewer, tmp_
     np.testing.assert_array_equal(np.asarray(layer.data), read_emit(
         tmp_path / "emit.nc", orthorectify=True)[0].data)
     assert pixel_area_ha(layer.metadata["geo"], 7)[0] == pytest.approx(0.2932, abs=1e-4)
-    assert any(painted.name in m for m in notes.warnings)  # painted on the swath: said
+    carried = viewer.layers[f"{painted.name} (map grid)"]  # painted on the swath: carried
+    assert carried.data.shape == (7, 6) and w.data.labels_picker.value is carried
+    assert not painted.visible and painted.data.shape == (6, 5)  # the original, kept
+    assert any("carried onto it" in m for m in notes.infos)
     assert w.data.set_band_axis(layer, 2) and layer.data.shape == (8, 7, 6)  # stays on grid
     box.click()  # untick: the swath again, as the reader opens it
     assert not box.isChecked() and layer.data.shape == (8, 6, 5)
@@ -108,3 +111,40 @@ def test_a_small_emit_granule_is_orthorectified_in_memory(make_napari_viewer, tm
     w.data.orthorectify.click()
     assert isinstance(layer.data, np.ndarray) and not layer.metadata.get("lazy")
     assert layer.data.shape == (8, 7, 6) and "geo" in layer.metadata
+
+
+@pytest.mark.gui
+def test_labels_follow_an_emit_cube_onto_its_grid_and_back(make_napari_viewer, tmp_path,
+                                                           notes):
+    """Painted labels and a loaded ground truth are carried through the GLT each way as new
+    layers; the plugin's outputs are not; the originals stay as they were."""
+    from napari_ssdgl._napari._layers import ROLE
+    from napari_ssdgl._napari._widget import SSDGLWidget
+    from napari_ssdgl.io.emit import read_glt
+
+    write_emit(tmp_path / "emit.nc", rows=6, cols=5)
+    viewer = make_napari_viewer()
+    layer = viewer.open(str(tmp_path / "emit.nc"), plugin="napari-ssdgl")[0]
+    w = SSDGLWidget(viewer)
+    w.data.cube_picker.value = layer
+    painted = w.data.new_labels_layer()
+    painted.data[1:3, 1:4] = 2
+    painted.data[4, 0] = 3
+    truth = viewer.add_labels(np.arange(30, dtype=np.int32).reshape(6, 5) % 4, name="truth")
+    w.data.gt_picker.value = truth
+    viewer.add_labels(np.ones((6, 5), np.int32), name="old prediction",
+                      metadata={ROLE: "prediction"})
+    before = np.array(painted.data)
+    w.data.orthorectify.click()
+    gx, gy = read_glt(tmp_path / "emit.nc")
+    grid = viewer.layers[f"{painted.name} (map grid)"].data
+    for i, j in zip(*np.nonzero(gx > 0), strict=True):  # each cell: its swath pixel's label
+        assert grid[i, j] == before[gy[i, j] - 1, gx[i, j] - 1]
+    assert grid[0, 0] == 0  # no pixel there
+    assert w.data.gt_picker.value is viewer.layers["truth (map grid)"]
+    assert "old prediction (map grid)" not in viewer.layers  # an output is not carried
+    np.testing.assert_array_equal(painted.data, before)  # the original, untouched
+    w.data.orthorectify.click()  # back to the swath: the grid's labels come back
+    back = viewer.layers[f"{painted.name} (swath)"]
+    np.testing.assert_array_equal(back.data, before)
+    assert w.data.labels_picker.value is back and not notes.errors
