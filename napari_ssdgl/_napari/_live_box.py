@@ -8,10 +8,16 @@ thread; the layer is only touched in the worker's ``returned`` slot. A stroke wh
 runs queues one more run with the newest labels when it ends. The cube's z-scored spectra are
 made once per cube (in the worker) and reused for every stroke; turning Live on makes them
 (and warms torch up with a tiny fit) before the first stroke, so that one is quick too.
+
+A lazy cube (dask, bigger than memory) is never read whole (``training.live.LazyLiveScene``):
+a fit reads only the painted pixels (each once), and the map covers the part of the scene in
+view, at most :data:`VIEW_PX` px a side (a wider view is mapped every n-th pixel and shown in
+blocks); panning or zooming maps the new view. The rest of the live map layer is 0.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 
@@ -30,25 +36,43 @@ from napari_ssdgl._napari._layers import (
     upsert_layer,
 )
 from napari_ssdgl._napari._ui import fill
-from napari_ssdgl.training.live import LiveScene
+from napari_ssdgl.training.live import LazyLiveScene, LiveScene
 
 DEBOUNCE_MS = 250
+VIEW_PX = 512  # a lazy cube's live map: the view, read at most this many px a side
 
 
-def live_work(scene: LiveScene | None, cube, labels: np.ndarray | None, names: dict,
-              colors: dict):
+def view_region(layer, shape: tuple[int, int]) -> tuple[slice, slice, int]:
+    """(rows, cols, step) of the part of ``layer`` (bands, rows, cols) in view: its corner
+    pixels, clipped to ``shape``; the central :data:`VIEW_PX` square when nothing is drawn yet
+    (no corners); ``step`` keeps the read within VIEW_PX a side."""
+    corners = np.asarray(getattr(layer, "corner_pixels", np.zeros((2, 3))), int)[:, -2:]
+    (r0, c0), (r1, c1) = np.clip(corners[0], 0, shape), np.clip(corners[1] + 1, 0, shape)
+    if r1 - r0 < 2 or c1 - c0 < 2:
+        (r0, c0) = (max(0, (n - VIEW_PX) // 2) for n in shape)
+        r1, c1 = min(shape[0], r0 + VIEW_PX), min(shape[1], c0 + VIEW_PX)
+    step = max(1, math.ceil(max(r1 - r0, c1 - c0) / VIEW_PX))
+    return slice(int(r0), int(r1)), slice(int(c0), int(c1)), step
+
+
+def live_work(scene: LiveScene | LazyLiveScene | None, cube, labels: np.ndarray | None,
+              names: dict, colors: dict, view: tuple[slice, slice, int] | None = None):
     """Worker: (scene, classifier, prediction, seconds), or an Exception to show. Without
-    ``labels``: only the scene, and a tiny fit that warms torch up (classifier None)."""
+    ``labels``: only the scene, and a tiny fit that warms torch up (classifier None). A lazy
+    ``cube`` (``view`` given): a :class:`LazyLiveScene` and the map of the view only."""
     start = time.perf_counter()
     try:
-        scene = scene if scene is not None else LiveScene(cube)
+        if scene is None:
+            scene = LiveScene(cube) if view is None else LazyLiveScene(cube)
         if labels is None:
             warm = np.zeros(scene.shape, np.int64)
             warm.flat[:2] = (1, 2)
-            scene.fit(warm, steps=2)
+            if view is None:  # a lazy scene's warm-up would read two pixels: not needed
+                scene.fit(warm, steps=2)
             return scene, None, None, time.perf_counter() - start
         clf = scene.fit(labels, class_names=names, colors=colors)
-        return scene, clf, clf.predict(scene), time.perf_counter() - start
+        mapped = scene if view is None else scene.region(*view)
+        return scene, clf, clf.predict(mapped), time.perf_counter() - start
     except Exception as exc:  # shown in the box's status line
         return exc
 
@@ -80,6 +104,8 @@ class LiveBox(QGroupBox):
         data.labels_picker.changed.connect(self._watch)
         data.cube_picker.changed.connect(lambda *_: self._on_toggled(self.toggle.isChecked()))
         self._watch(data.labels_picker.value)
+        for event in (viewer.camera.events.center, viewer.camera.events.zoom):
+            event.connect(self._on_view)
 
     @property
     def running(self) -> bool:
@@ -108,6 +134,13 @@ class LiveBox(QGroupBox):
         if self.toggle.isChecked():
             self._timer.start()  # restarts: the map follows the last stroke of a burst
 
+    def _on_view(self, *_) -> None:
+        """Pan or zoom: a lazy cube's live map follows the view (once a map was made)."""
+        cube = self.data.cube_picker.value
+        if (self.toggle.isChecked() and self.last is not None and cube is not None
+                and not isinstance(cube.data, np.ndarray)):
+            self._timer.start()
+
     def update_now(self) -> None:
         """Refit and redraw now (or once the running live job ends)."""
         if not self.toggle.isChecked():
@@ -119,10 +152,7 @@ class LiveBox(QGroupBox):
         if cube_layer is None or labels_layer is None:
             self.status.setText("Live: pick a cube and a training-labels layer.")
             return
-        if not isinstance(cube_layer.data, np.ndarray):  # dask: the fit reads every pixel
-            self.status.setText("Live: the cube is lazy (bigger than memory) and the live map "
-                                "reads every pixel; use Train and Apply to cube instead.")
-            return
+        lazy = not isinstance(cube_layer.data, np.ndarray)
         labels = np.array(labels_layer.data, copy=True)
         if labels.shape != tuple(cube_layer.data.shape[1:]):
             self.status.setText("Live: the labels layer is not the cube's size.")
@@ -134,13 +164,15 @@ class LiveBox(QGroupBox):
             if scene is not None:
                 return
             labels = None  # get the scene ready for the first stroke
-        cube = None if scene is not None else np.asarray(cube_layer.data)
+        cube = None if scene is not None else (
+            cube_layer.data if lazy else np.asarray(cube_layer.data))
         names = class_names(labels_layer) or class_names(cube_layer)
         colors = {} if labels is None else class_colors(
             labels_layer, sorted(int(v) for v in np.unique(labels[labels > 0])))
+        view = view_region(cube_layer, labels.shape) if lazy else None
         target = (cube_layer.name, tuple(cube_layer.scale[-2:]),
-                  tuple(cube_layer.translate[-2:]), key)
-        worker = create_worker(live_work, scene, cube, labels, names, colors,
+                  tuple(cube_layer.translate[-2:]), key, view)
+        worker = create_worker(live_work, scene, cube, labels, names, colors, view,
                                _start_thread=False)
         worker.returned.connect(lambda result: self._on_result(target, result))
         worker.finished.connect(self._on_finished)
@@ -155,7 +187,7 @@ class LiveBox(QGroupBox):
         if isinstance(result, Exception):
             self.status.setText(f"Live map failed: {result}")
             return
-        name, scale, translate, key = target
+        name, scale, translate, key, view = target
         scene, clf, prediction, seconds = result
         self._scene = (*key, scene)
         if clf is None:  # the scene is ready; no map yet
@@ -163,14 +195,23 @@ class LiveBox(QGroupBox):
         self.last = (clf, prediction)
         colors = {int(v): clf.colors.get(int(v), default_color(v)) for v in clf.class_values}
         active = self.viewer.layers.selection.active
-        upsert_layer(self.viewer, f"{name} live map", prediction.labels, "labels", "live map",
+        labels, where = prediction.labels, ""
+        if view is not None:  # the view's map in a layer of the scene's size, 0 elsewhere
+            rows, cols, step = view
+            labels = np.zeros(key[2][1:], prediction.labels.dtype)
+            block = np.repeat(np.repeat(prediction.labels, step, 0), step, 1)
+            labels[rows, cols] = block[:rows.stop - rows.start, :cols.stop - cols.start]
+            where = (f" of the part in view (rows {rows.start}–{rows.stop}, cols "
+                     f"{cols.start}–{cols.stop}{f', every {step}th px' if step > 1 else ''}; "
+                     "the cube is lazy: pan or zoom and it follows)")
+        upsert_layer(self.viewer, f"{name} live map", labels, "labels", "live map",
                      colormap=label_colormap(colors), scale=scale, translate=translate,
                      on_create={"opacity": 0.6})
         if active is not None and active in self.viewer.layers:
             self.viewer.layers.selection.active = active  # strokes keep landing on the labels
         self.runs += 1
-        self.status.setText(f"Live map: {clf.num_classes} classes, {seconds:.2f} s after the "
-                            "stroke was taken. Train or Refine for the SSDGL map.")
+        self.status.setText(f"Live map{where}: {clf.num_classes} classes, {seconds:.2f} s after "
+                            "the stroke was taken. Train or Refine for the SSDGL map.")
 
     def shutdown(self, wait_s: float = 10.0) -> None:
         """Turn Live off and wait for a running fit (the viewer is closing)."""

@@ -101,43 +101,157 @@ class LiveScene:
         self.bands, self.shape = int(cube.shape[0]), tuple(cube.shape[1:])
         self.pixels = torch.from_numpy(np.ascontiguousarray(x.reshape(self.bands, -1).T))
 
-    def fit(self, labels: np.ndarray, *, hidden: int = HIDDEN, steps: int = STEPS,
-            lr: float = LR, weight_decay: float = WEIGHT_DECAY, noise: float = NOISE,
-            smooth: int = SMOOTH, seed: int = 0, class_names: dict | None = None,
-            colors: dict | None = None) -> LiveClassifier:
-        """Fit the MLP on the painted pixels of ``labels`` ((rows, cols), 0 = unlabelled)."""
-        start = time.perf_counter()
+    def fit(self, labels: np.ndarray, **options) -> LiveClassifier:
+        """Fit the MLP on the painted pixels of ``labels`` ((rows, cols), 0 = unlabelled); see
+        :func:`fit_spectra` for ``options``."""
         labels = np.asarray(labels)
         if labels.shape != self.shape:
             raise TrainingError(f"labels have shape {labels.shape} but the cube is {self.shape}")
         flat = labels.reshape(-1).astype(np.int64)
         where = np.flatnonzero(flat > 0)
-        encoder = LabelEncoder.from_labels(flat[where])
-        if len(encoder) < 2:
+        return fit_spectra(self.pixels[torch.from_numpy(where)], flat[where], self.mean,
+                           self.std, **options)
+
+
+class LazyLiveScene:
+    """Live mode on a lazy (dask) cube too big to hold: only the painted pixels' spectra are
+    read for a fit (each pixel once, cached across strokes), and a map is made of one region
+    at a time (:meth:`region`), the part of the scene in view. The z-score statistics come from
+    a bounded sample of windows (:data:`STAT_WINDOWS` of :data:`STAT_SIZE` px, spread over the
+    scene), never from the whole cube."""
+
+    def __init__(self, data) -> None:
+        import dask.array as da
+
+        self.data = data if isinstance(data, da.Array) else da.from_array(data)
+        if self.data.ndim != 3:
+            raise TrainingError(f"the cube must be 3-D (bands, rows, cols), got shape "
+                                f"{self.data.shape}")
+        self.bands, self.shape = int(self.data.shape[0]), tuple(self.data.shape[1:])
+        sample = sample_windows(self.data, STAT_WINDOWS, STAT_SIZE)
+        clean, _ = replace_nonfinite(np.ascontiguousarray(sample.T)[:, None, :])
+        self.mean, self.std = (np.asarray(v, np.float32) for v in band_statistics(clean))
+        self._view: tuple | None = None  # (region key, its LiveScene): strokes in one view
+        self._known = np.empty(0, np.int64)  # flat pixel indices read so far, sorted
+        self._spectra = np.empty((0, self.bands), np.float32)  # their z-scored spectra
+
+    def spectra(self, where: np.ndarray) -> torch.Tensor:
+        """Z-scored spectra of the flat pixel indices ``where`` (sorted), reading only the
+        pixels not read before: for each chunk holding some, the box around them."""
+        new = np.setdiff1d(where, self._known, assume_unique=True)
+        if new.size:
+            rows, cols = np.divmod(new, self.shape[1])
+            raw = read_pixels(self.data, rows, cols)
+            clean, _ = replace_nonfinite(raw[:, None, :], fill=self.mean)
+            z = normalize(clean, self.mean, self.std, out=clean)[:, 0, :].T
+            known = np.concatenate([self._known, new])
+            order = np.argsort(known, kind="stable")
+            self._known = known[order]
+            self._spectra = np.concatenate([self._spectra, z])[order]
+        at = np.searchsorted(self._known, where)
+        return torch.from_numpy(np.ascontiguousarray(self._spectra[at]))
+
+    def fit(self, labels: np.ndarray, **options) -> LiveClassifier:
+        """:meth:`LiveScene.fit` on the painted pixels, read from the lazy cube."""
+        labels = np.asarray(labels)
+        if labels.shape != self.shape:
+            raise TrainingError(f"labels have shape {labels.shape} but the cube is {self.shape}")
+        flat = labels.reshape(-1).astype(np.int64)
+        where = np.flatnonzero(flat > 0)
+        if np.unique(flat[where]).size < 2:
             raise TrainingError("live mode needs painted pixels of at least 2 classes")
-        y = torch.from_numpy(encoder.encode(flat[where]))
-        x = self.pixels[torch.from_numpy(where)]
-        counts = torch.bincount(y, minlength=len(encoder)).float()
-        weights = counts.sum() / (len(encoder) * counts)  # balanced: rare classes count as much
-        gen = torch.Generator().manual_seed(seed)
-        torch.manual_seed(seed)
-        model = _mlp(self.bands, hidden, len(encoder))
-        opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
-        loss_fn = nn.CrossEntropyLoss(weight=weights)
-        model.train()
-        for _ in range(int(steps)):
-            xi = x + noise * torch.randn(x.shape, generator=gen) if noise else x
-            opt.zero_grad(set_to_none=True)
-            loss = loss_fn(model(xi), y)
-            loss.backward()
-            opt.step()
-        names, cols = dict(class_names or {}), dict(colors or {})
-        values = encoder.values
-        return LiveClassifier(
-            model.eval(), self.mean, self.std, values,
-            class_names={int(v): names[v] for v in values if v in names},
-            colors={int(v): cols[v] for v in values if v in cols},
-            smooth=int(smooth), fit_seconds=time.perf_counter() - start)
+        return fit_spectra(self.spectra(where), flat[where], self.mean, self.std, **options)
+
+    def region(self, rows: slice, cols: slice, step: int = 1) -> LiveScene:
+        """The z-scored spectra of the region ``rows`` x ``cols`` of the cube, every ``step``-th
+        pixel each way (a wide view is mapped coarser, at the same cost); the last region is
+        kept, so strokes in one view read it once."""
+        key = (rows.start, rows.stop, cols.start, cols.stop, step)
+        if self._view is None or self._view[0] != key:
+            block = np.asarray(self.data[:, rows.start:rows.stop:step,
+                                         cols.start:cols.stop:step], dtype=np.float32)
+            self._view = (key, LiveScene(block, self.mean, self.std))
+        return self._view[1]
+
+
+STAT_WINDOWS = 16  # windows sampled for a lazy cube's band statistics ...
+STAT_SIZE = 32  # ... of this many px a side: 16 x 32 x 32 spectra at most
+
+
+def sample_windows(data, count: int, size: int) -> np.ndarray:
+    """(pixels, bands) spectra of up to ``count`` windows of at most ``size`` px, each at the
+    start of a chunk of the (bands, rows, cols) lazy ``data``, the chunks spread evenly over
+    the scene: a bounded read (``count`` chunks at most), whatever the scene's size."""
+    import dask.array as da
+
+    side = max(1, int(np.sqrt(count)))
+    windows = []
+    for axis in (1, 2):
+        edges = data.chunks[axis]
+        starts = np.concatenate([[0], np.cumsum(edges[:-1])]).astype(int)
+        picks = sorted({int(round(x)) for x in np.linspace(0, len(edges) - 1,
+                                                            min(side, len(edges)))})
+        windows.append([slice(int(starts[i]), int(starts[i]) + min(size, int(edges[i])))
+                        for i in picks])
+    parts = [data[:, r, c] for r in windows[0] for c in windows[1]]
+    return np.concatenate([np.asarray(p, np.float32).reshape(data.shape[0], -1).T
+                           for p in da.compute(*parts)])
+
+
+def read_pixels(data, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """(bands, pixels) values of a lazy (bands, rows, cols) cube at the given pixels: for each
+    chunk holding some, one read of the box around them (a stroke touches a few chunks)."""
+    import dask.array as da
+
+    out = np.empty((data.shape[0], rows.size), np.float32)
+    edges = [np.cumsum((0,) + data.chunks[a]) for a in (1, 2)]
+    cr = np.searchsorted(edges[0], rows, side="right") - 1
+    cc = np.searchsorted(edges[1], cols, side="right") - 1
+    groups, reads = [], []
+    for key in np.unique(cr * len(edges[1]) + cc):
+        member = np.flatnonzero(cr * len(edges[1]) + cc == key)
+        r0, r1 = rows[member].min(), rows[member].max() + 1
+        c0, c1 = cols[member].min(), cols[member].max() + 1
+        groups.append((member, r0, c0))
+        reads.append(data[:, r0:r1, c0:c1])
+    for (member, r0, c0), box in zip(groups, da.compute(*reads), strict=True):
+        out[:, member] = np.asarray(box)[:, rows[member] - r0, cols[member] - c0]
+    return out
+
+
+def fit_spectra(x: torch.Tensor, values: np.ndarray, mean: np.ndarray, std: np.ndarray, *,
+                hidden: int = HIDDEN, steps: int = STEPS, lr: float = LR,
+                weight_decay: float = WEIGHT_DECAY, noise: float = NOISE, smooth: int = SMOOTH,
+                seed: int = 0, class_names: dict | None = None,
+                colors: dict | None = None) -> LiveClassifier:
+    """The MLP fitted on z-scored ``(pixels, bands)`` spectra ``x`` of class ``values`` (> 0),
+    class-balanced; ``mean``/``std`` are the normalisation it is to be applied with."""
+    start = time.perf_counter()
+    encoder = LabelEncoder.from_labels(values)
+    if len(encoder) < 2:
+        raise TrainingError("live mode needs painted pixels of at least 2 classes")
+    y = torch.from_numpy(encoder.encode(values))
+    counts = torch.bincount(y, minlength=len(encoder)).float()
+    weights = counts.sum() / (len(encoder) * counts)  # balanced: rare classes count as much
+    gen = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    model = _mlp(x.shape[1], hidden, len(encoder))
+    opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    loss_fn = nn.CrossEntropyLoss(weight=weights)
+    model.train()
+    for _ in range(int(steps)):
+        xi = x + noise * torch.randn(x.shape, generator=gen) if noise else x
+        opt.zero_grad(set_to_none=True)
+        loss = loss_fn(model(xi), y)
+        loss.backward()
+        opt.step()
+    names, cols = dict(class_names or {}), dict(colors or {})
+    out = encoder.values
+    return LiveClassifier(
+        model.eval(), mean, std, out,
+        class_names={int(v): names[v] for v in out if v in names},
+        colors={int(v): cols[v] for v in out if v in cols},
+        smooth=int(smooth), fit_seconds=time.perf_counter() - start)
 
 
 def fit_pixels(cube, labels: np.ndarray, **options) -> LiveClassifier:

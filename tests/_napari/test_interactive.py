@@ -184,16 +184,57 @@ def test_too_few_painted_pixels_train_all_and_the_panel_says_so(dock, scene, qtb
     assert "every painted pixel trained" in text
 
 
-def test_live_map_refuses_a_lazy_cube(make_napari_viewer, scene):
-    """The live fit reads every pixel: a dask cube is refused, never materialised."""
+def test_live_map_of_a_lazy_cube_covers_the_view(make_napari_viewer, qtbot, notes,
+                                                 monkeypatch):
+    """A dask cube is never read whole: the fit reads the painted pixels' chunks, the map the
+    part in view (here a window of the scene), and moving the view maps the new part."""
     import dask.array as da
 
+    import napari_ssdgl._napari._live_box as live_box
+
+    big = make_synthetic_scene(size=128, bands=16)
+    read = set()
+
+    def counted(block, block_info=None):
+        if block_info:
+            read.add(tuple(block_info[0]["chunk-location"]))
+        return block
+
+    data = da.from_array(big.cube.data, chunks=(16, 16, 16))
     viewer = make_napari_viewer()
-    cube = viewer.add_image(da.from_array(scene.cube.data, chunks=(16, 16, 16)), name="lazy",
-                            metadata={"lazy": True})
-    labels = viewer.add_labels(np.where(scene.gt.data <= 2, scene.gt.data, 0), name="painted")
+    cube = viewer.add_image(data.map_blocks(counted, dtype=data.dtype), name="lazy",
+                            metadata={"lazy": True}, visible=False)
+    gt = big.gt.data
+    window = np.s_[8:40, 4:36]
+    painted = np.zeros_like(gt, dtype=np.uint16)
+    painted[window][::3, ::3] = gt[window][::3, ::3]  # strokes inside the view
+    labels = viewer.add_labels(painted, name="painted")
     w = SSDGLWidget(viewer)
     w.data.cube_picker.value, w.data.labels_picker.value = cube, labels
+    views = iter([(slice(8, 40), slice(4, 36), 1), (slice(0, 128), slice(0, 128), 2)])
+    monkeypatch.setattr(live_box, "view_region", lambda layer, shape: next(views))
     w.live.toggle.setChecked(True)
-    w.live.update_now()
-    assert w.live.worker is None and "lazy" in w.live.status.text()
+    qtbot.waitUntil(lambda: w.live.runs >= 1 and not w.live.running, timeout=TIMEOUT_MS)
+    assert not notes.errors, notes.errors
+    live = viewer.layers["lazy live map"].data
+    assert live.shape == gt.shape and not live[:8].any() and not live[:, 36:].any()
+    assert (live[window] == gt[window])[gt[window] > 0].mean() > 0.7
+    assert len(read) <= 16 + 9  # the statistics' sample and the view's chunks, of 64
+    assert "part in view" in w.live.status.text()
+    viewer.camera.zoom *= 0.5  # the view moves: a map of the new view, every 2nd pixel
+    qtbot.waitUntil(lambda: w.live.runs >= 2 and not w.live.running, timeout=TIMEOUT_MS)
+    assert viewer.layers["lazy live map"].data[:8].any()
+    assert "every 2th px" in w.live.status.text()
+
+
+def test_the_view_region_is_the_layers_corners_or_the_centre():
+    from types import SimpleNamespace
+
+    from napari_ssdgl._napari._live_box import VIEW_PX, view_region
+
+    seen = SimpleNamespace(corner_pixels=np.array([[0, 100, 200], [15, 299, 1399]]))
+    assert view_region(seen, (1000, 1000)) == (slice(100, 300), slice(200, 1000), 2)
+    blank = SimpleNamespace(corner_pixels=np.zeros((2, 3), int))  # nothing drawn yet
+    rows, cols, step = view_region(blank, (2000, 300))
+    assert (rows.stop - rows.start, cols.stop - cols.start, step) == (VIEW_PX, 300, 1)
+    assert rows.start == (2000 - VIEW_PX) // 2

@@ -55,3 +55,52 @@ def test_refuses_one_class_and_wrong_shapes():
     clf = fit_pixels(cube, split_per_class(gt, 3)[0])
     with pytest.raises(TrainingError, match="bands"):
         clf.predict(cube[:4])
+
+
+def _counted(cube, chunk):
+    """A dask view of ``cube`` that records every chunk it reads."""
+    import dask.array as da
+
+    reads = []
+
+    def record(block, block_info=None):
+        if block_info:
+            reads.append(tuple(block_info[0]["chunk-location"]))
+        return block
+
+    data = da.from_array(cube, chunks=(cube.shape[0], chunk, chunk))
+    return data.map_blocks(record, dtype=data.dtype), reads
+
+
+def test_a_lazy_scene_reads_each_painted_pixel_once_and_learns():
+    from napari_ssdgl.training.live import STAT_WINDOWS, LazyLiveScene
+
+    rng = np.random.default_rng(0)
+    gt = np.repeat(np.array([1, 2, 3]), 16)[None, :].repeat(48, 0)  # three 16 px stripes
+    cube = ((rng.normal(size=(4, 12)) * 2)[gt].transpose(2, 0, 1)
+            + rng.normal(size=(12, 48, 48)) * 0.3).astype(np.float32)
+    data, reads = _counted(cube, 8)
+    scene = LazyLiveScene(data)
+    assert len(set(reads)) <= STAT_WINDOWS < 36  # the statistics: a bounded sample of chunks
+    train = np.zeros_like(gt)
+    train[2:6, 2:20] = gt[2:6, 2:20]
+    train[30:34, 30:46] = gt[30:34, 30:46]
+    reads.clear()
+    clf = scene.fit(train)
+    first = set(reads)
+    assert first <= {(0, r, c) for r in (0, 3, 4) for c in range(6)}  # the strokes' chunks
+    z = (cube[:, 3, 5] - scene.mean) / scene.std  # the spectra are the z-scored pixels
+    where = np.flatnonzero(train.ravel() > 0)
+    spectra = scene.spectra(where).numpy()
+    np.testing.assert_allclose(spectra[np.searchsorted(where, 3 * 48 + 5)], z, rtol=1e-5)
+    reads.clear()
+    train[4, 40] = gt[4, 40]  # one more stroke: only its pixel is read
+    scene.fit(train)
+    assert set(reads) == {(0, 0, 5)}
+    region = scene.region(slice(0, 48), slice(0, 48), 2)
+    pred = clf.predict(region)
+    assert pred.labels.shape == (24, 24)
+    assert (pred.labels == gt[::2, ::2])[gt[::2, ::2] > 0].mean() > 0.9
+    assert scene.region(slice(0, 48), slice(0, 48), 2) is region  # one view read once
+    with pytest.raises(TrainingError, match="at least 2 classes"):
+        scene.fit(np.where(train == train.max(), train, 0))
