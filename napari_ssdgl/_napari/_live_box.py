@@ -202,7 +202,7 @@ class LiveBox(QGroupBox):
             block = np.repeat(np.repeat(prediction.labels, step, 0), step, 1)
             labels[rows, cols] = block[:rows.stop - rows.start, :cols.stop - cols.start]
             where = (f" of the part in view (rows {rows.start}–{rows.stop}, cols "
-                     f"{cols.start}–{cols.stop}{f', every {step}th px' if step > 1 else ''}; "
+                     f"{cols.start}–{cols.stop}{f', every {step} px each way' if step > 1 else ''}; "
                      "the cube is lazy: pan or zoom and it follows)")
         upsert_layer(self.viewer, f"{name} live map", labels, "labels", "live map",
                      colormap=label_colormap(colors), scale=scale, translate=translate,

@@ -224,7 +224,7 @@ def test_live_map_of_a_lazy_cube_covers_the_view(make_napari_viewer, qtbot, note
     viewer.camera.zoom *= 0.5  # the view moves: a map of the new view, every 2nd pixel
     qtbot.waitUntil(lambda: w.live.runs >= 2 and not w.live.running, timeout=TIMEOUT_MS)
     assert viewer.layers["lazy live map"].data[:8].any()
-    assert "every 2th px" in w.live.status.text()
+    assert "every 2 px each way" in w.live.status.text()
 
 
 def test_the_view_region_is_the_layers_corners_or_the_centre():
