@@ -201,9 +201,10 @@ class LiveBox(QGroupBox):
             labels = np.zeros(key[2][1:], prediction.labels.dtype)
             block = np.repeat(np.repeat(prediction.labels, step, 0), step, 1)
             labels[rows, cols] = block[:rows.stop - rows.start, :cols.stop - cols.start]
+            coarse = f", every {step} px each way" if step > 1 else ""
             where = (f" of the part in view (rows {rows.start}–{rows.stop}, cols "
-                     f"{cols.start}–{cols.stop}{f', every {step} px each way' if step > 1 else ''}; "
-                     "the cube is lazy: pan or zoom and it follows)")
+                     f"{cols.start}–{cols.stop}{coarse}; the cube is lazy: pan or zoom and it "
+                     "follows)")
         upsert_layer(self.viewer, f"{name} live map", labels, "labels", "live map",
                      colormap=label_colormap(colors), scale=scale, translate=translate,
                      on_create={"opacity": 0.6})
