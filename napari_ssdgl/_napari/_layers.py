@@ -141,3 +141,21 @@ def bind_class_hotkeys(layer: Labels) -> None:
 def size_text(layer: Layer, skip: int = 1) -> str:
     """``rows×cols`` of a cube (``skip=1``) or a label raster (``skip=0``), for messages."""
     return "×".join(str(n) for n in layer.data.shape[skip:])
+
+
+def in_view(layer, shape: tuple[int, int], side: int) -> tuple[slice, slice]:
+    """(rows, cols) of the part of ``layer`` (..., rows, cols) in view: its corner pixels,
+    clipped to ``shape``; the central ``side`` square of the scene when nothing is drawn yet
+    (no corners). For what a lazy cube maps of itself: the part a user looks at."""
+    corners = np.asarray(getattr(layer, "corner_pixels", np.zeros((2, 2))), int)[:, -2:]
+    (r0, c0), (r1, c1) = np.clip(corners[0], 0, shape), np.clip(corners[1] + 1, 0, shape)
+    if r1 - r0 < 2 or c1 - c0 < 2:
+        r0, c0 = (max(0, (n - side) // 2) for n in shape)
+        r1, c1 = min(shape[0], r0 + side), min(shape[1], c0 + side)
+    return slice(int(r0), int(r1)), slice(int(c0), int(c1))
+
+
+def centred(span: slice, side: int) -> slice:
+    """The middle ``side`` px of ``span`` (all of it when shorter)."""
+    extra = max(0, span.stop - span.start - side)
+    return slice(span.start + extra // 2, span.stop - (extra - extra // 2))

@@ -32,6 +32,7 @@ from napari_ssdgl._napari._layers import (
     class_colors,
     class_names,
     default_color,
+    in_view,
     label_colormap,
     upsert_layer,
 )
@@ -43,16 +44,11 @@ VIEW_PX = 512  # a lazy cube's live map: the view, read at most this many px a s
 
 
 def view_region(layer, shape: tuple[int, int]) -> tuple[slice, slice, int]:
-    """(rows, cols, step) of the part of ``layer`` (bands, rows, cols) in view: its corner
-    pixels, clipped to ``shape``; the central :data:`VIEW_PX` square when nothing is drawn yet
-    (no corners); ``step`` keeps the read within VIEW_PX a side."""
-    corners = np.asarray(getattr(layer, "corner_pixels", np.zeros((2, 3))), int)[:, -2:]
-    (r0, c0), (r1, c1) = np.clip(corners[0], 0, shape), np.clip(corners[1] + 1, 0, shape)
-    if r1 - r0 < 2 or c1 - c0 < 2:
-        (r0, c0) = (max(0, (n - VIEW_PX) // 2) for n in shape)
-        r1, c1 = min(shape[0], r0 + VIEW_PX), min(shape[1], c0 + VIEW_PX)
-    step = max(1, math.ceil(max(r1 - r0, c1 - c0) / VIEW_PX))
-    return slice(int(r0), int(r1)), slice(int(c0), int(c1)), step
+    """(rows, cols, step) of the part of ``layer`` in view (``_layers.in_view``); ``step``
+    keeps the read within :data:`VIEW_PX` a side."""
+    rows, cols = in_view(layer, shape, VIEW_PX)
+    step = max(1, math.ceil(max(rows.stop - rows.start, cols.stop - cols.start) / VIEW_PX))
+    return rows, cols, step
 
 
 def live_work(scene: LiveScene | LazyLiveScene | None, cube, labels: np.ndarray | None,

@@ -13,6 +13,7 @@ move in the main-thread slot of each.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from functools import partial
 
@@ -25,7 +26,13 @@ from napari_ssdgl._napari._bands_box import BandsBox
 from napari_ssdgl._napari._classes_table import label_counts
 from napari_ssdgl._napari._data_box import DataBox
 from napari_ssdgl._napari._jobs import Job, Outcome, Ready, TrainJob, TrainSetup, train_and_predict
-from napari_ssdgl._napari._layers import class_colors, class_names, size_text
+from napari_ssdgl._napari._layers import (
+    centred,
+    class_colors,
+    class_names,
+    in_view,
+    size_text,
+)
 from napari_ssdgl._napari._loss_plot import LossPlot
 from napari_ssdgl._napari._outputs import show_class_map
 from napari_ssdgl._napari._progress import TrainProgress
@@ -36,6 +43,10 @@ from napari_ssdgl._napari._ui import button, fill, row
 from napari_ssdgl.analysis.band_syntax import BandSyntaxError, format_bands
 from napari_ssdgl.prediction.classifier import Classifier
 from napari_ssdgl.training.trainer import SCORE_TILE
+
+# a lazy cube trained in windows previews the part in view, at most this many px a side
+# (a whole preview of a 2048 px scene is a pass over it; see benchmarks/README.md)
+PREVIEW_PX = 384
 
 
 class TrainingBox(QGroupBox):
@@ -65,6 +76,8 @@ class TrainingBox(QGroupBox):
         # by the CPU (Xvfb, VNC, no GPU) that repainting halved the training speed of a 2-core
         # machine (Indian Pines: 1.35 vs 0.66 s per iteration, benchmarks/README.md)
         self.progress = TrainProgress()
+        self._preview_layer = None  # the cube layer of the running training (its view)
+        self._asked_at: float | None = None  # when the pending preview was asked for
         self._preview_clock = QTimer(self)  # asks the running trainer for a preview map
         self._preview_clock.setSingleShot(True)
         self._preview_clock.timeout.connect(self._ask_for_preview)
@@ -137,6 +150,7 @@ class TrainingBox(QGroupBox):
         self.plot.reset()
         self.progress.start(config.iterations)
         self.status.setText(f"{self._doing(job)}: preparing…")
+        self._preview_layer = cube_layer
         return self.runner.start(job, train_and_predict,
                                  yielded=partial(self._on_yield, cube_layer),
                                  returned=self._on_outcome)
@@ -167,18 +181,28 @@ class TrainingBox(QGroupBox):
         self.status.setText(f"{self._doing(job)}{held}…")
         self._schedule_preview(first=True)
 
-    def _schedule_preview(self, first: bool = False) -> None:
-        """The next preview request: every ``Preview every`` seconds, the first sooner."""
+    def _schedule_preview(self, first: bool = False, took: float = 0.0) -> None:
+        """The next preview request: ``Preview every`` seconds after the last preview came
+        (the first sooner), or twice as long as that preview took when it took longer, so
+        previews never take more than a third of the training's time."""
         every = self.settings.preview_seconds.value()
         if every > 0:
-            delay = min(every, FIRST_PREVIEW_SECONDS) if first else every
+            delay = min(every, FIRST_PREVIEW_SECONDS) if first else max(every, 2 * took)
             self._preview_clock.start(int(delay * 1000))
 
     def _ask_for_preview(self) -> None:
+        """Ask the running trainer for a preview: of the part in view (at most
+        :data:`PREVIEW_PX` a side, around its centre) when it trains in windows on a lazy cube,
+        whose whole map would be a pass over the scene."""
         job = next((j for j in self.runner.jobs if isinstance(j, TrainJob)), None)
-        if job is not None:
-            job.trainer.request_preview()
-            self._schedule_preview()
+        if job is not None and job.trainer is not None:
+            region = None
+            layer = self._preview_layer
+            if job.trainer.windowed and layer is not None and layer in self.viewer.layers:
+                rows, cols = in_view(layer, job.trainer.train_labels.shape, PREVIEW_PX)
+                region = centred(rows, PREVIEW_PX), centred(cols, PREVIEW_PX)
+            job.trainer.request_preview(region)
+            self._asked_at = time.perf_counter()  # the clock restarts when the preview comes
 
     def stop(self) -> None:
         """Stop the running job early: training after this iteration, keeping the best model."""
@@ -193,6 +217,7 @@ class TrainingBox(QGroupBox):
         self.stop_button.setEnabled(job is not None and job.stoppable)
         if job is None:
             self._preview_clock.stop()
+            self._asked_at = None
             self.plot.flush()
 
     def _on_yield(self, layer, job: TrainJob, event) -> None:
@@ -214,6 +239,9 @@ class TrainingBox(QGroupBox):
         self.plot.add(event)
         if event.preview is not None:
             show_class_map(self.viewer, job, event.preview, job.trainer.colors)
+            if self._asked_at is not None:
+                self._schedule_preview(took=time.perf_counter() - self._asked_at)
+                self._asked_at = None
 
     def _on_outcome(self, job: TrainJob, outcome: Outcome) -> None:
         self.progress.finish("failed" if outcome.error is not None else

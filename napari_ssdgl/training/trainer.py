@@ -478,6 +478,7 @@ class Trainer:
             _load_refined(self.model, init, self.encoder.values)
         self._stop = threading.Event()
         self._preview = threading.Event()  # request_preview(): one preview, whatever the count
+        self._preview_region: tuple[slice, slice] | None = None
         self.best_state: dict | None = None
         self.best_metrics: dict = {}
         self._best_validation_oa: float | None = None
@@ -535,10 +536,13 @@ class Trainer:
         """Ask training to end after the current iteration (safe from any thread)."""
         self._stop.set()
 
-    def request_preview(self) -> None:
+    def request_preview(self, region: tuple[slice, slice] | None = None) -> None:
         """Ask for a class-map preview with the next iteration's event (safe from any thread):
         the dock asks on a clock, so a map shows within seconds however long an iteration
-        takes, where ``preview_every`` counts iterations."""
+        takes, where ``preview_every`` counts iterations. ``region`` (rows, cols): a windowed
+        run maps only the tiles of that part of the scene (the part in view), the rest of the
+        preview is 0; a whole preview of a big scene is a pass over all of it."""
+        self._preview_region = region
         self._preview.set()
 
     @property
@@ -768,17 +772,26 @@ class Trainer:
             want_eval = scored and (last or (cfg.eval_every and done % cfg.eval_every == 0))
             want_preview = (cfg.preview_every and done % cfg.preview_every == 0) or (
                 self._preview.is_set())
+            region = None
             if want_preview:
                 self._preview.clear()
+                region = self._preview_region if self.windowed else None
             pred = None
             if want_eval or want_preview:  # scoring alone needs only the scored pixels' tiles
-                pred = self._predict_map(None if want_preview else self._scored)
+                shown = None
+                if region is not None:  # a big scene's preview: the tiles of the region
+                    shown = np.zeros(self.train_labels.shape, bool)
+                    shown[region] = True
+                    needed = shown | self._scored if want_eval else shown
+                else:
+                    needed = None if want_preview else self._scored
+                pred = self._predict_map(needed)
             if want_eval:
                 event.validation, event.test = self._scores(pred)
                 event.best = event.validation is not None and self._keep(event.validation,
                                                                          event.test)
             if want_preview:
-                event.preview = pred
+                event.preview = pred if region is None else np.where(shown, pred, 0)
             state["last_scores"] = (event.validation, event.test) if want_eval else None
             self.seconds_per_iteration = event.elapsed_s / done
             yield event

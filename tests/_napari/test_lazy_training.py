@@ -112,6 +112,35 @@ def test_stop_on_a_lazy_layer_keeps_the_best_model(lazy_dock, qtbot, notes):
     assert source.largest_read() < FULL, sorted(set(source.reads))
 
 
+def test_previews_of_a_lazy_layer_cover_the_part_in_view(lazy_dock, qtbot, notes,
+                                                         monkeypatch):
+    """A windowed run previews the part of the scene in view (here, with nothing drawn yet,
+    the central square), not the whole scene; the final map covers it all."""
+    import napari_ssdgl._napari._training_box as training_box
+
+    viewer, w, layer, source = lazy_dock
+    monkeypatch.setattr(training_box, "PREVIEW_PX", 64)
+    asked = []
+    original = trainer_module.Trainer.request_preview
+    monkeypatch.setattr(trainer_module.Trainer, "request_preview",
+                        lambda self, region=None: (asked.append(region),
+                                                   original(self, region))[1])
+    w.settings.preview_seconds.setValue(0.2)
+    w.config_overrides |= {"iterations": 100_000, "preview_every": 0, "eval_every": 0}
+    job = w.train()
+    name = f"{layer.name} prediction"
+    qtbot.waitUntil(lambda: name in viewer.layers, timeout=TIMEOUT_MS)
+    preview = np.array(viewer.layers[name].data)
+    middle = slice((SIZE - 64) // 2, (SIZE - 64) // 2 + 64)
+    assert asked[0] == (middle, middle)
+    assert preview[middle, middle].all() and not preview[:middle.start].any()
+    w.stop_button.click()
+    wait_idle(qtbot, w, job)
+    assert not notes.errors, notes.errors
+    assert viewer.layers[name].data.all()  # the final map: every pixel
+    assert source.largest_read() < FULL
+
+
 def test_which_cubes_are_handed_over_and_which_are_copied(lazy_dock, monkeypatch):
     viewer, w, layer, source = lazy_dock
     assert w.data.training_cube(layer, WINDOW) is layer.data  # lazy and larger than a window

@@ -111,3 +111,26 @@ def test_band_selection_of_a_lazy_cube_is_read_window_by_window(small_blocks):
     assert clf.bands == len(keep) and clf.band_selection.indices == tuple(keep)
     mean, std = band_statistics(cube[keep])
     np.testing.assert_allclose(clf.mean, mean, rtol=1e-4, atol=1e-4)
+
+
+def test_a_windowed_preview_of_a_region_maps_only_its_tiles():
+    """request_preview(region): the trainer maps only the tiles of that part of a big scene
+    (a whole preview is a pass over it); outside it the preview is 0, inside it equals the
+    whole preview."""
+    cube, gt = toy_scene(BANDS, SIZE, boxes=BOXES)
+    train = np.where(np.random.default_rng(0).random(gt.shape) < 0.01, gt, 0)
+    source = Recording(cube)
+    trainer = Trainer(source, train, config(iterations=3))
+    region = (slice(40, 100), slice(200, 300))
+    for event in trainer.run():
+        if event.iteration == 1:
+            trainer.request_preview(region)
+            source.reads.clear()
+        elif event.iteration == 2:
+            part, reads = event.preview, list(source.reads)
+            whole = trainer._predict_map(None)  # the same weights, every tile
+    assert part.shape == gt.shape and not part[:40].any() and not part[:, :200].any()
+    assert part[region].all()  # every pixel of the region mapped (classes are > 0)
+    np.testing.assert_array_equal(part[region], whole[region])
+    windows = [r for r in reads if r[1:] != (32, 32)]  # leave the training windows out
+    assert windows and len(windows) <= 4, reads  # the region's tiles, not the scene's
