@@ -527,19 +527,26 @@ def sample_contrast_limits(data, *, blocks: int = 4, percentiles=(1.0, 99.0), si
     if arr.ndim != 3 or 0 in arr.shape:
         return 0.0, 1.0
     step = max(1, -(-arr.shape[0] // max(1, bands)))
-    side = max(1, int(np.sqrt(blocks)))
-    windows = []
-    for axis in (1, 2):
-        edges = arr.chunks[axis]
-        starts = np.concatenate([[0], np.cumsum(edges[:-1])]).astype(int)
-        picks = sorted({int(round(x)) for x in np.linspace(0, len(edges) - 1,
-                                                            min(side, len(edges)))})
-        windows.append([slice(int(starts[i]), int(starts[i]) + min(size, int(edges[i])))
-                        for i in picks])
-    parts = [arr[::step, r, c] for r in windows[0] for c in windows[1]]
+    parts = [arr[::step, r, c] for r, c in spread_windows(arr.chunks, blocks, size)]
     values = np.concatenate([np.asarray(p).ravel() for p in da.compute(*parts)])
     values = values[np.isfinite(values)]
     if values.size == 0:
         return 0.0, 1.0
     lo, hi = (float(v) for v in np.percentile(values, percentiles))
     return (lo, hi) if hi > lo else (lo, lo + 1.0)
+
+
+def spread_windows(chunks: tuple, count: int, size: int) -> list[tuple[slice, slice]]:
+    """(rows, cols) of up to ``count`` windows of at most ``size`` px, each at the start of a
+    chunk of a (bands, rows, cols) dask array with these ``chunks``, the chunks spread evenly
+    over the scene: what a bounded sample of a lazy cube reads (``count`` chunks at most)."""
+    side = max(1, int(np.sqrt(count)))
+    windows = []
+    for axis in (1, 2):
+        edges = chunks[axis]
+        starts = np.concatenate([[0], np.cumsum(edges[:-1])]).astype(int)
+        picks = sorted({int(round(x)) for x in np.linspace(0, len(edges) - 1,
+                                                            min(side, len(edges)))})
+        windows.append([slice(int(starts[i]), int(starts[i]) + min(size, int(edges[i])))
+                        for i in picks])
+    return [(r, c) for r in windows[0] for c in windows[1]]

@@ -179,21 +179,13 @@ STAT_SIZE = 32  # ... of this many px a side: 16 x 32 x 32 spectra at most
 
 
 def sample_windows(data, count: int, size: int) -> np.ndarray:
-    """(pixels, bands) spectra of up to ``count`` windows of at most ``size`` px, each at the
-    start of a chunk of the (bands, rows, cols) lazy ``data``, the chunks spread evenly over
-    the scene: a bounded read (``count`` chunks at most), whatever the scene's size."""
+    """(pixels, bands) spectra of the ``io.lazy.spread_windows`` of the (bands, rows, cols)
+    lazy ``data``: a bounded read (``count`` chunks at most), whatever the scene's size."""
     import dask.array as da
 
-    side = max(1, int(np.sqrt(count)))
-    windows = []
-    for axis in (1, 2):
-        edges = data.chunks[axis]
-        starts = np.concatenate([[0], np.cumsum(edges[:-1])]).astype(int)
-        picks = sorted({int(round(x)) for x in np.linspace(0, len(edges) - 1,
-                                                            min(side, len(edges)))})
-        windows.append([slice(int(starts[i]), int(starts[i]) + min(size, int(edges[i])))
-                        for i in picks])
-    parts = [data[:, r, c] for r in windows[0] for c in windows[1]]
+    from napari_ssdgl.io.lazy import spread_windows
+
+    parts = [data[:, r, c] for r, c in spread_windows(data.chunks, count, size)]
     return np.concatenate([np.asarray(p, np.float32).reshape(data.shape[0], -1).T
                            for p in da.compute(*parts)])
 
