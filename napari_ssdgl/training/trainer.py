@@ -565,8 +565,19 @@ class Trainer:
         self.model.train()
         return self.encoder.decode(idx)
 
-    def _tiled_map(self, needed: np.ndarray | None) -> np.ndarray:
-        frozen = self.layer_statistics()
+    def _kept_model_test(self) -> dict:
+        """Test metrics of the kept state (a windowed run kept mid-run, when the test pixels
+        were not scored): its weights and statistics, only the test pixels' tiles."""
+        now = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        self.model.load_state_dict(self.best_state)
+        try:
+            pred = self._tiled_map(self.test_mask, frozen=self.best_layer_statistics)
+        finally:
+            self.model.load_state_dict(now)
+        return self._evaluate(pred)
+
+    def _tiled_map(self, needed: np.ndarray | None, frozen: dict | None = None) -> np.ndarray:
+        frozen = frozen if frozen is not None else self.layer_statistics()
         tile = max(int(self.config.window), SCORE_TILE)
         self.model.eval()
         try:
@@ -607,18 +618,23 @@ class Trainer:
     @property
     def _scored(self) -> np.ndarray:
         """The pixels that scoring reads: validation and test pixels."""
+        return self._scored_now(True)
+
+    def _scored_now(self, test: bool) -> np.ndarray:
+        """The validation pixels, and the test pixels with ``test``."""
         mask = np.zeros(self.train_labels.shape, bool)
         if self.validation_labels is not None:
             mask |= self.validation_labels > 0
-        if self.test_labels is not None:
+        if test and self.test_labels is not None:
             mask |= self.test_mask
         return mask
 
-    def _scores(self, pred: np.ndarray) -> tuple[dict | None, dict | None]:
-        """(validation, test) metrics of the class map ``pred``, None where there is no set."""
+    def _scores(self, pred: np.ndarray, test: bool = True) -> tuple[dict | None, dict | None]:
+        """(validation, test) metrics of the class map ``pred``, None where there is no set
+        (or, without ``test``, for the test set)."""
         validation = None if self.validation_labels is None else self._validate(pred)
-        test = None if self.test_labels is None else self._evaluate(pred)
-        return validation, test
+        tested = None if self.test_labels is None or not test else self._evaluate(pred)
+        return validation, tested
 
     def _keep(self, validation: dict | None, test: dict | None, force: bool = False) -> bool:
         """Remember the current state if its validation OA is the best so far (a tie keeps the
@@ -769,6 +785,11 @@ class Trainer:
             event = TrainEvent(done, cfg.iterations, loss_value, lr, acc,
                                time.perf_counter() - start)
             scored = self.test_labels is not None or self.validation_labels is not None
+            # a windowed run scores its test pixels at the end only: mid-run they would cost a
+            # pass over most of a big scene's tiles each time (see _finish for the kept model)
+            test_now = last or not self.windowed
+            if not test_now:
+                scored = self.validation_labels is not None
             want_eval = scored and (last or (cfg.eval_every and done % cfg.eval_every == 0))
             want_preview = (cfg.preview_every and done % cfg.preview_every == 0) or (
                 self._preview.is_set())
@@ -782,12 +803,12 @@ class Trainer:
                 if region is not None:  # a big scene's preview: the tiles of the region
                     shown = np.zeros(self.train_labels.shape, bool)
                     shown[region] = True
-                    needed = shown | self._scored if want_eval else shown
+                    needed = shown | self._scored_now(test_now) if want_eval else shown
                 else:
-                    needed = None if want_preview else self._scored
+                    needed = None if want_preview else self._scored_now(test_now)
                 pred = self._predict_map(needed)
             if want_eval:
-                event.validation, event.test = self._scores(pred)
+                event.validation, event.test = self._scores(pred, test=test_now)
                 event.best = event.validation is not None and self._keep(event.validation,
                                                                          event.test)
             if want_preview:
@@ -854,6 +875,9 @@ class Trainer:
                 last_scores = self._scores(self._predict_map(self._scored))
             validation, test = last_scores or (None, None)
             self._keep(validation, test, force=self.validation_labels is None)
+            if (self.windowed and self.test_labels is not None and self.best_state is not None
+                    and "oa" not in self.best_metrics):  # kept mid-run, before test scoring
+                self.best_metrics.update(self._kept_model_test())
         self._xt = None  # free the device copy of the scene
         self.model.zero_grad(set_to_none=True)  # and the gradients (fixed ones with CUDA graphs)
 

@@ -134,3 +134,30 @@ def test_a_windowed_preview_of_a_region_maps_only_its_tiles():
     np.testing.assert_array_equal(part[region], whole[region])
     windows = [r for r in reads if r[1:] != (32, 32)]  # leave the training windows out
     assert windows and len(windows) <= 4, reads  # the region's tiles, not the scene's
+
+
+def test_a_windowed_run_scores_its_test_pixels_at_the_end_only(monkeypatch):
+    """Mid-run scoring reads only the validation pixels' tiles (the test set would cost a pass
+    over most of a big scene); the last iteration scores both, and a model kept mid-run gets
+    its own test metrics at the end, those its saved weights reproduce."""
+    from napari_ssdgl.analysis.metrics import classification_metrics
+
+    cube, gt = toy_scene(BANDS, SIZE, boxes=BOXES)
+    rng = np.random.default_rng(0)
+    train = np.where(rng.random(gt.shape) < 0.02, gt, 0)
+    test = np.where(train > 0, 0, gt)
+    trainer = Trainer(Recording(cube), train, config(iterations=4, eval_every=1, keep="best",
+                                                     validation_min=5), test_labels=test)
+    assert trainer.validation_labels is not None
+    oas = iter([0.9, 0.5, 0.4, 0.3])  # the first state stays the best: kept mid-run
+    real = trainer._validate
+    monkeypatch.setattr(trainer, "_validate", lambda pred: {**real(pred), "oa": next(oas)})
+    events = list(trainer.run())
+    assert [e.test is None for e in events] == [True, True, True, False]
+    assert all(e.validation is not None for e in events)
+    kept = trainer.best_metrics
+    assert kept["iteration"] == 1 and "oa" in kept  # the test metrics of the kept state
+    clf = trainer.result()
+    pred = clf.predict(cube, device="cpu", tile_size=256).labels
+    again = classification_metrics(pred, test, exclude=train > 0, class_values=clf.class_values)
+    assert kept["oa"] == pytest.approx(again["oa"], abs=2e-3)
