@@ -46,7 +46,7 @@ def read_emit(path: str | Path, *, band_axis: int | None = None,
         ds, axis, (wl, fwhm, good), fill = emit_layout(p, f, band_axis)  # sizes checked
         stored, geo, notes = tuple(ds.shape), None, []
         if orthorectify:  # grid tile by grid tile: the swath is never read whole
-            gx, gy = _glt(p, f)
+            gx, gy = glt_arrays(p, f)
             geo = glt_geo(p, dict(f.attrs))
             rows, cols = (n for i, n in enumerate(stored) if i != axis[0])
             check_glt(p, gx, gy, rows, cols)
@@ -97,7 +97,8 @@ def glt_indices(values) -> np.ndarray:
     return np.nan_to_num(np.asarray(values), nan=0).astype(np.int64)
 
 
-def _glt(p: Path, f) -> tuple[np.ndarray, np.ndarray]:
+def glt_arrays(p: Path, f) -> tuple[np.ndarray, np.ndarray]:
+    """(glt_x, glt_y) of the open file ``f`` as int64 (0: no pixel), bounds not checked."""
     if "location" not in f or "glt_x" not in f["location"] or "glt_y" not in f["location"]:
         raise HSIReadError(p, "cannot orthorectify: no 'location/glt_x' and 'location/glt_y'")
     gx = dataset(p, f, "location/glt_x", 2)
@@ -143,7 +144,7 @@ def read_glt(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     """(glt_x, glt_y) of an EMIT L2A file, as int64 (0: no pixel), bounds not checked."""
     p = Path(path)
     with open_hdf5(p, KIND) as f:
-        return _glt(p, f)
+        return glt_arrays(p, f)
 
 
 def labels_to_grid(labels: np.ndarray, glt_x: np.ndarray, glt_y: np.ndarray) -> np.ndarray:

@@ -441,7 +441,14 @@ def _emit(p: Path, tile: int, band_axis: int | None, orthorectify: bool = False)
     import dask.array as da
 
     from napari_ssdgl.io._hdf5 import open_hdf5
-    from napari_ssdgl.io.emit import KIND, SWATH_NOTE, _glt, check_glt, emit_layout, glt_geo
+    from napari_ssdgl.io.emit import (
+        KIND,
+        SWATH_NOTE,
+        check_glt,
+        emit_layout,
+        glt_arrays,
+        glt_geo,
+    )
 
     with open_hdf5(p, KIND) as f:
         ds, axis, (wl, fwhm, good), fill = emit_layout(p, f, band_axis)
@@ -449,7 +456,7 @@ def _emit(p: Path, tile: int, band_axis: int | None, orthorectify: bool = False)
         axes = _bands_first_axes(axis[0], [0, 1, 2])
         check_declared(p, shape, ds.dtype.itemsize, chunks=_stored_chunks(shape, axes, tile))
         if orthorectify:
-            gx, gy = _glt(p, f)
+            gx, gy = glt_arrays(p, f)
             geo = glt_geo(p, dict(f.attrs))
     swath = LazySource("h5", p, "reflectance", axes=axes)
     kw = {"wavelengths": wl, "wavelength_units": "nm", "fwhm": fwhm,
