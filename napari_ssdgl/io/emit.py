@@ -92,6 +92,12 @@ def _band_parameters(p: Path, f, bands: int):
     return wl, fwhm, good
 
 
+def check_orthorectifiable(path: str | Path) -> None:
+    """HSIReadError unless ``path`` is an EMIT L2A file (.nc): only it has a GLT."""
+    if Path(path).suffix.lower() != ".nc":
+        raise HSIReadError(path, "only an EMIT L2A file (.nc) has a GLT to orthorectify with")
+
+
 def glt_indices(values) -> np.ndarray:
     """GLT values as int64 indices (a NaN or missing cell: 0, no pixel)."""
     return np.nan_to_num(np.asarray(values), nan=0).astype(np.int64)

@@ -91,6 +91,16 @@ def _is_int(index) -> bool:
     return isinstance(index, (int, np.integer)) and not isinstance(index, bool)
 
 
+def _full_index(index, ndim: int) -> tuple:
+    """``index`` as a tuple of ``ndim`` entries: an Ellipsis and missing trailing axes become
+    full slices."""
+    index = index if isinstance(index, tuple) else (index,)
+    if any(i is Ellipsis for i in index):
+        at = index.index(Ellipsis)
+        index = index[:at] + (slice(None),) * (ndim - len(index) + 1) + index[at + 1:]
+    return index + (slice(None),) * (ndim - len(index))
+
+
 class LazySource:
     """Array-like (shape, dtype, ``__getitem__``) for ``dask.array.from_array``, picklable.
 
@@ -130,11 +140,7 @@ class LazySource:
     def _stored_index(self, index) -> tuple[tuple, list[int]]:
         """The index into the stored array (ints as length-1 slices) and the presented axes
         the block keeps."""
-        index = index if isinstance(index, tuple) else (index,)
-        if any(i is Ellipsis for i in index):
-            at = index.index(Ellipsis)
-            index = index[:at] + (slice(None),) * (self.ndim - len(index) + 1) + index[at + 1:]
-        index = index + (slice(None),) * (self.ndim - len(index))
+        index = _full_index(index, self.ndim)
         stored: list = [slice(None)] * len(self.stored_shape)
         kept = []
         for i, (ix, axis) in enumerate(zip(index, self.axes, strict=True)):
@@ -200,8 +206,10 @@ def open_lazy(path: str | Path, *, tile: int = DEFAULT_TILE, band_axis: int | No
     if isinstance(tile, bool) or not isinstance(tile, (int, np.integer)) or tile < 1:
         raise ValueError(f"tile must be a positive integer, got {tile!r}")
     ext = p.suffix.lower()
-    if orthorectify and ext != ".nc":
-        raise HSIReadError(p, "only an EMIT L2A file (.nc) has a GLT to orthorectify with")
+    if orthorectify:
+        from napari_ssdgl.io.emit import check_orthorectifiable
+
+        check_orthorectifiable(p)
     try:
         if p.is_dir() or ext == ".zarr":
             return open_zarr_cube(p, band_axis=band_axis)
@@ -404,11 +412,7 @@ class GLTSource:
     def __getitem__(self, index) -> np.ndarray:
         from napari_ssdgl.io.emit import gather_glt, glt_indices
 
-        index = index if isinstance(index, tuple) else (index,)
-        if any(i is Ellipsis for i in index):
-            at = index.index(Ellipsis)
-            index = index[:at] + (slice(None),) * (4 - len(index)) + index[at + 1:]
-        bands, rows, cols = (index + (slice(None),) * 3)[:3]
+        bands, rows, cols = _full_index(index, 3)
         if sum(np.ndim(i) > 0 for i in (bands, rows, cols)) > 1:
             raise IndexError(f"GLTSource takes one index array at most, got {index}")
         band_pick = slice(None)

@@ -15,7 +15,7 @@ from napari_ssdgl.io._common import check_file
 from napari_ssdgl.io._hdf5 import HDF5_MAGIC
 from napari_ssdgl.io.arrays import NPY_MAGIC, read_npy, read_npz
 from napari_ssdgl.io.base import Cube, HSIReadError, LabelMap
-from napari_ssdgl.io.emit import read_emit
+from napari_ssdgl.io.emit import check_orthorectifiable, read_emit
 from napari_ssdgl.io.enmap import product_files, read_enmap
 from napari_ssdgl.io.envi import DATA_SUFFIXES, header_for, read_envi
 from napari_ssdgl.io.images import PNG_MAGIC, read_png
@@ -91,9 +91,7 @@ def read_cube(path: str | Path, *, band_axis: int | None = None,
     """The hyperspectral cube (bands, rows, cols) in a file; HSIReadError if there is none.
     ``orthorectify``: an EMIT L2A file on its GLT map grid (refused for other files)."""
     if orthorectify:
-        if Path(path).suffix.lower() != ".nc":
-            raise HSIReadError(path, "only an EMIT L2A file (.nc) has a GLT to orthorectify "
-                                     "with")
+        check_orthorectifiable(path)
         check_file(Path(path))
         return read_emit(path, band_axis=band_axis, orthorectify=True)[0]
     items = read_path(path, band_axis=band_axis)

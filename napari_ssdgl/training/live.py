@@ -104,13 +104,9 @@ class LiveScene:
     def fit(self, labels: np.ndarray, **options) -> LiveClassifier:
         """Fit the MLP on the painted pixels of ``labels`` ((rows, cols), 0 = unlabelled); see
         :func:`fit_spectra` for ``options``."""
-        labels = np.asarray(labels)
-        if labels.shape != self.shape:
-            raise TrainingError(f"labels have shape {labels.shape} but the cube is {self.shape}")
-        flat = labels.reshape(-1).astype(np.int64)
-        where = np.flatnonzero(flat > 0)
-        return fit_spectra(self.pixels[torch.from_numpy(where)], flat[where], self.mean,
-                           self.std, **options)
+        where, values = painted(labels, self.shape)
+        return fit_spectra(self.pixels[torch.from_numpy(where)], values, self.mean, self.std,
+                           **options)
 
 
 class LazyLiveScene:
@@ -153,14 +149,8 @@ class LazyLiveScene:
 
     def fit(self, labels: np.ndarray, **options) -> LiveClassifier:
         """:meth:`LiveScene.fit` on the painted pixels, read from the lazy cube."""
-        labels = np.asarray(labels)
-        if labels.shape != self.shape:
-            raise TrainingError(f"labels have shape {labels.shape} but the cube is {self.shape}")
-        flat = labels.reshape(-1).astype(np.int64)
-        where = np.flatnonzero(flat > 0)
-        if np.unique(flat[where]).size < 2:
-            raise TrainingError("live mode needs painted pixels of at least 2 classes")
-        return fit_spectra(self.spectra(where), flat[where], self.mean, self.std, **options)
+        where, values = painted(labels, self.shape)  # checked before anything is read
+        return fit_spectra(self.spectra(where), values, self.mean, self.std, **options)
 
     def region(self, rows: slice, cols: slice, step: int = 1) -> LiveScene:
         """The z-scored spectra of the region ``rows`` x ``cols`` of the cube, every ``step``-th
@@ -199,9 +189,10 @@ def read_pixels(data, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
     edges = [np.cumsum((0,) + data.chunks[a]) for a in (1, 2)]
     cr = np.searchsorted(edges[0], rows, side="right") - 1
     cc = np.searchsorted(edges[1], cols, side="right") - 1
+    chunk = cr * len(edges[1]) + cc  # each pixel's chunk
     groups, reads = [], []
-    for key in np.unique(cr * len(edges[1]) + cc):
-        member = np.flatnonzero(cr * len(edges[1]) + cc == key)
+    for key in np.unique(chunk):
+        member = np.flatnonzero(chunk == key)
         r0, r1 = rows[member].min(), rows[member].max() + 1
         c0, c1 = cols[member].min(), cols[member].max() + 1
         groups.append((member, r0, c0))
@@ -211,17 +202,29 @@ def read_pixels(data, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
     return out
 
 
+def painted(labels: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """(flat indices, class values) of the painted pixels of ``labels`` ((rows, cols), 0 =
+    unlabelled), refused unless they fit ``shape`` and hold at least 2 classes."""
+    labels = np.asarray(labels)
+    if labels.shape != shape:
+        raise TrainingError(f"labels have shape {labels.shape} but the cube is {shape}")
+    flat = labels.reshape(-1).astype(np.int64)
+    where = np.flatnonzero(flat > 0)
+    if np.unique(flat[where]).size < 2:
+        raise TrainingError("live mode needs painted pixels of at least 2 classes")
+    return where, flat[where]
+
+
 def fit_spectra(x: torch.Tensor, values: np.ndarray, mean: np.ndarray, std: np.ndarray, *,
                 hidden: int = HIDDEN, steps: int = STEPS, lr: float = LR,
                 weight_decay: float = WEIGHT_DECAY, noise: float = NOISE, smooth: int = SMOOTH,
                 seed: int = 0, class_names: dict | None = None,
                 colors: dict | None = None) -> LiveClassifier:
-    """The MLP fitted on z-scored ``(pixels, bands)`` spectra ``x`` of class ``values`` (> 0),
-    class-balanced; ``mean``/``std`` are the normalisation it is to be applied with."""
+    """The MLP fitted on z-scored ``(pixels, bands)`` spectra ``x`` of class ``values`` (> 0,
+    at least 2 classes: :func:`painted`), class-balanced; ``mean``/``std`` are the
+    normalisation it is to be applied with."""
     start = time.perf_counter()
     encoder = LabelEncoder.from_labels(values)
-    if len(encoder) < 2:
-        raise TrainingError("live mode needs painted pixels of at least 2 classes")
     y = torch.from_numpy(encoder.encode(values))
     counts = torch.bincount(y, minlength=len(encoder)).float()
     weights = counts.sum() / (len(encoder) * counts)  # balanced: rare classes count as much

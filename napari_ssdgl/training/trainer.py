@@ -615,13 +615,9 @@ class Trainer:
         return classification_metrics(pred, self.validation_labels,
                                       class_values=self.encoder.values)
 
-    @property
-    def _scored(self) -> np.ndarray:
-        """The pixels that scoring reads: validation and test pixels."""
-        return self._scored_now(True)
-
-    def _scored_now(self, test: bool) -> np.ndarray:
-        """The validation pixels, and the test pixels with ``test``."""
+    def _scored(self, test: bool = True) -> np.ndarray:
+        """The pixels that scoring reads: the validation pixels, and the test pixels with
+        ``test``."""
         mask = np.zeros(self.train_labels.shape, bool)
         if self.validation_labels is not None:
             mask |= self.validation_labels > 0
@@ -803,9 +799,9 @@ class Trainer:
                 if region is not None:  # a big scene's preview: the tiles of the region
                     shown = np.zeros(self.train_labels.shape, bool)
                     shown[region] = True
-                    needed = shown | self._scored_now(test_now) if want_eval else shown
+                    needed = shown | self._scored(test_now) if want_eval else shown
                 else:
-                    needed = None if want_preview else self._scored_now(test_now)
+                    needed = None if want_preview else self._scored(test_now)
                 pred = self._predict_map(needed)
             if want_eval:
                 event.validation, event.test = self._scores(pred, test=test_now)
@@ -872,7 +868,7 @@ class Trainer:
         if self.iterations_done:
             scored = self.test_labels is not None or self.validation_labels is not None
             if last_scores is None and scored:
-                last_scores = self._scores(self._predict_map(self._scored))
+                last_scores = self._scores(self._predict_map(self._scored()))
             validation, test = last_scores or (None, None)
             self._keep(validation, test, force=self.validation_labels is None)
             if (self.windowed and self.test_labels is not None and self.best_state is not None
