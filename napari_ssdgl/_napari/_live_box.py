@@ -66,8 +66,9 @@ def live_work(scene: LiveScene | LazyLiveScene | None, cube, labels: np.ndarray 
             if view is None:  # a lazy scene's warm-up would read two pixels: not needed
                 scene.fit(warm, steps=2)
             return scene, None, None, time.perf_counter() - start
-        clf = scene.fit(labels, class_names=names, colors=colors)
+        # a lazy view first: the fit takes the painted pixels in view from it, not the cube
         mapped = scene if view is None else scene.region(*view)
+        clf = scene.fit(labels, class_names=names, colors=colors)
         return scene, clf, clf.predict(mapped), time.perf_counter() - start
     except Exception as exc:  # shown in the box's status line
         return exc
@@ -89,6 +90,7 @@ class LiveBox(QGroupBox):
         self.runs = 0  # live maps shown
         self.worker = None
         self._pending = False
+        self._moved_only = False  # the next map follows a pan or zoom, no stroke
         self._done = threading.Event()
         self._scene: tuple | None = None  # (cube layer id, data id, shape, LiveScene)
         self._layer: Labels | None = None
@@ -127,6 +129,7 @@ class LiveBox(QGroupBox):
             self._timer.start()
 
     def _on_stroke(self, *_) -> None:
+        self._moved_only = False
         if self.toggle.isChecked():
             self._timer.start()  # restarts: the map follows the last stroke of a burst
 
@@ -135,6 +138,8 @@ class LiveBox(QGroupBox):
         cube = self.data.cube_picker.value
         if (self.toggle.isChecked() and self.last is not None and cube is not None
                 and not isinstance(cube.data, np.ndarray)):
+            if not self._timer.isActive() and not self._pending:
+                self._moved_only = True  # no stroke waits: the same fit, a new view
             self._timer.start()
 
     def update_now(self) -> None:
@@ -167,7 +172,8 @@ class LiveBox(QGroupBox):
             labels_layer, sorted(int(v) for v in np.unique(labels[labels > 0])))
         view = view_region(cube_layer, labels.shape) if lazy else None
         target = (cube_layer.name, tuple(cube_layer.scale[-2:]),
-                  tuple(cube_layer.translate[-2:]), key, view)
+                  tuple(cube_layer.translate[-2:]), key, view, self._moved_only)
+        self._moved_only = False
         worker = create_worker(live_work, scene, cube, labels, names, colors, view,
                                _start_thread=False)
         worker.returned.connect(lambda result: self._on_result(target, result))
@@ -183,7 +189,7 @@ class LiveBox(QGroupBox):
         if isinstance(result, Exception):
             self.status.setText(f"Live map failed: {result}")
             return
-        name, scale, translate, key, view = target
+        name, scale, translate, key, view, moved = target
         scene, clf, prediction, seconds = result
         self._scene = (*key, scene)
         if clf is None:  # the scene is ready; no map yet
@@ -207,8 +213,9 @@ class LiveBox(QGroupBox):
         if active is not None and active in self.viewer.layers:
             self.viewer.layers.selection.active = active  # strokes keep landing on the labels
         self.runs += 1
+        after = "the view moved" if moved else "the stroke was taken"
         self.status.setText(f"Live map{where}: {clf.num_classes} classes, {seconds:.2f} s after "
-                            "the stroke was taken. Train or Refine for the SSDGL map.")
+                            f"{after}. Train or Refine for the SSDGL map.")
 
     def shutdown(self, wait_s: float = 10.0) -> None:
         """Turn Live off and wait for a running fit (the viewer is closing)."""

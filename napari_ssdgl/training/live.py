@@ -100,13 +100,32 @@ class LiveScene:
         x = normalize(clean, self.mean, self.std, out=clean)
         self.bands, self.shape = int(cube.shape[0]), tuple(cube.shape[1:])
         self.pixels = torch.from_numpy(np.ascontiguousarray(x.reshape(self.bands, -1).T))
+        self._last = LastFit()
 
     def fit(self, labels: np.ndarray, **options) -> LiveClassifier:
         """Fit the MLP on the painted pixels of ``labels`` ((rows, cols), 0 = unlabelled); see
-        :func:`fit_spectra` for ``options``."""
+        :func:`fit_spectra` for ``options``. Unchanged labels give the last fit back."""
         where, values = painted(labels, self.shape)
-        return fit_spectra(self.pixels[torch.from_numpy(where)], values, self.mean, self.std,
-                           **options)
+        return self._last.get(where, values, options, lambda: fit_spectra(
+            self.pixels[torch.from_numpy(where)], values, self.mean, self.std, **options))
+
+
+class LastFit:
+    """A scene's last fit and what it was made from. Fits are seeded, so a refit on the same
+    painted pixels, classes and options would give the same model: a pan or zoom of a lazy
+    scene's view, or a stroke that changed nothing, gets the last one back, without a fit."""
+
+    def __init__(self) -> None:
+        self._last: tuple | None = None
+
+    def get(self, where: np.ndarray, values: np.ndarray, options: dict, fit) -> LiveClassifier:
+        last = self._last
+        if (last is not None and np.array_equal(last[0], where)
+                and np.array_equal(last[1], values) and last[2] == options):
+            return last[3]
+        clf = fit()
+        self._last = (where, values, dict(options), clf)
+        return clf
 
 
 class LazyLiveScene:
@@ -130,16 +149,24 @@ class LazyLiveScene:
         self._view: tuple | None = None  # (region key, its LiveScene): strokes in one view
         self._known = np.empty(0, np.int64)  # flat pixel indices read so far, sorted
         self._spectra = np.empty((0, self.bands), np.float32)  # their z-scored spectra
+        self._last = LastFit()
 
     def spectra(self, where: np.ndarray) -> torch.Tensor:
         """Z-scored spectra of the flat pixel indices ``where`` (sorted), reading only the
-        pixels not read before: for each chunk holding some, the box around them."""
+        pixels not read before: those the last :meth:`region` holds are taken from it, and for
+        each chunk holding others, the box around them is read."""
         new = np.setdiff1d(where, self._known, assume_unique=True)
         if new.size:
-            rows, cols = np.divmod(new, self.shape[1])
-            raw = read_pixels(self.data, rows, cols)
-            clean, _ = replace_nonfinite(raw[:, None, :], fill=self.mean)
-            z = normalize(clean, self.mean, self.std, out=clean)[:, 0, :].T
+            z = np.empty((new.size, self.bands), np.float32)
+            held = self._in_view(new)
+            rest = held < 0
+            if not rest.all():
+                z[~rest] = self._view[1].pixels[torch.from_numpy(held[~rest])].numpy()
+            if rest.any():
+                rows, cols = np.divmod(new[rest], self.shape[1])
+                raw = read_pixels(self.data, rows, cols)
+                clean, _ = replace_nonfinite(raw[:, None, :], fill=self.mean)
+                z[rest] = normalize(clean, self.mean, self.std, out=clean)[:, 0, :].T
             known = np.concatenate([self._known, new])
             order = np.argsort(known, kind="stable")
             self._known = known[order]
@@ -150,16 +177,32 @@ class LazyLiveScene:
     def fit(self, labels: np.ndarray, **options) -> LiveClassifier:
         """:meth:`LiveScene.fit` on the painted pixels, read from the lazy cube."""
         where, values = painted(labels, self.shape)  # checked before anything is read
-        return fit_spectra(self.spectra(where), values, self.mean, self.std, **options)
+        return self._last.get(where, values, options, lambda: fit_spectra(
+            self.spectra(where), values, self.mean, self.std, **options))
+
+    def _in_view(self, flat: np.ndarray) -> np.ndarray:
+        """For each flat pixel index, its row in the last region's spectra, or -1 when that
+        region does not hold it (outside it, or between the pixels of a coarse one)."""
+        at = np.full(flat.size, -1, np.int64)
+        if self._view is None:
+            return at
+        (r0, r1, c0, c1, step), _ = self._view
+        rows, cols = np.divmod(flat, self.shape[1])
+        inside = ((rows >= r0) & (rows < r1) & (cols >= c0) & (cols < c1)
+                  & ((rows - r0) % step == 0) & ((cols - c0) % step == 0))
+        width = len(range(c0, c1, step))
+        at[inside] = (rows[inside] - r0) // step * width + (cols[inside] - c0) // step
+        return at
 
     def region(self, rows: slice, cols: slice, step: int = 1) -> LiveScene:
         """The z-scored spectra of the region ``rows`` x ``cols`` of the cube, every ``step``-th
         pixel each way (a wide view is mapped coarser, at the same cost); the last region is
-        kept, so strokes in one view read it once."""
-        key = (rows.start, rows.stop, cols.start, cols.stop, step)
+        kept, so strokes in one view read it once, and a fit takes the painted pixels it holds
+        from it (:meth:`spectra`): map the view first, then fit."""
+        (r0, r1, _), (c0, c1, _) = rows.indices(self.shape[0]), cols.indices(self.shape[1])
+        key = (r0, r1, c0, c1, step)
         if self._view is None or self._view[0] != key:
-            block = np.asarray(self.data[:, rows.start:rows.stop:step,
-                                         cols.start:cols.stop:step], dtype=np.float32)
+            block = np.asarray(self.data[:, r0:r1:step, c0:c1:step], dtype=np.float32)
             self._view = (key, LiveScene(block, self.mean, self.std))
         return self._view[1]
 

@@ -221,10 +221,14 @@ def test_live_map_of_a_lazy_cube_covers_the_view(make_napari_viewer, qtbot, note
     assert (live[window] == gt[window])[gt[window] > 0].mean() > 0.7
     assert len(read) <= 16 + 9  # the statistics' sample and the view's chunks, of 64
     assert "part in view" in w.live.status.text()
+    assert "after the stroke" in w.live.status.text()
+    fitted = w.live.last[0]
     viewer.camera.zoom *= 0.5  # the view moves: a map of the new view, every 2nd pixel
     qtbot.waitUntil(lambda: w.live.runs >= 2 and not w.live.running, timeout=TIMEOUT_MS)
     assert viewer.layers["lazy live map"].data[:8].any()
     assert "every 2 px each way" in w.live.status.text()
+    assert "after the view moved" in w.live.status.text()
+    assert w.live.last[0] is fitted  # the labels did not change: no refit, the same model
 
 
 def test_the_view_region_is_the_layers_corners_or_the_centre():

@@ -35,9 +35,20 @@ def test_scene_is_reused_and_fits_are_seeded():
     cube, gt = toy_scene()
     train = split_per_class(gt, 4, seed=1)[0]
     scene = LiveScene(cube)
-    a, b = scene.fit(train, seed=3), scene.fit(train, seed=3)
+    a, b = scene.fit(train, seed=3), LiveScene(cube).fit(train, seed=3)
     for pa, pb in zip(a.model.parameters(), b.model.parameters(), strict=True):
         assert torch.equal(pa, pb)
+    # the same pixels, classes and options: the last fit back, without fitting again
+    assert scene.fit(train.copy(), seed=3) is a
+    d = scene.fit(train, seed=4)
+    assert d is not a
+    fewer = train.copy()
+    fewer.flat[np.flatnonzero(fewer > 0)[0]] = 0  # one painted pixel less: a new fit
+    e = scene.fit(fewer, seed=4)
+    assert e is not d and scene.fit(fewer, seed=4) is e
+    other = fewer.copy()
+    other.flat[np.flatnonzero(other > 0)[0]] = other.max() + 1  # a pixel's class changed
+    assert scene.fit(other, seed=4) is not e
     pa, pb = a.predict(scene), a.predict(cube)  # the scene's spectra, or the cube again
     assert np.array_equal(pa.labels, pb.labels)
     assert np.allclose(pa.probabilities, pb.probabilities, atol=1e-5)
@@ -104,3 +115,36 @@ def test_a_lazy_scene_reads_each_painted_pixel_once_and_learns():
     assert scene.region(slice(0, 48), slice(0, 48), 2) is region  # one view read once
     with pytest.raises(TrainingError, match="at least 2 classes"):
         scene.fit(np.where(train == train.max(), train, 0))
+
+
+def test_a_lazy_fit_takes_the_painted_pixels_in_view_from_the_view():
+    """The view is mapped first; a fit then reads only the painted pixels outside it (or
+    between a coarse view's pixels), and unchanged labels (a pan) give the last fit back."""
+    from napari_ssdgl.training.live import LazyLiveScene
+
+    rng = np.random.default_rng(1)
+    gt = np.repeat(np.array([1, 2, 3]), 16)[None, :].repeat(48, 0)
+    cube = ((rng.normal(size=(4, 12)) * 2)[gt].transpose(2, 0, 1)
+            + rng.normal(size=(12, 48, 48)) * 0.3).astype(np.float32)
+    data, reads = _counted(cube, 8)
+    scene, direct = LazyLiveScene(data), LazyLiveScene(data)
+    train = np.zeros_like(gt)
+    train[10:14, 4:40:2] = gt[10:14, 4:40:2]  # in the view, even and odd rows
+    reads.clear()
+    scene.region(slice(8, 24), slice(0, 48), 2)  # rows 8-23, every 2nd pixel
+    view_chunks = set(reads)
+    reads.clear()
+    clf = scene.fit(train)
+    assert set(reads) <= view_chunks  # only the odd rows, between the coarse view's pixels
+    held = np.flatnonzero(train.ravel() > 0)
+    np.testing.assert_allclose(scene.spectra(held).numpy(), direct.spectra(held).numpy(),
+                               rtol=1e-6, atol=1e-6)  # the same spectra as read from the cube
+    even = np.zeros_like(train)
+    even[10:14:2] = train[10:14:2]  # on the view's grid only
+    fresh = LazyLiveScene(data)
+    fresh.region(slice(8, 24), slice(0, 48), 2)
+    reads.clear()
+    fresh.fit(even)
+    assert not reads  # every painted pixel came from the view
+    reads.clear()
+    assert scene.fit(train.copy()) is clf and not reads  # a pan: the same fit, nothing read
