@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 from napari.layers import Labels
-from qtpy.QtCore import Qt
+from qtpy.QtCore import Qt, Signal
 from qtpy.QtGui import QColor
 from qtpy.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
 
@@ -31,7 +31,10 @@ def label_counts(data) -> dict[int, int]:
 
 
 class ClassesTable(QTableWidget):
-    """Lists the classes of one labels layer and keeps the counts live while painting."""
+    """Lists the classes of one labels layer and keeps the counts live while painting;
+    ``counted`` carries each recount (``{value: pixels}``)."""
+
+    counted = Signal(dict)
 
     def __init__(self, parent=None):
         super().__init__(0, 4, parent)
@@ -85,6 +88,7 @@ class ClassesTable(QTableWidget):
         finally:
             self._filling = False
         self._fit_height()
+        self.counted.emit(counts)
 
     def _fit_height(self, max_rows: int = 8) -> None:
         """Show up to ``max_rows`` rows without scrolling; more scroll."""

@@ -70,6 +70,7 @@ class TrainingBox(QGroupBox):
         self.refine_button.setEnabled(False)
         self.status = QLabel("Paint a few pixels of each class, then Train.")
         self.status.setWordWrap(True)
+        self._hinting = True  # the status says what to do next, until a first job starts
         self.plot = LossPlot()
         # the dock's own bar, ETA from steady-state iterations. Training has no napari progress
         # bar: while one exists napari animates its activity indicator, and on a display drawn
@@ -210,8 +211,31 @@ class TrainingBox(QGroupBox):
         if note:
             self.status.setText(note)
 
+    def hint(self, counts: dict[int, int] | None = None) -> None:
+        """Before the first job, the status line says the next step for the picks as they
+        are (``counts``: the training labels' pixels per class, when just counted)."""
+        if not self._hinting:
+            return
+        cube, labels = self.data.cube_picker.value, self.data.labels_picker.value
+        if cube is None:
+            text = ("Open a hyperspectral cube: File › Open, drag and drop, or File › Open "
+                    "Sample › napari-ssdgl.")
+        elif labels is None:
+            text = ("Click 'New labels layer' (Label tab) and paint a few pixels of each class, "
+                    "or 'Import labels…'; then Train.")
+        else:
+            counts = label_counts(labels.data) if counts is None else counts
+            pixels, classes = sum(counts.values()), len(counts)
+            text = (f"{pixels} px in {classes} classes painted: press Train, or turn Live on "
+                    "for a quick map." if classes >= 2 else
+                    f"{pixels} px of {classes} class{'es' if classes != 1 else ''} painted: "
+                    "paint a few pixels of at least 2 classes, then Train.")
+        self.status.setText(text)
+
     def set_running(self, job: Job | None) -> None:
         """Buttons for ``job`` running, or for none (then the curve shows its last points)."""
+        if job is not None:
+            self._hinting = False
         self.train_button.setEnabled(job is None)
         self.refine_button.setEnabled(job is None and self.refine_source() is not None)
         self.stop_button.setEnabled(job is not None and job.stoppable)

@@ -202,9 +202,12 @@ class SSDGLWidget(QWidget):
         for layer in layers:
             layer.events.name.connect(self._refresh_pickers)
         self._refresh_pickers()
+        self.classes.counted.connect(self.training.hint)
+        self.data.cube_picker.changed.connect(lambda *_: self.training.hint())
         self.data.cube_picker.changed.connect(self._warm_up)
         self.data.cube_picker.changed.connect(lambda *_: self.bands.update_count())
         self._warm_up()
+        self.training.hint()
 
     def _warm_up(self, *_) -> None:
         """The training path warmed on the picked cube's shape while the user paints."""

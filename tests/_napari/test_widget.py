@@ -73,6 +73,29 @@ def test_new_labels_layer_classes_table_and_hotkeys(dock, scene):
         assert layer.selected_label == int(key) and layer.mode == "paint"
 
 
+def test_status_line_says_the_next_step_until_the_first_run(make_napari_viewer, dock, scene,
+                                                             qtbot, notes):
+    empty = SSDGLWidget(make_napari_viewer())
+    assert "Open a hyperspectral cube" in empty.status.text()
+    viewer, w = dock
+    assert "Click 'New labels layer'" in w.status.text()  # the sample: a cube, no labels yet
+    layer = w.new_labels_layer()
+    assert w.status.text().startswith("0 px of 0 classes painted")
+    data = layer.data.copy()
+    data[:2, :3] = 2
+    layer.data = data
+    assert w.status.text().startswith("6 px of 1 class painted: paint a few pixels of at least 2")
+    data[5:9, 5] = 3
+    layer.data = data
+    assert w.status.text().startswith("10 px in 2 classes painted: press Train")
+    layer.data = sparse_labels(scene.gt.data)
+    job = w.train()
+    wait_idle(qtbot, w, job)
+    done = w.status.text()
+    layer.data = np.zeros_like(layer.data)  # after a run the status keeps its result
+    assert w.status.text() == done and "painted" not in done
+
+
 def test_train_outputs_accuracy_and_responsive_gui(dock, scene, qtbot, tmp_path, notes):
     viewer, w = dock
     w.config_overrides = dict(SSDGL_TINY)
