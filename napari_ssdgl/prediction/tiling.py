@@ -93,11 +93,15 @@ class Window:
         )
 
 
-def plan_windows(rows: int, cols: int, tile_size: int, overlap: int) -> list[Window]:
+def plan_windows(rows: int, cols: int, tile_size: int, overlap: int,
+                 box: tuple[int, int, int, int] | None = None) -> list[Window]:
     """Windows of at most ``tile_size`` covering the scene padded to a multiple of 16.
 
     ``tile_size`` and ``overlap`` are rounded up to multiples of 16; each window is its core plus
-    ``overlap`` of context on every side that has neighbours.
+    ``overlap`` of context on every side that has neighbours. ``box`` (row0, row1, col0, col1):
+    the cores cover only that part of the scene (widened to the 16 px grid), starting at its
+    corner, and their context reaches into the scene around it; e.g. a region in view needs
+    only the windows of its own size, not every scene tile it touches.
     """
     if overlap < 0:
         raise ValueError(f"overlap must be >= 0, got {overlap}")
@@ -109,10 +113,13 @@ def plan_windows(rows: int, cols: int, tile_size: int, overlap: int) -> list[Win
             f"use tile_size >= 2 * overlap + {MULTIPLE}"
         )
     pr, pc = ceil_to(rows), ceil_to(cols)
+    br0, br1, bc0, bc1 = box if box is not None else (0, rows, 0, cols)
+    br0, bc0 = max(0, br0) // MULTIPLE * MULTIPLE, max(0, bc0) // MULTIPLE * MULTIPLE
+    br1, bc1 = min(pr, ceil_to(br1)), min(pc, ceil_to(bc1))
     out = []
-    for r in range(0, pr, core):
-        for c in range(0, pc, core):
-            r1, c1 = min(r + core, pr), min(c + core, pc)
+    for r in range(br0, br1, core):
+        for c in range(bc0, bc1, core):
+            r1, c1 = min(r + core, br1), min(c + core, bc1)
             rows_ = (max(0, r - ov), min(pr, r1 + ov))
             cols_ = (max(0, c - ov), min(pc, c1 + ov))
             out.append(Window(rows_, cols_, (r, r1), (c, c1)))
@@ -323,19 +330,29 @@ def frozen_statistics(model: nn.Module, frozen: dict | None,
     return stats
 
 
-def _stitch(model, x: np.ndarray, windows: list[Window], dev, prepare: Prepare | None = None):
+def _stitch(model, x: np.ndarray, windows: list[Window], dev, prepare: Prepare | None = None,
+            labels: bool = False):
+    """The windows' cores put together: (K, rows, cols) probabilities, or with ``labels`` the
+    (rows, cols) int32 index of the most probable class (K times less memory)."""
     rows, cols = x.shape[1:]
     out: np.ndarray | None = None
     for w in windows:
         window = _window_data(x, w, prepare).to(dev)
-        probs = torch.softmax(logits(model, window).float(), dim=1)[0].cpu().numpy()
+        probs = torch.softmax(logits(model, window).float(), dim=1)[0]
+        rs, cs = w.core_in_window()
+        core = (slice(w.core_rows[0], w.core_rows[1]), slice(w.core_cols[0], w.core_cols[1]))
+        if labels:  # of the probabilities, as a class map from them would be (ties alike)
+            if out is None:
+                out = np.zeros((ceil_to(rows), ceil_to(cols)), dtype=np.int32)
+            out[core] = probs.argmax(0).cpu().numpy()[rs, cs]
+            continue
+        probs = probs.cpu().numpy()
         if out is None:
             # zeros: cores left out (``predict_tiled``'s ``needed``) stay 0
             out = np.zeros((probs.shape[0], ceil_to(rows), ceil_to(cols)), dtype=np.float32)
-        rs, cs = w.core_in_window()
-        out[:, w.core_rows[0] : w.core_rows[1], w.core_cols[0] : w.core_cols[1]] = probs[:, rs, cs]
+        out[(slice(None), *core)] = probs[:, rs, cs]
     assert out is not None
-    return out[:, :rows, :cols]
+    return out[..., :rows, :cols]
 
 
 @cache
@@ -367,6 +384,8 @@ def predict_tiled(
     prepare: Prepare | None = None,
     frozen: dict | None = None,
     needed: np.ndarray | None = None,
+    labels: bool = False,
+    box: tuple[int, int, int, int] | None = None,
 ) -> np.ndarray:
     """(K, rows, cols) probabilities from overlapping windows (call under inference_mode).
 
@@ -374,18 +393,24 @@ def predict_tiled(
     be the raw scene (even a memory map) and is never normalised as a whole. ``frozen``: the
     model's own fixed layer statistics (a window-trained model): one pass, no measuring; then
     ``needed`` (a (rows, cols) mask, optional) skips the tiles whose core holds no needed
-    pixel, leaving their probabilities 0 (scoring a big scene on its labelled pixels only).
+    pixel, leaving their output 0 (scoring a big scene on its labelled pixels only), ``box``
+    (row0, row1, col0, col1) maps only that part, on a grid of its own (``plan_windows``: a
+    preview of the part in view in fewer windows than the scene tiles it touches; the rest is
+    0), and ``labels`` returns only the (rows, cols) index of the most probable class.
     """
     return_freed_memory()
-    windows = plan_windows(x.shape[1], x.shape[2], tile_size, overlap)
     if frozen is not None:
+        windows = plan_windows(x.shape[1], x.shape[2], tile_size, overlap, box)
         if needed is not None:
             windows = [w for w in windows if needed[w.core_rows[0]: w.core_rows[1],
                                                     w.core_cols[0]: w.core_cols[1]].any()]
             if not windows:
                 raise ValueError("no pixel is needed")
         with frozen_statistics(model, frozen, device):
-            return _stitch(model, x, windows, device, prepare)
+            return _stitch(model, x, windows, device, prepare, labels)
+    if labels or box is not None:
+        raise ValueError("labels and box need frozen statistics")
+    windows = plan_windows(x.shape[1], x.shape[2], tile_size, overlap)
     if not scene_stats:
         return _stitch(model, x, windows, device, prepare)
     with SceneStatistics(model) as stats:

@@ -75,7 +75,13 @@ from napari_ssdgl.models.ensemble import Ensemble
 from napari_ssdgl.prediction.classifier import Classifier
 from napari_ssdgl.prediction.modelfile import load_classifier
 from napari_ssdgl.prediction.spectral import BandSelection, BandView
-from napari_ssdgl.prediction.tiling import DEFAULT_OVERLAP, logits, predict_tiled, tile_preparer
+from napari_ssdgl.prediction.tiling import (
+    DEFAULT_OVERLAP,
+    ceil_to,
+    logits,
+    predict_tiled,
+    tile_preparer,
+)
 from napari_ssdgl.training.compiling import compiled_or_eager
 from napari_ssdgl.training.cuda_graph import GraphedIteration, GraphedWindows
 from napari_ssdgl.training.errors import TrainingError, short_reason
@@ -118,6 +124,10 @@ RECONSTRUCTION_WEIGHT = 0.1  # auxiliary loss of the Houston variant (SSDGL.md)
 # tiles (px) in which a windowed run predicts its scene for scoring and previews: a 128 px core
 # inside the 64 px overlap, so the overlap costs ~4x the core, not the 81x of a 16 px core
 SCORE_TILE = 2 * DEFAULT_OVERLAP + 128
+# a preview of the part in view (``request_preview(region)``) maps it on its own grid, in
+# windows of its side plus the overlap up to this many px: a 384 px view is one window, not
+# the 16 scene tiles it touches (benchmarks/preview_region.py)
+PREVIEW_TILE = 512
 
 
 @dataclass
@@ -576,18 +586,28 @@ class Trainer:
             self.model.load_state_dict(now)
         return self._evaluate(pred)
 
-    def _tiled_map(self, needed: np.ndarray | None, frozen: dict | None = None) -> np.ndarray:
+    def _tiled_map(self, needed: np.ndarray | None, frozen: dict | None = None,
+                   box: tuple[slice, slice] | None = None) -> np.ndarray:
+        """The class map from the scene's tiles holding ``needed`` pixels (all without), or of
+        the region ``box`` alone on its own grid (a preview; 0 elsewhere)."""
         frozen = frozen if frozen is not None else self.layer_statistics()
         tile = max(int(self.config.window), SCORE_TILE)
+        corners = None
+        if box is not None:
+            rows, cols = (s.indices(n)[:2] for s, n in zip(box, self.train_labels.shape,
+                                                           strict=True))
+            side = ceil_to(max(rows[1] - rows[0], cols[1] - cols[0])) + 2 * DEFAULT_OVERLAP
+            tile = max(tile, min(PREVIEW_TILE, side))
+            corners = (*rows, *cols)
         self.model.eval()
         try:
             with torch.inference_mode():
-                probs = predict_tiled(self.model, self._source, tile, DEFAULT_OVERLAP,
+                index = predict_tiled(self.model, self._source, tile, DEFAULT_OVERLAP,
                                       self.device, prepare=tile_preparer(self.mean, self.std),
-                                      frozen=frozen, needed=needed)
+                                      frozen=frozen, needed=needed, labels=True, box=corners)
         finally:
             self.model.train()
-        return self.encoder.decode(probs.argmax(0))
+        return self.encoder.decode(index)
 
     def layer_statistics(self) -> dict | None:
         """A windowed run's pooled-layer statistics for the current weights, calibrated on its
@@ -799,10 +819,11 @@ class Trainer:
                 if region is not None:  # a big scene's preview: the tiles of the region
                     shown = np.zeros(self.train_labels.shape, bool)
                     shown[region] = True
-                    needed = shown | self._scored(test_now) if want_eval else shown
-                else:
-                    needed = None if want_preview else self._scored(test_now)
-                pred = self._predict_map(needed)
+                if region is not None and not want_eval:
+                    pred = self._tiled_map(None, box=region)
+                else:  # scoring: the scene's own tiles, as the saved model predicts them
+                    needed = None if want_preview and region is None else self._scored(test_now)
+                    pred = self._predict_map(needed if region is None else needed | shown)
             if want_eval:
                 event.validation, event.test = self._scores(pred, test=test_now)
                 event.best = event.validation is not None and self._keep(event.validation,

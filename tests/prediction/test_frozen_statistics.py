@@ -171,3 +171,34 @@ def test_only_the_tiles_holding_needed_pixels_run(clf, scene):
     assert len(calls) == 2  # two tiles, not the 36 of the scene
     assert np.array_equal(part[:, needed], full[:, needed])
     assert np.all(part[:, 40:60, 40:60] == 0)
+    with _torch.inference_mode():
+        index = predict_tiled(clf.model, x, TILE, OVERLAP, _torch.device("cpu"),
+                              frozen=clf.layer_statistics, needed=needed, labels=True)
+    assert index.shape == needed.shape and index.dtype == np.int32
+    assert np.array_equal(index[needed], full.argmax(0)[needed])  # the class index alone
+
+
+def test_a_box_is_mapped_on_its_own_grid(clf, scene):
+    """``box``: only that part is mapped, in windows of its own (here one, where the scene's
+    tiles of TILE px, 16 px cores, would be 12), and it agrees with the whole-scene map."""
+    import torch as _torch
+
+    from napari_ssdgl.prediction.tiling import predict_tiled
+
+    x = clf.prepare(scene)
+    box = (20, 60, 30, 70)  # 40 x 40 px across the scene tiles' core borders (16, 32, ...)
+    calls, hook = count_passes(clf.model)
+    with _torch.inference_mode():
+        whole = predict_tiled(clf.model, x, TILE, OVERLAP, _torch.device("cpu"),
+                              frozen=clf.layer_statistics)
+        calls.clear()
+        part = predict_tiled(clf.model, x, 64 + 2 * OVERLAP, OVERLAP, _torch.device("cpu"),
+                             frozen=clf.layer_statistics, box=box, labels=True)
+    hook.remove()
+    assert len(calls) == 1
+    inside = np.zeros(part.shape, bool)
+    inside[16:64, 16:80] = True  # the box widened to the 16 px grid
+    assert not part[~inside].any()
+    assert (part[20:60, 30:70] == whole.argmax(0)[20:60, 30:70]).mean() > 0.99
+    with pytest.raises(ValueError, match="frozen"):
+        predict_tiled(clf.model, x, TILE, OVERLAP, _torch.device("cpu"), box=box)

@@ -83,6 +83,20 @@ def test_plan_windows_cores_tile_the_padded_scene():
         plan_windows(70, 53, tile_size=32, overlap=16)
 
 
+def test_plan_windows_in_a_box_cover_it_once_with_context_from_the_scene():
+    windows = plan_windows(200, 150, tile_size=64, overlap=16, box=(37, 90, 5, 41))
+    cover = np.zeros((208, 160), int)
+    for w in windows:
+        cover[w.core_rows[0]:w.core_rows[1], w.core_cols[0]:w.core_cols[1]] += 1
+        assert w.rows[1] - w.rows[0] <= 64 and w.cols[1] - w.cols[0] <= 64
+        # context from the scene around the box, where there is scene
+        assert w.rows[0] == max(0, w.core_rows[0] - 16) and w.rows[1] == w.core_rows[1] + 16
+    expected = np.zeros_like(cover)
+    expected[32:96, 0:48] = 1  # the box widened to the 16 px grid
+    assert np.array_equal(cover, expected)
+    assert windows[0].core_rows[0] == 32  # the box's own grid, from its corner
+
+
 def test_tiling_is_exact_for_a_local_model():
     """Stitching is right: a model without global pooling gives the same result tiled.
     (A multiple of 16 in size: tiles assume the zero padding to 16 that the real models do.)"""

@@ -114,9 +114,9 @@ def test_band_selection_of_a_lazy_cube_is_read_window_by_window(small_blocks):
 
 
 def test_a_windowed_preview_of_a_region_maps_only_its_tiles():
-    """request_preview(region): the trainer maps only the tiles of that part of a big scene
-    (a whole preview is a pass over it); outside it the preview is 0, inside it equals the
-    whole preview."""
+    """request_preview(region): the trainer maps only that part of a big scene (a whole
+    preview is a pass over it), in one window of its own size here; outside it the preview is
+    0, inside it equals the whole preview."""
     cube, gt = toy_scene(BANDS, SIZE, boxes=BOXES)
     train = np.where(np.random.default_rng(0).random(gt.shape) < 0.01, gt, 0)
     source = Recording(cube)
@@ -133,7 +133,7 @@ def test_a_windowed_preview_of_a_region_maps_only_its_tiles():
     assert part[region].all()  # every pixel of the region mapped (classes are > 0)
     np.testing.assert_array_equal(part[region], whole[region])
     windows = [r for r in reads if r[1:] != (32, 32)]  # leave the training windows out
-    assert windows and len(windows) <= 4, reads  # the region's tiles, not the scene's
+    assert len(windows) == 1, reads  # one window around the region, not the 4 tiles it meets
 
 
 def test_a_windowed_run_scores_its_test_pixels_at_the_end_only(monkeypatch):
