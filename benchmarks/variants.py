@@ -2,14 +2,17 @@
 
     python benchmarks/variants.py --protocol 5pct --seeds 0-4 [--per-class N | --paper-draw]
         [--augment] [--tta] [--lr LR] [--iterations N] [--groups G] [--kernel K] [--members N]
-        [--parallel J] [--device auto|cpu|cuda] [--cube FILE --labels FILE] [--name NAME]
+        [--window PX] [--parallel J] [--device auto|cpu|cuda] [--cube FILE --labels FILE]
+        [--name NAME]
 
 Each run splits with its seed, trains with the protocol's settings plus the given changes,
 scores the test pixels every 25 iterations (the curve; the model is always the LAST one) and
 prints ``{"name", "seed", "oa", "aa", "kappa", "hist": [[iteration, seconds, OA %], ...]}``.
 ``--tta`` also scores the last model over the 8 flips/transposes (``oa_tta``, ``aa_tta``,
 ``kappa_tta``). ``--parallel J`` runs J seeds at once in child processes (one torch thread
-each): how the draw/augmentation comparison in README.md was run on one GPU.
+each): how the draw/augmentation comparison in README.md was run on one GPU. ``--window PX``
+trains in windows of that size, as the engine's default does on scenes wider than its window
+(the protocols train on the whole scene); a windowed run scores its test pixels at the end.
 """
 
 from __future__ import annotations
@@ -44,6 +47,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--groups", type=int, default=None, help="GroupNorm groups")
     p.add_argument("--kernel", type=int, default=None, help="ConvLSTM kernel")
     p.add_argument("--members", type=int, default=None, help="ensemble members")
+    p.add_argument("--window", type=int, default=None,
+                   help="train in windows of this many px (default: the whole scene)")
     p.add_argument("--device", default="auto")
     p.add_argument("--parallel", type=int, default=1)
     p.add_argument("--cube", help="cube file (default: load_scene('indian_pines'))")
@@ -75,6 +80,8 @@ def run_one(args: argparse.Namespace, seed: int) -> dict:
         over["iterations"] = args.iterations
     if args.lr:
         over["lr"] = args.lr
+    if args.window:
+        over["window"] = args.window
     if args.per_class is not None:
         over["per_class"] = args.per_class or None
     config = spec.train_config(args.paper_draw, **over)
@@ -92,6 +99,7 @@ def run_one(args: argparse.Namespace, seed: int) -> dict:
     out = {"name": args.name, "protocol": args.protocol, "seed": seed, "lr": config.lr,
            "iterations": config.iterations, "per_class_draw": config.per_class,
            "augment": config.augment, "model_kwargs": config.model_kwargs,
+           "window": config.window, "windowed": trainer.windowed,
            "oa": last["oa"], "aa": last["aa"], "kappa": last["kappa"], "hist": hist,
            "wall_s": time.perf_counter() - start, "device": str(trainer.device),
            "torch": torch.__version__}

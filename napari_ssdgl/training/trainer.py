@@ -39,9 +39,9 @@ Windowed training (issue 17, windows.py): a scene larger than ``window`` px eith
 loaded or run whole. The cube stays lazy (memory map, zarr, dask), its band statistics are
 streamed, and each iteration reads ``windows_per_batch`` windows anchored on training pixels
 and draws the H-B sample inside them (padded to a fixed size, masked out of the loss). Scoring
-and previews predict the scene tile by tile with the statistics calibrated on fixed windows,
-and the trained model carries them (``Classifier.layer_statistics``), so it predicts in one
-pass. A scene that fits one window trains whole, on the path above, bit for bit as before.
+predicts the scored pixels' scene tiles, and a preview of a region (the part in view) that
+region on its own grid, with the statistics calibrated on fixed windows; the trained model
+carries them (``Classifier.layer_statistics``), so it predicts in one pass. A scene that fits one window trains whole, on the path above, bit for bit as before.
 On CUDA a windowed iteration is a graph too (``GraphedWindows``): each iteration's windows and
 draw are copied into its fixed buffers before the replay.
 """
