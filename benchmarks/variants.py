@@ -2,8 +2,8 @@
 
     python benchmarks/variants.py --protocol 5pct --seeds 0-4 [--per-class N | --paper-draw]
         [--augment] [--tta] [--lr LR] [--iterations N] [--groups G] [--kernel K] [--members N]
-        [--window PX] [--parallel J] [--device auto|cpu|cuda] [--cube FILE --labels FILE]
-        [--name NAME]
+        [--window PX [--windows-per-batch N]] [--parallel J] [--device auto|cpu|cuda]
+        [--cube FILE --labels FILE] [--name NAME]
 
 Each run splits with its seed, trains with the protocol's settings plus the given changes,
 scores the test pixels every 25 iterations (the curve; the model is always the LAST one) and
@@ -49,6 +49,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--members", type=int, default=None, help="ensemble members")
     p.add_argument("--window", type=int, default=None,
                    help="train in windows of this many px (default: the whole scene)")
+    p.add_argument("--windows-per-batch", type=int, default=None,
+                   help="windows per iteration (with --window)")
     p.add_argument("--device", default="auto")
     p.add_argument("--parallel", type=int, default=1)
     p.add_argument("--cube", help="cube file (default: load_scene('indian_pines'))")
@@ -82,6 +84,8 @@ def run_one(args: argparse.Namespace, seed: int) -> dict:
         over["lr"] = args.lr
     if args.window:
         over["window"] = args.window
+    if args.windows_per_batch:
+        over["windows_per_batch"] = args.windows_per_batch
     if args.per_class is not None:
         over["per_class"] = args.per_class or None
     config = spec.train_config(args.paper_draw, **over)
@@ -100,6 +104,7 @@ def run_one(args: argparse.Namespace, seed: int) -> dict:
            "iterations": config.iterations, "per_class_draw": config.per_class,
            "augment": config.augment, "model_kwargs": config.model_kwargs,
            "window": config.window, "windowed": trainer.windowed,
+           "windows_per_batch": config.windows_per_batch,
            "oa": last["oa"], "aa": last["aa"], "kappa": last["kappa"], "hist": hist,
            "wall_s": time.perf_counter() - start, "device": str(trainer.device),
            "torch": torch.__version__}

@@ -36,6 +36,7 @@ from napari_ssdgl._napari._layers import (
 from napari_ssdgl._napari._loss_plot import LossPlot
 from napari_ssdgl._napari._outputs import show_class_map
 from napari_ssdgl._napari._progress import TrainProgress
+from napari_ssdgl._napari._reader import lazy_bytes
 from napari_ssdgl._napari._results_box import ResultsBox
 from napari_ssdgl._napari._runner import Runner
 from napari_ssdgl._napari._settings import FIRST_PREVIEW_SECONDS, SettingsBox
@@ -134,6 +135,13 @@ class TrainingBox(QGroupBox):
         except (ValueError, TypeError) as exc:
             show_error(refusal(exc))
             return None
+        data = cube_layer.data
+        if config.window is None and not isinstance(data, np.ndarray) and (
+                int(np.prod(data.shape)) * np.dtype(data.dtype).itemsize > lazy_bytes()):
+            show_error(f"'{cube_layer.name}' is a lazy cube too big to load: it trains in "
+                       "windows, never whole. Set 'Training window' (Train tab) above 0, "
+                       "e.g. 160.")
+            return None
         cube = self.data.training_cube(cube_layer, config.window)
         gt = self.data.copy_gt(cube.shape[1:])
         values = sorted(label_counts(labels))
@@ -175,6 +183,10 @@ class TrainingBox(QGroupBox):
                 if trainer.validation_pixels else
                 ", all training: too few to hold some out" if trainer.config.keep == "best"
                 else "")
+        if trainer.windowed:
+            n = trainer.config.windows_per_batch
+            held += (f", in {trainer.config.window} px windows ({n} per iteration"
+                     f"{': more see more classes per step' if n == 1 else ''})")
         sel = trainer.band_selection
         if sel is not None:
             held += (f", on {len(sel.indices)} of {sel.source_bands} bands (without "

@@ -41,9 +41,10 @@ streamed, and each iteration reads ``windows_per_batch`` windows anchored on tra
 and draws the H-B sample inside them (padded to a fixed size, masked out of the loss). Scoring
 predicts the scored pixels' scene tiles, and a preview of a region (the part in view) that
 region on its own grid, with the statistics calibrated on fixed windows; the trained model
-carries them (``Classifier.layer_statistics``), so it predicts in one pass. A scene that fits one window trains whole, on the path above, bit for bit as before.
-On CUDA a windowed iteration is a graph too (``GraphedWindows``): each iteration's windows and
-draw are copied into its fixed buffers before the replay.
+carries them (``Classifier.layer_statistics``), so it predicts in one pass. A scene that fits
+one window trains whole, on the path above, bit for bit as before. On CUDA a windowed
+iteration is a graph too (``GraphedWindows``): each iteration's windows and draw are copied
+into its fixed buffers before the replay.
 """
 
 from __future__ import annotations

@@ -75,6 +75,9 @@ def test_lazy_layer_trains_in_windows_without_reading_the_cube_whole(lazy_dock, 
         original(job, event)
 
     w.training._on_event = recording
+    said = []
+    set_text = w.training.status.setText
+    w.training.status.setText = lambda text: (said.append(text), set_text(text))[1]
     job = w.train()
     assert wait_trainer(qtbot, job).windowed
     assert len(streamed_in) == 1 and streamed_in[0] is not threading.main_thread()
@@ -82,6 +85,7 @@ def test_lazy_layer_trains_in_windows_without_reading_the_cube_whole(lazy_dock, 
     wait_idle(qtbot, w, job)
     assert not notes.errors, notes.errors
     assert w.status.text().startswith("Model trained"), w.status.text()
+    assert any(f"in {WINDOW} px windows (2 per iteration)" in t for t in said), said
     assert previews == [10, 20] and len(w.plot.iters) == 20
     clf = w.classifier
     assert clf is not None and clf.layer_statistics is not None
@@ -139,6 +143,22 @@ def test_previews_of_a_lazy_layer_cover_the_part_in_view(lazy_dock, qtbot, notes
     assert not notes.errors, notes.errors
     assert viewer.layers[name].data.all()  # the final map: every pixel
     assert source.largest_read() < FULL
+
+
+def test_the_train_tabs_window_settings_and_a_lazy_cube_never_trained_whole(lazy_dock, notes,
+                                                                             monkeypatch):
+    viewer, w, layer, source = lazy_dock
+    w.config_overrides = dict(FREENET_TINY)  # the window comes from the Train tab
+    w.settings.window.setValue(WINDOW)
+    w.settings.windows_per_batch.setValue(3)
+    config = w.settings.config()
+    assert (config.window, config.windows_per_batch) == (WINDOW, 3)
+    w.settings.window.setValue(0)  # 0: the whole scene
+    assert w.settings.config().window is None
+    monkeypatch.setenv("NAPARI_SSDGL_LAZY_BYTES", "1000")  # this lazy cube is "too big"
+    assert w.train() is None and not w.running
+    assert "Training window" in notes.errors[-1] and "too big to load" in notes.errors[-1]
+    assert not source.reads  # nothing was loaded
 
 
 def test_which_cubes_are_handed_over_and_which_are_copied(lazy_dock, monkeypatch):
