@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 from napari.layers import Image
-from napari.utils import progress
 from napari.utils.notifications import show_error, show_info, show_warning
 from qtpy.QtWidgets import QFileDialog, QGroupBox, QLabel, QMessageBox
 
@@ -23,6 +22,7 @@ from napari_ssdgl._napari._data_box import DataBox
 from napari_ssdgl._napari._jobs import Job, Outcome, predict
 from napari_ssdgl._napari._lazy_apply import LazyJob
 from napari_ssdgl._napari._pickers import is_cube, layer_picker
+from napari_ssdgl._napari._progress import DockProgress, TrainProgress
 from napari_ssdgl._napari._results_box import ResultsBox
 from napari_ssdgl._napari._runner import Runner
 from napari_ssdgl._napari._settings import SettingsBox
@@ -62,10 +62,11 @@ class ModelBox(QGroupBox):
     """Holds the current model (trained here or loaded); writes to the shared ``status``."""
 
     def __init__(self, viewer, data: DataBox, settings: SettingsBox, runner: Runner,
-                 results: ResultsBox, status: QLabel, parent=None):
+                 results: ResultsBox, status: QLabel, bar: TrainProgress, parent=None):
         super().__init__("Model", parent)
         self.viewer, self.data, self.settings, self.runner = viewer, data, settings, runner
         self.results, self.status = results, status
+        self.bar = bar  # the dock's progress bar (not napari's: see DockProgress)
         self.info = QLabel()  # what the current model takes: its bands, the ones it excluded
         self.info.setWordWrap(True)
         self._classifier: Classifier | None = None
@@ -167,7 +168,7 @@ class ModelBox(QGroupBox):
                   gt_name=getattr(self.data.gt_picker.value, "name", None),
                   classifier=clf, bands=plan, source_layers=(layer.name,),
                   device=self.settings.device.currentText(), tta=self.settings.tta.isChecked())
-        job.pbar = progress(total=0, desc="SSDGL prediction")
+        job.pbar = DockProgress(self.bar)
         self.status.setText(f"Applying the model to '{layer.name}'…")
         return self.runner.start(job, predict, returned=self._on_outcome)
 
@@ -203,7 +204,7 @@ class ModelBox(QGroupBox):
         except (ImportError, ValueError) as exc:
             show_error(f"Cannot apply the model to '{layer.name}': {exc}")
             return None
-        job.pbar = progress(total=job.blocks, desc="SSDGL prediction")
+        job.pbar = DockProgress(self.bar, job.blocks, "predicting tiles")
         self.status.setText(f"Applying the model to '{layer.name}' tile by tile "
                             f"({job.blocks} tiles, after the scene statistics)…")
         return self.runner.start(job, _lazy_apply.predict_blocks, yielded=self._on_lazy_event,

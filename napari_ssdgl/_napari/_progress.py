@@ -1,4 +1,5 @@
-"""The training box's own progress bar, with an ETA from steady-state iterations.
+"""The dock's own progress bar (training, and Apply through :class:`DockProgress`), with an
+ETA from steady-state iterations.
 
 The first iterations of a run carry its set-up (threads, allocator, the first graph), so an
 ETA from the mean of all iterations overestimates the rest by the set-up time; here it comes
@@ -72,6 +73,31 @@ class TrainProgress(QProgressBar):
         if self.maximum() > 1 and self.value() < self.maximum():
             text = f"{text} at {self.value()} / {self.maximum()}"
         self.setFormat(text)
+
+
+class DockProgress:
+    """napari's ``progress`` interface (``total``, ``n``, ``update``, ``close``) on the dock's
+    own bar, for Apply. While a napari progress bar exists napari animates its activity
+    indicator; on a display drawn by the CPU that slowed a lazy Apply of a 1024 px scene from
+    53-57 s to 77-78 s (benchmarks/README.md), as it had slowed training. ``total`` 0: no
+    count (an in-memory prediction), the bar only says what runs."""
+
+    def __init__(self, bar: TrainProgress, total: int = 0, desc: str = "predicting") -> None:
+        self.bar, self.total, self.n = bar, int(total), 0
+        self._start = time.perf_counter()
+        bar.start(max(1, self.total))
+        bar.setFormat(f"{desc}…")
+
+    def update(self, n: int = 1) -> None:
+        self.n += int(n)
+        if self.total:
+            self.bar.advance(self.n, self.total, time.perf_counter() - self._start)
+
+    def close(self) -> None:
+        try:
+            self.bar.finish("done" if self.total else "idle")
+        except RuntimeError:  # the dock is already deleted (the viewer closed mid-run)
+            pass
 
 
 def duration(seconds: float) -> str:

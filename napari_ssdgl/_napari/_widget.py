@@ -96,7 +96,7 @@ class SSDGLWidget(QWidget):
         self.training = TrainingBox(v, self.data, self.settings, self.bands, self.runner,
                                     self.results, on_trained=self._set_classifier)
         self.model = ModelBox(v, self.data, self.settings, self.runner, self.results,
-                              status=self.training.status)
+                              status=self.training.status, bar=self.training.progress)
         self.live = LiveBox(v, self.data)
         self.assess = AssessBox(v, training_labels=lambda: self.data.labels_picker.value,
                                 cube=lambda: self.data.cube_picker.value)

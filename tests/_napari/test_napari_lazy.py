@@ -218,6 +218,8 @@ def test_apply_to_lazy_cube_fills_the_map_tile_by_tile(lazy_dock, scene, clf, qt
     assert w.metrics["oa"] == pytest.approx(oa["oa"])  # scored without the painted pixels
     assert w.apply_button.isEnabled() and not w.stop_button.isEnabled()
     assert job.pbar.n == job.pbar.total == job.passes + 9
+    bar = w.training.progress  # the dock's own bar, not napari's (whose indicator animates)
+    assert bar.value() == bar.maximum() == job.pbar.total and bar.format() == "done"
 
     # again: the same layer is reused and filled again
     wait_idle(qtbot, w, w.apply_to_cube(layer))
