@@ -18,6 +18,7 @@ tasks already running (one window each) instead of running to the end of the pas
 
 from __future__ import annotations
 
+import math
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -52,6 +53,13 @@ def is_lazy(data) -> bool:
     if isinstance(data, np.ndarray):
         return data.nbytes > lazy_bytes()
     return True
+
+
+def too_big_to_load(data) -> bool:
+    """True for lazy layer data (not numpy) larger than the lazy threshold once loaded: it is
+    never read whole (a whole-scene training would copy it into memory)."""
+    return (not isinstance(data, np.ndarray)
+            and math.prod(data.shape) * np.dtype(data.dtype).itemsize > lazy_bytes())
 
 
 @dataclass

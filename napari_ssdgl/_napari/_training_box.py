@@ -33,10 +33,10 @@ from napari_ssdgl._napari._layers import (
     in_view,
     size_text,
 )
+from napari_ssdgl._napari._lazy_apply import too_big_to_load
 from napari_ssdgl._napari._loss_plot import LossPlot
 from napari_ssdgl._napari._outputs import show_class_map
 from napari_ssdgl._napari._progress import TrainProgress
-from napari_ssdgl._napari._reader import lazy_bytes
 from napari_ssdgl._napari._results_box import ResultsBox
 from napari_ssdgl._napari._runner import Runner
 from napari_ssdgl._napari._settings import FIRST_PREVIEW_SECONDS, SettingsBox
@@ -69,7 +69,7 @@ class TrainingBox(QGroupBox):
         self.refine_button = button("Refine", self.refine, "Continue from the current model "
                                     "with the current labels for a short schedule")
         self.refine_button.setEnabled(False)
-        self.status = QLabel("Paint a few pixels of each class, then Train.")
+        self.status = QLabel()  # its first text: hint(), once the dock's pickers are set
         self.status.setWordWrap(True)
         self._hinting = True  # the status says what to do next, until a first job starts
         self.plot = LossPlot()
@@ -135,9 +135,7 @@ class TrainingBox(QGroupBox):
         except (ValueError, TypeError) as exc:
             show_error(refusal(exc))
             return None
-        data = cube_layer.data
-        if config.window is None and not isinstance(data, np.ndarray) and (
-                int(np.prod(data.shape)) * np.dtype(data.dtype).itemsize > lazy_bytes()):
+        if config.window is None and too_big_to_load(cube_layer.data):
             show_error(f"'{cube_layer.name}' is a lazy cube too big to load: it trains in "
                        "windows, never whole. Set 'Training window' (Train tab) above 0, "
                        "e.g. 160.")

@@ -815,16 +815,19 @@ class Trainer:
                 self._preview.clear()
                 region = self._preview_region if self.windowed else None
             pred = None
-            if want_eval or want_preview:  # scoring alone needs only the scored pixels' tiles
+            if want_eval or want_preview:
                 shown = None
-                if region is not None:  # a big scene's preview: the tiles of the region
+                if region is not None:  # a big scene's preview: only the region is shown
                     shown = np.zeros(self.train_labels.shape, bool)
                     shown[region] = True
-                if region is not None and not want_eval:
-                    pred = self._tiled_map(None, box=region)
-                else:  # scoring: the scene's own tiles, as the saved model predicts them
-                    needed = None if want_preview and region is None else self._scored(test_now)
-                    pred = self._predict_map(needed if region is None else needed | shown)
+                if not want_eval:  # a preview alone: the region on its own grid, or the scene
+                    pred = (self._predict_map(None) if region is None
+                            else self._tiled_map(None, box=region))
+                else:  # scoring: the scored pixels' scene tiles, as the saved model predicts them
+                    needed = self._scored(test_now)
+                    if want_preview:  # and what the preview shows: its tiles, or every one
+                        needed = None if region is None else needed | shown
+                    pred = self._predict_map(needed)
             if want_eval:
                 event.validation, event.test = self._scores(pred, test=test_now)
                 event.best = event.validation is not None and self._keep(event.validation,
