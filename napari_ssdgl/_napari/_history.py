@@ -71,7 +71,8 @@ class PreviousRun:
         self._drop_suggestions(job.cube_name)
         old = (snap.metrics or {}).get("oa")
         new = (self.results.metrics or {}).get("oa")
-        stopped = bool(getattr(getattr(job, "trainer", None), "stopped", False))
+        run = getattr(job, "trained", None) or job  # a lazy map after training: the training
+        stopped = bool(getattr(getattr(run, "trainer", None), "stopped", False))
         note = ""
         if old is not None and new is not None and new < old:
             note = (f" This map scores OA {new:.1%}, below the previous {old:.1%}: "

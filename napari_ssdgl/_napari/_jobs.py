@@ -65,6 +65,9 @@ class Job:
     worker: object = None
     pbar: object = None
     outcome: Outcome | None = None  # set on the main thread when the worker returns
+    # main thread, once the job has ended: start the next step (a job, or None when it does
+    # not start); the runner runs it before it says that nothing runs any more
+    then: Callable[[], Job | None] | None = None
 
     def start(self, work: Callable[[Job], object], connect: dict[str, Callable]) -> None:
         """Run ``work(self)`` in a napari worker; ``connect`` maps signal names to main-thread
@@ -121,15 +124,14 @@ class Ready:
 
 @dataclass
 class TrainJob(Job):
-    """Training, then the best model's map of the whole cube."""
+    """Training, then the best model's map of the whole cube (a lazy cube: none; the dock
+    maps it tile by tile next, as Apply does)."""
 
     stoppable: ClassVar[bool] = True
 
     setup: TrainSetup | None = None
     trainer: Trainer | None = None  # set by the worker before it yields Ready
-    # a lazy cube trained in windows: the final map in one pass of tiles of this size (px),
-    # read from the cube; None: the in-memory copy predicted whole
-    tile_size: int | None = None
+    lazy: bool = False  # a lazy cube, trained in windows and never copied
 
     def stop(self) -> None:
         """End training after the current iteration; the best model so far is kept."""
@@ -145,10 +147,11 @@ def build_trainer(job: TrainJob) -> Ready:
     selection, detected = (None, None) if s.bands is None else s.bands.resolve()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
+        # the dock scores the final map itself: a windowed run need not score it first
         trainer = Trainer(job.cube, job.train_labels, s.config, test_labels=job.gt,
                           class_names=s.class_names, colors=s.colors,
                           wavelengths=s.wavelengths, init_from=s.init_from, bands=selection,
-                          wavelength_units=s.wavelength_units, fwhm=s.fwhm)
+                          wavelength_units=s.wavelength_units, fwhm=s.fwhm, final_test=False)
     job.trainer = trainer
     if job.stopping:  # Stop pressed while it was being built
         trainer.stop()
@@ -157,7 +160,7 @@ def build_trainer(job: TrainJob) -> Ready:
 
 def train_and_predict(job: TrainJob):
     """Worker: build the Trainer (yield Ready), yield every TrainEvent, then return the best
-    model and its map of the cube."""
+    model and its map of the in-memory cube (of a lazy one: the model alone)."""
     try:
         ready = build_trainer(job)
     except Exception as exc:  # job.trainer is None: the dock says it cannot train
@@ -176,11 +179,11 @@ def train_and_predict(job: TrainJob):
         if trainer.iterations_done == 0:
             raise RuntimeError("training stopped before the first iteration; no model was made")
         clf = trainer.result()
-        # whole for an in-memory copy; a lazy cube in one pass of tiles, each read alone. A
-        # bare array is planned by its band count: its own bands or the selection, never a
+        if job.lazy:  # its map would take minutes with nothing on screen: tile by tile next
+            return Outcome(clf)
+        # a bare array is planned by its band count: its own bands or the selection, never a
         # resampling (no warning)
-        return Outcome(clf, clf.predict(job.cube, tile_size=job.tile_size, device=job.device,
-                                        tta=job.tta))
+        return Outcome(clf, clf.predict(job.cube, device=job.device, tta=job.tta))
     except Exception as exc:  # shown to the user as a notification
         return Outcome(error=exc)
 

@@ -79,6 +79,8 @@ class LazyJob(Job):
     layer: object = None  # the output Labels layer
     output: np.ndarray | None = None  # its array: tiles are written into it
     restore: tuple | None = None  # its data and colormap before the run, if it existed
+    headline: str = "Model applied"  # the status line's first words when it is done
+    trained: Job | None = None  # the training job whose model this maps, if any
 
 
 class _Guarded:
@@ -102,15 +104,15 @@ class _Guarded:
 
 
 def guarded_cube(data, job: Job):
-    """A dask array over ``data`` that stops reading when ``job`` stops (same chunks as a dask
-    source; all bands x spatial tiles otherwise)."""
+    """A dask array over ``data`` that stops reading when ``job`` stops: a dask source's chunks
+    when none is wider than a tile, else all bands x spatial tiles (a source of big chunks is
+    then read a tile at a time, never a whole chunk)."""
     import dask.array as da
 
-    if isinstance(data, da.Array):
+    bands, rows, cols = data.shape
+    chunks = (bands, min(DEFAULT_TILE, rows), min(DEFAULT_TILE, cols))
+    if isinstance(data, da.Array) and max(max(data.chunks[1]), max(data.chunks[2])) <= DEFAULT_TILE:
         chunks = data.chunks
-    else:
-        bands, rows, cols = data.shape
-        chunks = (bands, min(DEFAULT_TILE, rows), min(DEFAULT_TILE, cols))
     return da.from_array(_Guarded(data, job), chunks=chunks, name=f"ssdgl-apply-{uuid.uuid4().hex}",
                          meta=np.empty((0, 0, 0), dtype=data.dtype))
 

@@ -23,7 +23,7 @@ from napari_ssdgl._napari._jobs import Job, Outcome, predict
 from napari_ssdgl._napari._lazy_apply import LazyJob
 from napari_ssdgl._napari._pickers import is_cube, layer_picker
 from napari_ssdgl._napari._progress import DockProgress, TrainProgress
-from napari_ssdgl._napari._results_box import ResultsBox
+from napari_ssdgl._napari._results_box import ResultsBox, record_scores
 from napari_ssdgl._napari._runner import Runner
 from napari_ssdgl._napari._settings import SettingsBox
 from napari_ssdgl._napari._ui import button, fill, row
@@ -190,7 +190,15 @@ class ModelBox(QGroupBox):
             show_warning(f"'{layer.name}': {plan.warning}")
         return plan
 
-    def _apply_lazy(self, layer: Image, clf: Classifier, plan: BandPlan) -> LazyJob | None:
+    def map_trained(self, layer: Image, clf: Classifier, trained: Job, done: str
+                    ) -> LazyJob | None:
+        """The map of the lazy ``layer`` that ``clf`` was just trained on (by ``trained``),
+        tile by tile as Apply makes it; its status line starts with ``done``."""
+        plan = self.plan(layer, clf)
+        return None if plan is None else self._apply_lazy(layer, clf, plan, done, trained)
+
+    def _apply_lazy(self, layer: Image, clf: Classifier, plan: BandPlan,
+                    done: str = "Model applied", trained: Job | None = None) -> LazyJob | None:
         """Tiled prediction of a lazy cube in the background; the class map is made now, all 0,
         and filled in tile by tile as the tiles finish."""
         try:
@@ -203,10 +211,16 @@ class ModelBox(QGroupBox):
                                        gt_name=getattr(self.data.gt_picker.value, "name", None))
         except (ImportError, ValueError) as exc:
             show_error(f"Cannot apply the model to '{layer.name}': {exc}")
+            self.status.setText(f"{done}; not mapped: {exc}" if trained is not None else
+                                f"Cannot apply the model to '{layer.name}': {exc}")
             return None
+        job.headline, job.trained = done, trained
         job.pbar = DockProgress(self.bar, job.blocks, "predicting tiles")
-        self.status.setText(f"Applying the model to '{layer.name}' tile by tile "
-                            f"({job.blocks} tiles, after the scene statistics)…")
+        after = "" if clf.layer_statistics is not None else ", after the scene statistics"
+        self.status.setText(f"{done}; mapping '{layer.name}' tile by tile ({job.blocks} tiles"
+                            f"{after})…" if trained is not None else
+                            f"Applying the model to '{layer.name}' tile by tile "
+                            f"({job.blocks} tiles{after})…")
         return self.runner.start(job, _lazy_apply.predict_blocks, yielded=self._on_lazy_event,
                                  returned=self._on_lazy_outcome)
 
@@ -234,8 +248,11 @@ class ModelBox(QGroupBox):
                                 "done" + ("; the rest is 0 (unlabelled)." if job.blocks_done
                                           else f"; {name} is as it was before."))
         else:
+            self.results.last_output = None  # the map on screen has no uncertainty to suggest from
             self.status.setText(self.results.score(job, job.output, job.classifier,
-                                                   "Model applied"))
+                                                   job.headline))
+            if job.trained is not None:
+                record_scores(job.classifier, self.results.metrics)
 
     def _save_dialog(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Save model into folder")

@@ -45,6 +45,13 @@ def scored_on(job: Job, metrics: dict, clf: Classifier) -> str:
                      *_chosen_on(clf)])
 
 
+def record_scores(clf: Classifier, metrics: dict | None) -> None:
+    """Keep the final map's scores with a model whose training did not score its test pixels
+    (a windowed run leaves that to the map), so a saved model records them."""
+    if metrics is not None and clf.metrics.get("oa") is None:
+        clf.metrics.update(metrics)
+
+
 class ResultsBox(QWidget):
     """The "Where to label next" and "Accuracy" boxes, one above the other.
 
@@ -96,7 +103,8 @@ class ResultsBox(QWidget):
     def suggest_labels(self, k: int | None = None) -> Layer | None:
         """Points on the ``k`` most uncertain unlabelled pixels of the latest map, spread out."""
         if self.last_output is None:
-            show_warning("Train or apply a model first: suggestions come from its uncertainty.")
+            show_warning("Train or apply a model first: suggestions come from its uncertainty "
+                         "(a lazy cube's map, made tile by tile, has none).")
             return None
         job, prediction = self.last_output
         labels = self._labels_picker.value

@@ -96,4 +96,6 @@ class Runner:
             return
         if job.pbar is not None:
             job.pbar.close()
-        self._on_change(self.jobs[-1] if self.jobs else None)
+        following = job.then() if job.then is not None and not self.jobs else None
+        if following is None:  # (a job that started has said so itself)
+            self._on_change(self.jobs[-1] if self.jobs else None)

@@ -37,13 +37,12 @@ from napari_ssdgl._napari._lazy_apply import too_big_to_load
 from napari_ssdgl._napari._loss_plot import LossPlot
 from napari_ssdgl._napari._outputs import show_class_map
 from napari_ssdgl._napari._progress import TrainProgress
-from napari_ssdgl._napari._results_box import ResultsBox
+from napari_ssdgl._napari._results_box import ResultsBox, record_scores
 from napari_ssdgl._napari._runner import Runner
 from napari_ssdgl._napari._settings import FIRST_PREVIEW_SECONDS, SettingsBox
 from napari_ssdgl._napari._ui import button, fill, row
 from napari_ssdgl.analysis.band_syntax import BandSyntaxError, format_bands
 from napari_ssdgl.prediction.classifier import Classifier
-from napari_ssdgl.training.trainer import SCORE_TILE
 
 # a lazy cube trained in windows previews the part in view, at most this many px a side
 # (a whole preview of a 2048 px scene is a pass over it; see benchmarks/README.md)
@@ -66,6 +65,9 @@ class TrainingBox(QGroupBox):
         self.stop_button = button("Stop", self.stop, "Stop after this iteration; keep the best")
         self.stop_button.setEnabled(False)
         self.refine_source: Callable[[], Classifier | None] = lambda: None  # the current model
+        # a lazy cube's map after training, tile by tile: (layer, model, training job, status
+        # line's first words) -> the job started (set by the dock: the Model box's Apply)
+        self.map_lazily: Callable[..., Job | None] = lambda *args: None
         self.refine_button = button("Refine", self.refine, "Continue from the current model "
                                     "with the current labels for a short schedule")
         self.refine_button.setEnabled(False)
@@ -152,8 +154,7 @@ class TrainingBox(QGroupBox):
                        setup=setup, source_layers=(cube_layer.name, labels_layer.name),
                        device=config.device, tta=self.settings.tta.isChecked(),
                        gt_name=self.data.gt_picker.value.name if gt is not None else None,
-                       tile_size=(max(config.window, SCORE_TILE)
-                                  if cube is cube_layer.data else None))
+                       lazy=cube is cube_layer.data)
         self.plot.reset()
         self.progress.start(config.iterations)
         self.status.setText(f"{self._doing(job)}: preparing…")
@@ -286,12 +287,22 @@ class TrainingBox(QGroupBox):
             show_error(text)
             self.status.setText(text)
             return
-        self.on_trained(outcome.classifier)
+        clf = outcome.classifier
+        self.on_trained(clf)
         done = "Model refined" if job.trainer.init_from is not None else "Model trained"
         if job.trainer.stopped:
             done = f"Stopped at iteration {job.trainer.iterations_done}; best model kept"
-        self.status.setText(self.results.show_map(job, outcome.prediction, outcome.classifier,
-                                                  done))
+        if outcome.prediction is None:  # a lazy cube: mapped tile by tile once this job ends
+            layer = self._preview_layer
+            if layer is None or layer not in self.viewer.layers:
+                self.status.setText(f"{done}; '{job.cube_name}' was removed, so it is not "
+                                    "mapped: Apply the model to a cube (Model tab).")
+                return
+            self.status.setText(f"{done}; mapping '{job.cube_name}' tile by tile…")
+            job.then = partial(self.map_lazily, layer, clf, job, done)
+            return
+        self.status.setText(self.results.show_map(job, outcome.prediction, clf, done))
+        record_scores(clf, self.results.metrics)
 
 
 def refusal(exc: Exception) -> str:

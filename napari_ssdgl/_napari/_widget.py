@@ -192,6 +192,7 @@ class SSDGLWidget(QWidget):
     def _wire(self) -> None:
         self.labels_picker.changed.connect(self._on_labels_layer)
         self.training.refine_source = lambda: self.model.classifier
+        self.training.map_lazily = self.model.map_trained
         self.model.on_model = lambda: self._on_jobs_changed(
             self.runner.jobs[-1] if self.runner.jobs else None)
         layers = self.viewer.layers

@@ -246,7 +246,8 @@ def train(args) -> int:
                               wavelengths=cube.wavelengths,
                               init_from=None if args.init_from is None else _existing(
                                   args.init_from), bands=selection,
-                              wavelength_units=cube.wavelength_units, fwhm=cube.fwhm)
+                              wavelength_units=cube.wavelength_units, fwhm=cube.fwhm,
+                              final_test=False)  # the class map below is scored instead
         except TrainingError as exc:
             raise CLIError(_naming_input(args, str(exc))) from None
     for w in caught:

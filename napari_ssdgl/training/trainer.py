@@ -387,6 +387,7 @@ class Trainer:
         bands: BandSelection | Sequence[int] | None = None,
         wavelength_units: str | None = None,
         fwhm: np.ndarray | None = None,
+        final_test: bool = True,
     ) -> None:
         """``bands``: the cube bands (counted from 0) to train on, or a BandSelection (its
         ``reasons`` go to ``model.json``); the others are dropped before anything else, and the
@@ -394,7 +395,9 @@ class Trainer:
         bands (a refined model: its own selection). The file's bad-band flags are not applied
         here: :func:`~napari_ssdgl.workflows.band_selection.band_selection` with ``auto`` does
         that. ``wavelengths``, ``wavelength_units`` and ``fwhm`` are the full cube's (the
-        model keeps the selected ones, to resample other sensors' cubes)."""
+        model keeps the selected ones, to resample other sensors' cubes). ``final_test=False``:
+        a windowed run never scores its test pixels (it would at the end, a pass over most of
+        a big scene's tiles), for a caller that scores the map it predicts next (dock, CLI)."""
         self.config = cfg = copy.deepcopy(config) if config is not None else TrainConfig()
         _check_config(cfg)
         if isinstance(cube, Cube):  # a lazy array stays lazy until it is known to be small
@@ -422,6 +425,7 @@ class Trainer:
         self.test_labels = (
             None if test_labels is None else _check_labels("test labels", test_labels, shape)
         )
+        self.final_test = bool(final_test)
         self.encoder = LabelEncoder.from_labels(self.train_labels)
         if len(self.encoder) == 0:
             raise TrainingError("there are no training labels: paint or load at least 2 classes")
@@ -498,6 +502,7 @@ class Trainer:
         self._amp: torch.dtype | None = None
         self._xt: torch.Tensor | None = None
         self._stats: tuple[int, dict] | None = None  # (iteration, calibrated statistics)
+        self._calibration_x: torch.Tensor | None = None  # the calibration windows, as input
         self.best_layer_statistics: dict | None = None
 
     # -- setup -------------------------------------------------------------------------------
@@ -612,16 +617,16 @@ class Trainer:
 
     def layer_statistics(self) -> dict | None:
         """A windowed run's pooled-layer statistics for the current weights, calibrated on its
-        fixed calibration windows (measured once per iteration); None for a whole-scene run."""
+        fixed calibration windows (measured once per iteration, in one pass; the windows are
+        read once a run); None for a whole-scene run."""
         if not self.windowed:
             return None
         if self._stats is None or self._stats[0] != self.iterations_done:
-            n = self.config.windows_per_batch
-            batches = [torch.from_numpy(read_windows(self._source, self._calibration[i:i + n],
-                                                     self.windows.window, self.mean,
-                                                     self.std)[0]).to(self.device)
-                       for i in range(0, len(self._calibration), n)]
-            self._stats = (self.iterations_done, calibrate(self.model, batches))
+            if self._calibration_x is None:
+                self._calibration_x = torch.from_numpy(read_windows(
+                    self._source, self._calibration, self.windows.window, self.mean,
+                    self.std)[0]).to(self.device)
+            self._stats = (self.iterations_done, calibrate(self.model, self._calibration_x))
         return self._stats[1]
 
     def _evaluate(self, pred: np.ndarray) -> dict:
@@ -804,7 +809,7 @@ class Trainer:
             scored = self.test_labels is not None or self.validation_labels is not None
             # a windowed run scores its test pixels at the end only: mid-run they would cost a
             # pass over most of a big scene's tiles each time (see _finish for the kept model)
-            test_now = last or not self.windowed
+            test_now = (last and self.final_test) or not self.windowed
             if not test_now:
                 scored = self.validation_labels is not None
             want_eval = scored and (last or (cfg.eval_every and done % cfg.eval_every == 0))
@@ -891,15 +896,17 @@ class Trainer:
         iterations) and keep it when its validation OA is the best, or always without
         validation pixels (``keep="last"``, too few painted pixels to hold any out)."""
         if self.iterations_done:
-            scored = self.test_labels is not None or self.validation_labels is not None
+            test = self.final_test or not self.windowed
+            scored = (self.test_labels is not None and test) or self.validation_labels is not None
             if last_scores is None and scored:
-                last_scores = self._scores(self._predict_map(self._scored()))
+                last_scores = self._scores(self._predict_map(self._scored(test)), test=test)
             validation, test = last_scores or (None, None)
             self._keep(validation, test, force=self.validation_labels is None)
-            if (self.windowed and self.test_labels is not None and self.best_state is not None
-                    and "oa" not in self.best_metrics):  # kept mid-run, before test scoring
+            if (self.windowed and self.final_test and self.test_labels is not None
+                    and self.best_state is not None and "oa" not in self.best_metrics):
+                # kept mid-run, before test scoring
                 self.best_metrics.update(self._kept_model_test())
-        self._xt = None  # free the device copy of the scene
+        self._xt = self._calibration_x = None  # free the device copies of the scene, windows
         self.model.zero_grad(set_to_none=True)  # and the gradients (fixed ones with CUDA graphs)
 
     def fit(self) -> Classifier:

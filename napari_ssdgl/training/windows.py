@@ -19,7 +19,8 @@ loss), so every iteration has the same shapes, as CUDA graphs need.
 Normalisation (:func:`calibrate`): trained per window, a model's pooled layers have no single
 "scene" statistic, so after training (and at every evaluation) they are fixed to the mean over a
 fixed set of calibration windows of each window's own statistics, layer by layer in execution
-order with the layers before frozen (the statistics the frozen network itself sees). Prediction
+order with the layers before frozen (the statistics the frozen network itself sees), all in one
+forward pass of the windows, each layer fixed as the pass reaches it. Prediction
 uses these everywhere (``Classifier.layer_statistics``): every pixel then depends only on its
 receptive field, and one pass of overlapping tiles equals the whole-scene map away from the tile
 borders, with no statistics passes.
@@ -175,7 +176,16 @@ def read_windows(source, origins: np.ndarray, window: tuple[int, int], mean: np.
 
 class _WindowMeans(SceneStatistics):
     """SceneStatistics that averages each window's own statistics over a batch of windows
-    (what per-window training normalised with), instead of pooling them as one scene."""
+    (what per-window training normalised with), instead of pooling them as one scene. With
+    ``in_one_pass`` each layer is measured and fixed as a pass reaches it (:func:`calibrate`)."""
+
+    in_one_pass = False
+
+    def _hook(self, module, inputs, output):
+        if self.in_one_pass and module not in self.frozen:
+            self._merge(module, self._part(module, inputs[0]))
+            self.freeze(module)  # and the hook below applies it to this very output
+        return super()._hook(module, inputs, output)
 
     def _part(self, module: nn.Module, x: torch.Tensor) -> list:
         x = x.double()
@@ -206,17 +216,18 @@ def calibrate(model: nn.Module, batches: torch.Tensor | list[torch.Tensor]) -> d
     """Fixed statistics of ``model``'s pooled layers from windows (one (n, bands, h, w) tensor
     or a list of such batches, all the same h x w): for each layer in execution order, the mean
     over all windows of each window's own statistics of its input, the layers before it already
-    fixed. Returns the :meth:`~SceneStatistics.export_frozen` form that
-    ``Classifier.layer_statistics`` keeps."""
-    batches = [batches] if isinstance(batches, torch.Tensor) else list(batches)
+    fixed. One forward pass of all the windows together does it (each layer is fixed as the
+    pass reaches it, so what follows it sees it fixed), not a pass per layer. Returns the
+    :meth:`~SceneStatistics.export_frozen` form that ``Classifier.layer_statistics`` keeps."""
+    x = batches if isinstance(batches, torch.Tensor) else torch.cat(list(batches))
     was_training = model.training
     model.eval()
     try:
         with _WindowMeans(model) as stats, torch.inference_mode():
-            for layer in stats.execution_order(lambda: logits(model, batches[0])):
-                for x in batches:
-                    stats.accumulate(layer, None, lambda x=x: logits(model, x))
-                stats.freeze(layer)
+            stats.in_one_pass = True
+            logits(model, x)
+            if len(stats.frozen) != len(stats.layers):
+                raise RuntimeError("a pooled layer was not used in the calibration pass")
             return stats.export_frozen()
     finally:
         model.train(was_training)

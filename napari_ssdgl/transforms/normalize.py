@@ -84,45 +84,67 @@ def clean_and_normalize(cube: np.ndarray, mean: np.ndarray, std: np.ndarray, *,
 STREAM_BYTES = 64 << 20  # raw float32 bytes per block read by streaming_band_statistics
 
 
-def _stream_rows(cube) -> int:
-    """Rows per block: about ``STREAM_BYTES`` of float32, or the array's own chunk height
-    (zarr, dask) when that is at most 4 times as much, so each chunk is decoded once."""
-    bands, cols = int(cube.shape[0]), int(cube.shape[2])
-    rows = max(1, STREAM_BYTES // max(1, bands * cols * 4))
+def _chunk_shape(cube) -> tuple[int, int] | None:
+    """(rows, cols) of the array's storage chunks (zarr, HDF5, dask), None when it has none (a
+    memory map, numpy)."""
     chunks = getattr(cube, "chunksize", None) or getattr(cube, "chunks", None)
-    if isinstance(chunks, tuple) and len(chunks) == 3 and isinstance(chunks[1], int):
-        if 0 < chunks[1] <= 4 * rows:
-            return int(chunks[1])
-    return rows
+    if isinstance(chunks, tuple) and len(chunks) == 3 and all(
+            isinstance(n, int) and n > 0 for n in chunks[1:]):
+        return int(chunks[1]), int(chunks[2])
+    return None
+
+
+def stream_blocks(cube, rows: int | None = None) -> list[tuple[slice, slice]]:
+    """The (rows, cols) blocks :func:`streaming_band_statistics` reads, about ``STREAM_BYTES``
+    of float32 each: whole storage chunks, as many side by side as fit (each chunk is then
+    decoded once), or, without chunks or with chunks larger than that, full-width strips of
+    ``rows`` rows (the most that fit by default)."""
+    bands, height, width = (int(n) for n in cube.shape)
+    budget = max(1, STREAM_BYTES // (4 * bands))  # pixels per block
+    chunk = None if rows else _chunk_shape(cube)
+    if chunk is not None and chunk[0] * chunk[1] <= budget:
+        step_r = chunk[0]
+        step_c = min(width, chunk[1] * max(1, budget // (chunk[0] * chunk[1])))
+    else:
+        step_c = width
+        step_r = int(rows) if rows else max(1, budget // width)
+    return [(slice(r, r + step_r), slice(c, c + step_c))
+            for r in range(0, height, step_r) for c in range(0, width, step_c)]
 
 
 def streaming_band_statistics(cube, rows: int | None = None
                               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-band mean and std of the finite values of ``cube`` (bands, rows, cols; numpy,
-    memory map, dask or zarr), read ``rows`` rows at a time (default: :func:`_stream_rows`) so
-    a cube larger than memory is never loaded whole. Blocks are merged with Chan et al.'s
-    pairwise update in float64 (no sum-of-squares cancellation on bright bands). The std is
-    the measured one (0 for a constant band; :func:`floor_std` makes it a divisor); an
-    all-non-finite band has mean 0, as :func:`replace_nonfinite` fills it. Returns ``(mean,
-    std, nonfinite)``: float32 mean and std, and per band how many values were NaN/inf. Unlike
-    :func:`band_statistics` on a cleaned cube, NaN/inf values do not count (they would count
-    as the mean there): window-trained models normalise with these."""
-    bands, height = int(cube.shape[0]), int(cube.shape[1])
-    rows = int(rows) if rows else _stream_rows(cube)
+    memory map, dask or zarr), read block by block (:func:`stream_blocks`; ``rows``: strips of
+    that many rows) so a cube larger than memory is never loaded whole. Blocks are merged with
+    Chan et al.'s pairwise update, their sums accumulated in float64 (no sum-of-squares
+    cancellation on bright bands). The std is the measured one (0 for a constant band;
+    :func:`floor_std` makes it a divisor); an all-non-finite band has mean 0, as
+    :func:`replace_nonfinite` fills it. Returns ``(mean, std, nonfinite)``: float32 mean and
+    std, and per band how many values were NaN/inf. Unlike :func:`band_statistics` on a cleaned
+    cube, NaN/inf values do not count (they would count as the mean there): window-trained
+    models normalise with these."""
+    bands = int(cube.shape[0])
     count = np.zeros(bands, np.float64)
     mean = np.zeros(bands, np.float64)
     m2 = np.zeros(bands, np.float64)
     bad = np.zeros(bands, np.int64)
-    for r in range(0, height, max(1, rows)):
-        block = np.asarray(cube[:, r : r + rows], dtype=np.float64).reshape(bands, -1)
-        finite = np.isfinite(block)
-        n = finite.sum(axis=1).astype(np.float64)
-        bad += block.shape[1] - n.astype(np.int64)
-        if not finite.all():
-            block = np.where(finite, block, 0.0)
-        bmean = block.sum(axis=1) / np.maximum(n, 1)
-        dev = np.where(finite, block - bmean[:, None], 0.0)
-        bm2 = (dev * dev).sum(axis=1)
+    for rs, cs in stream_blocks(cube, rows):
+        block = np.asarray(cube[:, rs, cs], dtype=np.float32).reshape(bands, -1)
+        sums = block.sum(axis=1, dtype=np.float64)
+        finite = None  # a finite sum: every value is (float32 values cannot overflow float64)
+        if np.isfinite(sums).all():
+            n = np.full(bands, float(block.shape[1]))
+        else:
+            finite = np.isfinite(block)
+            n = finite.sum(axis=1).astype(np.float64)
+            bad += block.shape[1] - n.astype(np.int64)
+            sums = np.where(finite, block, np.float32(0)).sum(axis=1, dtype=np.float64)
+        bmean = sums / np.maximum(n, 1)
+        dev = block - bmean.astype(np.float32)[:, None]
+        if finite is not None:
+            dev[~finite] = 0  # a NaN/inf value is no deviation
+        bm2 = np.einsum("ij,ij->i", dev, dev, dtype=np.float64)
         total = count + n
         delta = bmean - mean
         safe = np.maximum(total, 1)

@@ -50,6 +50,9 @@ def lazy_dock(make_napari_viewer, big_scene, monkeypatch):
     widget.gt_picker.value = gt_layer
     widget.new_labels_layer().data = sparse_labels(gt)
     widget.config_overrides = dict(FREENET_TINY, window=WINDOW, windows_per_batch=2)
+    # the map after training in tiles smaller than the scene (the default, a chunk and its
+    # margins, is larger than this small scene: it would be one read of all of it)
+    widget.lazy_options = {"tile_size": 192}
     # only what the dock reads counts: napari's first slice of a new layer reads it whole
     source.reads.clear()
     return viewer, widget, layer, source
@@ -81,11 +84,19 @@ def test_lazy_layer_trains_in_windows_without_reading_the_cube_whole(lazy_dock, 
     job = w.train()
     assert wait_trainer(qtbot, job).windowed
     assert len(streamed_in) == 1 and streamed_in[0] is not threading.main_thread()
-    assert job.cube is layer.data and job.tile_size == 256  # handed over, not copied
+    assert job.cube is layer.data and job.lazy  # handed over, not copied
     wait_idle(qtbot, w, job)
     assert not notes.errors, notes.errors
-    assert w.status.text().startswith("Model trained"), w.status.text()
+    # then the map came tile by tile, as Apply makes it, and was scored once, on the ground truth
+    assert w.status.text().startswith("Model trained: "), w.status.text()
+    assert "OA" in w.status.text() and w.results.metrics is not None
+    mapping = [t for t in said if "mapping" in t]
+    assert mapping and mapping[0].startswith("Model trained; mapping"), said
+    assert "tile by tile" in mapping[-1] and "scene statistics" not in mapping[-1], mapping
     assert any(f"in {WINDOW} px windows (2 per iteration)" in t for t in said), said
+    assert job.outcome.prediction is None and job.trainer.best_metrics.get("oa") is None
+    assert w.classifier.metrics["oa"] == w.results.metrics["oa"]  # kept with the model
+    assert w.suggest_labels() is None and "tile by tile" in notes.warnings[-1]  # no uncertainty
     assert previews == [10, 20] and len(w.plot.iters) == 20
     clf = w.classifier
     assert clf is not None and clf.layer_statistics is not None
@@ -114,6 +125,26 @@ def test_stop_on_a_lazy_layer_keeps_the_best_model(lazy_dock, qtbot, notes):
     assert viewer.layers[f"{layer.name} prediction"].data.shape == (SIZE, SIZE)
     assert w.train_button.isEnabled() and not w.stop_button.isEnabled()
     assert source.largest_read() < FULL, sorted(set(source.reads))
+
+
+def test_the_map_after_training_a_lazy_layer_stops_on_its_own(lazy_dock, qtbot, notes):
+    """The map of a lazy cube comes after training, as a job of its own: Stop then stops the
+    map (the tiles done stay), and the trained model is kept either way."""
+    from napari_ssdgl._napari._lazy_apply import LazyJob
+
+    viewer, w, layer, source = lazy_dock
+    w.config_overrides |= {"iterations": 3, "preview_every": 0, "eval_every": 0}
+    job = w.train()
+    qtbot.waitUntil(lambda: any(isinstance(j, LazyJob) for j in w.runner.jobs),
+                    timeout=TIMEOUT_MS)
+    mapping = w.runner.jobs[0]
+    assert mapping.trained is job and mapping.classifier is w.classifier
+    assert w.running and w.stop_button.isEnabled() and not w.train_button.isEnabled()
+    w.stop()
+    wait_idle(qtbot, w, mapping)
+    assert not notes.errors, notes.errors
+    assert w.status.text().startswith("Stopped: "), w.status.text()
+    assert w.classifier is job.outcome.classifier and w.train_button.isEnabled()
 
 
 def test_previews_of_a_lazy_layer_cover_the_part_in_view(lazy_dock, qtbot, notes,

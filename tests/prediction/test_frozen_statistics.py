@@ -202,3 +202,33 @@ def test_a_box_is_mapped_on_its_own_grid(clf, scene):
     assert (part[20:60, 30:70] == whole.argmax(0)[20:60, 30:70]).mean() > 0.99
     with pytest.raises(ValueError, match="frozen"):
         predict_tiled(clf.model, x, TILE, OVERLAP, _torch.device("cpu"), box=box)
+
+
+def test_calibration_in_one_pass_equals_a_pass_per_layer(scene):
+    """Fixing each layer as one pass of all windows reaches it gives the statistics that
+    measuring each layer over every window, the layers before it fixed, gives: one forward
+    pass instead of one per pooled layer."""
+    from napari_ssdgl.prediction.tiling import logits
+    from napari_ssdgl.training.windows import _WindowMeans
+
+    torch.manual_seed(1)
+    model = build_model("ssdgl", BANDS, 3, **TINY).eval()
+    x = torch.from_numpy(np.stack([scene[:, r:r + 32, c:c + 32] - 10
+                                   for r, c in ((0, 0), (10, 50), (60, 20))]))
+    batches = [x[:2], x[2:]]
+    with _WindowMeans(model) as stats, torch.inference_mode():  # a pass per layer
+        for layer in stats.execution_order(lambda: logits(model, batches[0])):
+            for b in batches:
+                stats.accumulate(layer, None, lambda b=b: logits(model, b))
+            stats.freeze(layer)
+        reference = stats.export_frozen()
+    calls, hook = count_passes(model)
+    one_pass = calibrate(model, batches)
+    hook.remove()
+    assert len(calls) == 1 and calls[0][0] == 3  # the three windows, once
+    assert one_pass.keys() == reference.keys() and len(reference) > 2
+    for name, value in reference.items():
+        got = one_pass[name]
+        pairs = zip(got, value, strict=True) if isinstance(value, tuple) else [(got, value)]
+        for a, b in pairs:
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6, err_msg=name)

@@ -161,3 +161,24 @@ def test_a_windowed_run_scores_its_test_pixels_at_the_end_only(monkeypatch):
     pred = clf.predict(cube, device="cpu", tile_size=256).labels
     again = classification_metrics(pred, test, exclude=train > 0, class_values=clf.class_values)
     assert kept["oa"] == pytest.approx(again["oa"], abs=2e-3)
+
+
+def test_a_windowed_run_without_final_test_never_scores_its_test_pixels(monkeypatch):
+    """``final_test=False`` (the dock and the CLI score the map they make next): only the
+    validation pixels' tiles are ever mapped, never the test set's."""
+    cube, gt = toy_scene(BANDS, SIZE, boxes=BOXES)
+    rng = np.random.default_rng(0)
+    train = np.where(rng.random(gt.shape) < 0.02, gt, 0)
+    test = np.where(train > 0, 0, gt)
+    trainer = Trainer(Recording(cube), train, config(iterations=3, eval_every=1, keep="best",
+                                                     validation_min=5), test_labels=test,
+                      final_test=False)
+    needed = []
+    real = trainer._tiled_map
+    monkeypatch.setattr(trainer, "_tiled_map", lambda mask, **kw: (needed.append(mask),
+                                                                   real(mask, **kw))[1])
+    events = list(trainer.run())
+    assert all(e.test is None and e.validation is not None for e in events)
+    assert "oa" not in trainer.best_metrics and trainer.best_metrics["iteration"] >= 1
+    validation = trainer.validation_labels > 0
+    assert needed and all(np.array_equal(m, validation) for m in needed)
