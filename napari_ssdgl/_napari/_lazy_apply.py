@@ -7,9 +7,10 @@ to copy (more than the reader's lazy threshold), is never copied into memory. It
 :func:`predict_blocks`, runs :func:`~napari_ssdgl.prediction.dask_predict.predict_dask` (the
 scene statistics, several passes over the cube, then the tiles) and
 :func:`~napari_ssdgl.prediction.dask_predict.iter_label_blocks`, and yields
-``("pass", i, n)`` before each statistics pass and ``("block", (rows, cols), labels)`` for each
-finished tile. Only the main thread touches layers: :func:`on_event` writes each tile into the
-output Labels layer's array (made up front, all 0) and refreshes it.
+``("pass", i, n)`` before each statistics pass and ``("block", (rows, cols), (labels,
+entropy))`` for each finished tile. Only the main thread touches layers: :func:`on_event`
+writes each tile into the output Labels layer's array (made up front, all 0) and refreshes it;
+the entropy goes into an uncertainty array, shown (and suggested from) once every tile is done.
 
 Stop: the worker reads the cube through :class:`_Guarded`, whose reads raise
 :class:`StopRequested` once the job is stopped, so the dask computations in flight end after the
@@ -78,6 +79,7 @@ class LazyJob(Job):
     refreshed: float = 0.0  # time.monotonic() of the last redraw
     layer: object = None  # the output Labels layer
     output: np.ndarray | None = None  # its array: tiles are written into it
+    uncertainty: np.ndarray | None = None  # the tiles' entropy, for the uncertainty layer
     restore: tuple | None = None  # its data and colormap before the run, if it existed
     headline: str = "Model applied"  # the status line's first words when it is done
     trained: Job | None = None  # the training job whose model this maps, if any
@@ -136,6 +138,7 @@ def make_job(viewer, layer, clf, *, device: str, options: dict, gt=None,
     overlap = job.options.get("overlap", DEFAULT_OVERLAP)
     tile = job.options.get("tile_size") or default_tile_size(job.cube, overlap)
     job.blocks = len(plan_windows(rows, cols, tile, overlap))  # one label block per window
+    job.uncertainty = np.zeros((rows, cols), np.float32)
     _output_layer(viewer, job, clf, (rows, cols))
     return job
 
@@ -155,7 +158,7 @@ def _output_layer(viewer, job: LazyJob, clf, shape: tuple[int, int]) -> None:
 
 def predict_blocks(job: LazyJob):
     """Worker: ``("pass", i, n)`` events (emitted while the statistics are measured) and
-    ``("block", where, labels)`` per tile; returns an :class:`Outcome`."""
+    ``("block", where, (labels, entropy))`` per tile; returns an :class:`Outcome`."""
 
     def on_pass(i: int, n: int) -> None:
         if job.stopping or job.cancelled:
@@ -166,7 +169,7 @@ def predict_blocks(job: LazyJob):
     try:
         pred = predict_dask(job.classifier, job.cube, device=job.device, on_pass=on_pass,
                             tta=job.tta, bands=job.bands, **job.options)
-        blocks = iter_label_blocks(pred)
+        blocks = iter_label_blocks(pred, entropy=True)
         for where, block in blocks:
             yield ("block", where, block)
             if job.stopping or job.cancelled:
@@ -195,8 +198,9 @@ def on_event(job: LazyJob, event) -> str:
         if i < job.passes:
             return f"Scene statistics: pass {i + 1} of {job.passes} over '{job.cube_name}'…"
         return f"Predicting the tiles of '{job.cube_name}': 0 of {job.blocks}…"
-    (rows, cols), block = event[1:]
+    (rows, cols), (block, entropy) = event[1:]
     job.output[rows, cols] = block
+    job.uncertainty[rows, cols] = entropy
     job.blocks_done += 1
     now = time.monotonic()
     if now - job.refreshed >= REFRESH_S or job.blocks_done == job.blocks:

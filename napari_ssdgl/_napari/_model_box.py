@@ -21,6 +21,7 @@ from napari_ssdgl._napari import _lazy_apply
 from napari_ssdgl._napari._data_box import DataBox
 from napari_ssdgl._napari._jobs import Job, Outcome, predict
 from napari_ssdgl._napari._lazy_apply import LazyJob
+from napari_ssdgl._napari._outputs import show_uncertainty
 from napari_ssdgl._napari._pickers import is_cube, layer_picker
 from napari_ssdgl._napari._progress import DockProgress, TrainProgress
 from napari_ssdgl._napari._results_box import ResultsBox, record_scores
@@ -28,7 +29,7 @@ from napari_ssdgl._napari._runner import Runner
 from napari_ssdgl._napari._settings import SettingsBox
 from napari_ssdgl._napari._ui import button, fill, row
 from napari_ssdgl.analysis.band_syntax import format_bands
-from napari_ssdgl.prediction.classifier import Classifier
+from napari_ssdgl.prediction.classifier import Classifier, Prediction
 from napari_ssdgl.prediction.modelfile import SIDECAR, WEIGHTS, load_classifier, save_classifier
 from napari_ssdgl.prediction.spectral import BandMismatchError, BandPlan
 from napari_ssdgl.workflows.outputs import Output, check_outputs
@@ -247,8 +248,10 @@ class ModelBox(QGroupBox):
             self.status.setText(f"Stopped: {job.blocks_done} of {job.blocks} tiles of {name} "
                                 "done" + ("; the rest is 0 (unlabelled)." if job.blocks_done
                                           else f"; {name} is as it was before."))
-        else:
-            self.results.last_output = None  # the map on screen has no uncertainty to suggest from
+        else:  # the whole map: its uncertainty too, so Suggest labels works on it
+            show_uncertainty(self.viewer, job, job.uncertainty)
+            self.results.last_output = (job, Prediction(job.output, None, job.uncertainty, None,
+                                                        job.classifier.class_values))
             self.status.setText(self.results.score(job, job.output, job.classifier,
                                                    job.headline))
             if job.trained is not None:

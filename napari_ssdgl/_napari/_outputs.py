@@ -47,9 +47,13 @@ def show_prediction(viewer, job: Job, prediction, classifier) -> None:
         for v in classifier.class_values}
     layer.metadata["class_values"] = [int(v) for v in classifier.class_values]
     watch_class_axis(viewer, layer)
-    ent = prediction.entropy
-    top = max(float(np.nanmax(ent)) if ent.size else 0.0, 1e-6)
-    upsert_layer(viewer, f"{job.cube_name} uncertainty", ent, "image", "uncertainty",
+    show_uncertainty(viewer, job, prediction.entropy)
+
+
+def show_uncertainty(viewer, job: Job, entropy: np.ndarray) -> None:
+    """The ``<cube> uncertainty`` layer (entropy per pixel; hidden when new)."""
+    top = max(float(np.nanmax(entropy)) if entropy.size else 0.0, 1e-6)
+    upsert_layer(viewer, f"{job.cube_name} uncertainty", entropy, "image", "uncertainty",
                  colormap=UNCERTAINTY_CMAP, contrast_limits=(0.0, top), scale=job.scale,
                  translate=job.translate, on_create={"visible": False})
 

@@ -104,7 +104,7 @@ class ResultsBox(QWidget):
         """Points on the ``k`` most uncertain unlabelled pixels of the latest map, spread out."""
         if self.last_output is None:
             show_warning("Train or apply a model first: suggestions come from its uncertainty "
-                         "(a lazy cube's map, made tile by tile, has none).")
+                         "(a lazy cube's map has it once all its tiles are done).")
             return None
         job, prediction = self.last_output
         labels = self._labels_picker.value

@@ -292,18 +292,35 @@ def _measure(clf, payload, windows: list[Window], blocks, norm, device, torch_th
     return frozen
 
 
-def iter_label_blocks(pred: DaskPrediction, *, client=None, workers: int | None = None):
+def iter_label_blocks(pred: DaskPrediction, *, client=None, workers: int | None = None,
+                      entropy: bool = False):
     """Yield ``((row slice, col slice), labels block)`` as each block finishes, in any order:
-    what a viewer needs to show a class map filling in tile by tile. Blocks are computed on
-    ``client``, else on a pool of ``workers`` threads (default: CPU count). Closing the
-    generator early cancels the blocks not started (those running finish first)."""
+    what a viewer needs to show a class map filling in tile by tile; with ``entropy``, ``(where,
+    (labels, entropy))`` from the same probabilities (the uncertainty that suggestions rank).
+    Blocks are computed on ``client``, else on a pool of ``workers`` threads (default: CPU
+    count). Closing the generator early cancels the blocks not started (those running finish
+    first)."""
     import itertools
     from concurrent.futures import ThreadPoolExecutor, as_completed
 
     labels = pred.labels
+    if entropy:  # the probabilities block, and both from it here
+        lut = pred.class_values.astype(labels.dtype)
+
+        def block_at(i, j):
+            return pred.probabilities.blocks[0, i, j]
+
+        def done(p):
+            return lut[np.argmax(p, axis=0)], pixel_entropy(p)
+    else:
+        def block_at(i, j):
+            return labels.blocks[i, j]
+
+        def done(labels_block):
+            return labels_block
     starts = [np.cumsum((0,) + c[:-1]) for c in labels.chunks]
     places = [((slice(int(r0), int(r0) + labels.chunks[0][i]),
-                slice(int(c0), int(c0) + labels.chunks[1][j])), labels.blocks[i, j])
+                slice(int(c0), int(c0) + labels.chunks[1][j])), block_at(i, j))
               for (i, r0), (j, c0) in itertools.product(enumerate(starts[0]),
                                                         enumerate(starts[1]))]
     if client is not None:
@@ -312,13 +329,13 @@ def iter_label_blocks(pred: DaskPrediction, *, client=None, workers: int | None 
         futures = {client.compute(block): n for n, (_, block) in enumerate(places)}
         try:
             for future in dist_completed(futures):
-                yield places[futures[future]][0], future.result()
+                yield places[futures[future]][0], done(future.result())
         finally:
             client.cancel(list(futures))
         return
     pool = ThreadPoolExecutor(workers or os.cpu_count() or 1)
     try:
-        futures = {pool.submit(block.compute, scheduler="sync"): n
+        futures = {pool.submit(lambda b: done(b.compute(scheduler="sync")), block): n
                    for n, (_, block) in enumerate(places)}
         for future in as_completed(futures):
             yield places[futures[future]][0], future.result()

@@ -96,7 +96,11 @@ def test_lazy_layer_trains_in_windows_without_reading_the_cube_whole(lazy_dock, 
     assert any(f"in {WINDOW} px windows (2 per iteration)" in t for t in said), said
     assert job.outcome.prediction is None and job.trainer.best_metrics.get("oa") is None
     assert w.classifier.metrics["oa"] == w.results.metrics["oa"]  # kept with the model
-    assert w.suggest_labels() is None and "tile by tile" in notes.warnings[-1]  # no uncertainty
+    # its uncertainty came with the tiles: the next labels can be suggested from it
+    uncertainty = viewer.layers[f"{layer.name} uncertainty"].data
+    assert uncertainty.shape == (SIZE, SIZE) and (uncertainty > 0).mean() > 0.9
+    points = w.suggest_labels(10)
+    assert points is not None and len(points.data) == 10
     assert previews == [10, 20] and len(w.plot.iters) == 20
     clf = w.classifier
     assert clf is not None and clf.layer_statistics is not None
@@ -145,6 +149,7 @@ def test_the_map_after_training_a_lazy_layer_stops_on_its_own(lazy_dock, qtbot, 
     assert not notes.errors, notes.errors
     assert w.status.text().startswith("Stopped: "), w.status.text()
     assert w.classifier is job.outcome.classifier and w.train_button.isEnabled()
+    assert w.suggest_labels() is None and "all its tiles" in notes.warnings[-1]  # a part map
 
 
 def test_previews_of_a_lazy_layer_cover_the_part_in_view(lazy_dock, qtbot, notes,

@@ -245,6 +245,12 @@ def test_label_blocks_arrive_one_by_one_and_fill_the_map(clf):
         canvas[where] = block
         seen += 1
     assert seen == 4 and np.array_equal(canvas, pred.labels.compute(scheduler="sync"))
+    # with the entropy: the same labels, and the entropy of the same probabilities
+    entropy = np.full((64, 48), -1.0, np.float32)
+    for where, (labels, ent) in iter_label_blocks(pred, workers=2, entropy=True):
+        assert np.array_equal(labels, canvas[where])
+        entropy[where] = ent
+    np.testing.assert_allclose(entropy, pred.entropy.compute(scheduler="sync"), rtol=1e-6)
 
 
 def test_closing_the_block_stream_cancels_the_blocks_not_started(clf, monkeypatch):
