@@ -42,7 +42,7 @@ demo: venv
 	$(VENV)/bin/napari-ssdgl demo --out runs/demo
 
 lint: venv
-	$(VENV)/bin/ruff check napari_ssdgl tests benchmarks
+	$(VENV)/bin/ruff check napari_ssdgl tests benchmarks scripts
 
 # Xvfb and the X libraries Qt's xcb platform plugin needs (Debian/Ubuntu package names).
 GUI_DEBS := xvfb xauth libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0 \
