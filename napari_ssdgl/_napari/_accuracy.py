@@ -1,4 +1,5 @@
-"""Accuracy panel (OA / AA / kappa, per-class accuracy, confusion matrix) and its export."""
+"""Accuracy panel (OA / AA / kappa, the largest confusions, per-class accuracy, confusion
+matrix) and its export."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from qtpy.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+from napari_ssdgl.analysis.metrics import confusions_text
 
 
 def export_metrics(metrics: dict, path: str | Path, class_names: dict[int, str] | None = None):
@@ -92,10 +95,12 @@ class AccuracyPanel(QWidget):
         self.metrics = metrics
         self.class_names = dict(class_names or {})
         values = [int(v) for v in metrics["class_values"]]
+        worst = confusions_text(metrics, self.class_names)
         self.summary.setText(
             f"OA {metrics['oa']:.2%}   AA {metrics['aa']:.2%}   kappa {metrics['kappa']:.3f}\n"
             f"{scored_on or str(metrics['n_test']) + ' test pixels.'} "
             "Table rows: true class, columns: predicted."
+            + (f"\n{worst}" if worst else "")
         )
         t = self.table
         t.setRowCount(len(values))

@@ -1,4 +1,5 @@
-"""Accuracy of a class map against ground truth: OA, AA, Cohen's kappa, per-class, confusion.
+"""Accuracy of a class map against ground truth: OA, AA, Cohen's kappa, per-class, confusion,
+and the confusions that cost the most.
 
 Only pixels with ``gt > 0`` count (and not those in ``exclude``, e.g. the training pixels).
 ``pred`` and ``gt`` hold label values (not class indices).
@@ -71,3 +72,37 @@ def classification_metrics(
         "class_values": [int(v) for v in values],
         "n_test": n,
     }
+
+
+def top_confusions(metrics: dict, k: int = 3) -> list[tuple[int, int, int, float]]:
+    """The ``k`` largest off-diagonal cells of ``metrics["confusion"]`` as (true value,
+    predicted value, pixels, share of the true class's test pixels), most pixels first: where
+    the map is wrong, readable without the whole matrix (a 16-class table does not fit a dock)."""
+    cm = np.asarray(metrics["confusion"], dtype=np.int64)
+    values = [int(v) for v in metrics["class_values"]]
+    if cm.size == 0:
+        return []
+    off = cm.copy()
+    np.fill_diagonal(off, 0)
+    rows = cm.sum(axis=1)
+    order = np.argsort(-off, axis=None, kind="stable")[: max(0, int(k))]
+    out = []
+    for flat in order:
+        i, j = divmod(int(flat), cm.shape[1])
+        if off[i, j] == 0:
+            break
+        out.append((values[i], values[j], int(off[i, j]), float(off[i, j] / rows[i])))
+    return out
+
+
+def confusions_text(metrics: dict, class_names: dict | None = None, k: int = 3) -> str:
+    """One line naming the :func:`top_confusions`, e.g. ``Most confused: 11 Soybean-mintill
+    taken for 2 Corn-notill, 31 px (4.2 % of its test pixels); ...``, or "" with none."""
+    names = {int(v): n for v, n in (class_names or {}).items()}
+
+    def name(v: int) -> str:
+        return f"{v} {names[v]}" if names.get(v) else f"class {v}"
+
+    parts = [f"{name(t)} taken for {name(p)}, {n} px ({100 * share:.1f} % of its test pixels)"
+             for t, p, n, share in top_confusions(metrics, k)]
+    return f"Most confused: {'; '.join(parts)}." if parts else ""

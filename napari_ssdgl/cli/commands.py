@@ -99,7 +99,10 @@ def _say(args, text: str) -> None:
 
 
 def metrics_text(m: dict, class_names: dict | None = None) -> str:
-    """OA/AA/kappa and a per-class table (accuracy and test pixels) as plain text."""
+    """OA/AA/kappa, a per-class table (accuracy and test pixels) and the largest confusions
+    as plain text."""
+    from napari_ssdgl.analysis.metrics import confusions_text
+
     names = {int(k): v for k, v in (class_names or {}).items()}
     counts = dict(zip(m["class_values"], np.asarray(m["confusion"]).sum(axis=1).tolist(),
                       strict=True))
@@ -108,7 +111,8 @@ def metrics_text(m: dict, class_names: dict | None = None) -> str:
     for value, acc in sorted(m["per_class"].items(), key=lambda kv: int(kv[0])):
         label = f"{int(value):>3} {names.get(int(value), '')}"[:34]
         lines.append(f"{label:<34} {100 * acc:>7.2f} % {counts.get(int(value), 0):>8}")
-    return "\n".join(lines)
+    worst = confusions_text(m, names)
+    return "\n".join([*lines, worst] if worst else lines)
 
 
 # -- train ------------------------------------------------------------------------------------

@@ -84,3 +84,18 @@ def test_big_cube_warms_only_the_imports(monkeypatch):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           env=env, timeout=300)
     assert done.stdout.strip() == "ok", done.stderr[-2000:]
+
+
+def test_accuracy_panel_names_the_largest_confusions(qtbot):
+    from napari_ssdgl._napari._accuracy import AccuracyPanel
+
+    panel = AccuracyPanel()
+    qtbot.addWidget(panel)
+    gt = np.array([[1, 1, 1, 1, 2, 2, 2, 3, 3]])
+    pred = np.array([[1, 1, 2, 2, 2, 2, 2, 3, 1]])
+    panel.show_metrics(classification_metrics(pred, gt), {1: "Corn", 2: "Wheat"})
+    assert panel.summary.text().splitlines()[-1] == (
+        "Most confused: 1 Corn taken for 2 Wheat, 2 px (50.0 % of its test pixels); "
+        "class 3 taken for 1 Corn, 1 px (50.0 % of its test pixels).")
+    panel.show_metrics(classification_metrics(gt, gt))
+    assert "Most confused" not in panel.summary.text()

@@ -46,3 +46,17 @@ def test_errors():
         classification_metrics(np.zeros((2, 2)), np.zeros((2, 3)))
     with pytest.raises(ValueError, match="no labelled pixels"):
         classification_metrics(np.ones((2, 2)), np.zeros((2, 2)))
+
+
+def test_top_confusions_name_the_largest_off_diagonal_cells():
+    from napari_ssdgl.analysis.metrics import confusions_text, top_confusions
+
+    m = {"class_values": [1, 4, 9], "confusion": [[5, 3, 0], [1, 6, 2], [0, 0, 4]]}
+    assert top_confusions(m, 2) == [(1, 4, 3, pytest.approx(3 / 8)),
+                                    (4, 9, 2, pytest.approx(2 / 9))]
+    assert [c[:3] for c in top_confusions(m, 10)] == [(1, 4, 3), (4, 9, 2), (4, 1, 1)]
+    assert confusions_text(m, {1: "Corn", 9: "Woods"}, 2) == (
+        "Most confused: 1 Corn taken for class 4, 3 px (37.5 % of its test pixels); "
+        "class 4 taken for 9 Woods, 2 px (22.2 % of its test pixels).")
+    perfect = {"class_values": [1, 2], "confusion": [[3, 0], [0, 2]]}
+    assert top_confusions(perfect) == [] and confusions_text(perfect) == ""

@@ -53,6 +53,11 @@ def test_text_table_with_class_names(files, tmp_path, capsys):
     out = capsys.readouterr().out
     assert out.startswith("OA 62.50 %  AA 61.11 %  kappa 0.4419  (8 test pixels)")
     assert "  1 Corn" in out and "50.00 %" in out and "  3 Woods" in out
+    # every confusion is 1 px here: the largest share of its class first among equals
+    assert out.rstrip().endswith(
+        "Most confused: 1 Corn taken for 2 Wheat, 1 px (50.0 % of its test pixels); "
+        "2 Wheat taken for 1 Corn, 1 px (33.3 % of its test pixels); "
+        "3 Woods taken for 1 Corn, 1 px (33.3 % of its test pixels).")
 
 
 def test_evaluate_errors(files, tmp_path, capsys):
