@@ -95,12 +95,12 @@ class AccuracyPanel(QWidget):
         self.metrics = metrics
         self.class_names = dict(class_names or {})
         values = [int(v) for v in metrics["class_values"]]
-        worst = confusions_text(metrics, self.class_names)
+        # the two largest confusions, in words (the table's rows and columns say the same)
+        worst = confusions_text(metrics, self.class_names, k=2)
         self.summary.setText(
             f"OA {metrics['oa']:.2%}   AA {metrics['aa']:.2%}   kappa {metrics['kappa']:.3f}\n"
             f"{scored_on or str(metrics['n_test']) + ' test pixels.'} "
-            "Table rows: true class, columns: predicted."
-            + (f"\n{worst}" if worst else "")
+            + (worst or "Table rows: true class, columns: predicted.")
         )
         t = self.table
         t.setRowCount(len(values))
