@@ -96,14 +96,15 @@ def top_confusions(metrics: dict, k: int = 3) -> list[tuple[int, int, int, float
 
 
 def confusions_text(metrics: dict, class_names: dict | None = None, k: int = 3) -> str:
-    """One line naming the :func:`top_confusions`, e.g. ``Most confused (true → predicted): 11
-    Soybean-mintill → 2 Corn-notill N px (x %); ...`` (x: the share of the true class's test
-    pixels), or "" with none: short, as it must fit a dock."""
+    """One line naming the :func:`top_confusions`, e.g. ``Most confused (true → predicted):
+    Soybean-mintill (11) → Corn-notill (2), N px (x %); ...`` (x: the share of the true class's
+    test pixels), or "" with none: short, as it must fit a dock."""
     names = {int(v): n for v, n in (class_names or {}).items()}
 
     def name(v: int) -> str:
-        return f"{v} {names[v]}" if names.get(v) else f"class {v}"
+        return f"{names[v]} ({v})" if names.get(v) else f"class {v}"
 
-    parts = [f"{name(t)} → {name(p)} {n} px ({100 * share:.1f} %)"
+    parts = [f"{name(t)} → {name(p)}, {n} px ({100 * share:.1f} %)"
              for t, p, n, share in top_confusions(metrics, k)]
-    return f"Most confused (true → predicted): {'; '.join(parts)}." if parts else ""
+    return (f"Most confused (true → predicted): {'; '.join(parts)}."
+            if parts else "")

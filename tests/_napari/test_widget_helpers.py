@@ -95,8 +95,8 @@ def test_accuracy_panel_names_the_largest_confusions(qtbot):
     pred = np.array([[1, 1, 2, 2, 2, 2, 2, 3, 1]])
     panel.show_metrics(classification_metrics(pred, gt), {1: "Corn", 2: "Wheat"})
     assert panel.summary.text().splitlines()[-1] == (
-        "9 test pixels. Most confused (true → predicted): 1 Corn → 2 Wheat 2 px (50.0 %); "
-        "class 3 → 1 Corn 1 px (50.0 %).")
+        "9 test pixels. Most confused (true → predicted): Corn (1) → "
+        "Wheat (2), 2 px (50.0 %); class 3 → Corn (1), 1 px (50.0 %).")
     panel.show_metrics(classification_metrics(gt, gt))  # none: the table's orientation instead
     assert panel.summary.text().splitlines()[-1] == (
         "9 test pixels. Table rows: true class, columns: predicted.")

@@ -56,7 +56,7 @@ def test_top_confusions_name_the_largest_off_diagonal_cells():
                                     (4, 9, 2, pytest.approx(2 / 9))]
     assert [c[:3] for c in top_confusions(m, 10)] == [(1, 4, 3), (4, 9, 2), (4, 1, 1)]
     assert confusions_text(m, {1: "Corn", 9: "Woods"}, 2) == (
-        "Most confused (true → predicted): 1 Corn → class 4 3 px (37.5 %); "
-        "class 4 → 9 Woods 2 px (22.2 %).")
+        "Most confused (true → predicted): Corn (1) → class 4, 3 px "
+        "(37.5 %); class 4 → Woods (9), 2 px (22.2 %).")
     perfect = {"class_values": [1, 2], "confusion": [[3, 0], [0, 2]]}
     assert top_confusions(perfect) == [] and confusions_text(perfect) == ""

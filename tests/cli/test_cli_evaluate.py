@@ -55,9 +55,8 @@ def test_text_table_with_class_names(files, tmp_path, capsys):
     assert "  1 Corn" in out and "50.00 %" in out and "  3 Woods" in out
     # every confusion is 1 px here: the largest share of its class first among equals
     assert out.rstrip().endswith(
-        "Most confused (true → predicted): 1 Corn → 2 Wheat 1 px (50.0 %); "
-        "2 Wheat → 1 Corn 1 px (33.3 %); "
-        "3 Woods → 1 Corn 1 px (33.3 %).")
+        "Most confused (true → predicted): Corn (1) → Wheat (2), 1 px "
+        "(50.0 %); Wheat (2) → Corn (1), 1 px (33.3 %); Woods (3) → Corn (1), 1 px (33.3 %).")
 
 
 def test_evaluate_errors(files, tmp_path, capsys):
