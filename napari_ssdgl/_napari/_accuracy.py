@@ -7,6 +7,7 @@ import csv
 import json
 from pathlib import Path
 
+from qtpy.QtCore import Qt
 from qtpy.QtGui import QColor
 from qtpy.QtWidgets import (
     QFileDialog,
@@ -73,6 +74,8 @@ class AccuracyPanel(QWidget):
         rows = self.table.verticalHeader()  # compact rows (the theme's are 30 px): 16 fit
         rows.setMinimumSectionSize(1)
         rows.setDefaultSectionSize(self.table.fontMetrics().height() + 6)
+        rows.setMaximumWidth(self.table.fontMetrics().horizontalAdvance("16 Soybean-mint…"))
+        rows.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.export_button = QPushButton("Export metrics…")
         self.export_button.setEnabled(False)
         self.export_button.clicked.connect(self._export_dialog)
@@ -105,10 +108,17 @@ class AccuracyPanel(QWidget):
         t = self.table
         t.setRowCount(len(values))
         t.setColumnCount(len(values) + 1)
-        t.setHorizontalHeaderLabels(["accuracy", *[str(v) for v in values]])
-        t.setVerticalHeaderLabels([self.class_names.get(v, str(v)) for v in values])
-        for c, v in enumerate(values):  # a column's header is the value; its tip the name
-            t.horizontalHeaderItem(c + 1).setToolTip(f"predicted {self.class_names.get(v, v)}")
+        t.setHorizontalHeaderLabels(["acc.", *[str(v) for v in values]])
+        t.horizontalHeaderItem(0).setToolTip("Per-class accuracy: the share of the class's "
+                                             "test pixels mapped as that class")
+        # a row is its value and name, as the columns are values; long names are cut (their
+        # tip is whole), so more of the matrix shows in a narrow dock
+        t.setVerticalHeaderLabels([f"{v} {self.class_names[v]}" if self.class_names.get(v)
+                                   else str(v) for v in values])
+        for r, v in enumerate(values):  # a column's header is the value; its tip the name
+            name = self.class_names.get(v, f"class {v}")
+            t.verticalHeaderItem(r).setToolTip(f"true {name} ({v})")
+            t.horizontalHeaderItem(r + 1).setToolTip(f"predicted {name} ({v})")
         for r, (v, row) in enumerate(zip(values, metrics["confusion"], strict=True)):
             acc = metrics["per_class"].get(v)
             t.setItem(r, 0, QTableWidgetItem("" if acc is None else f"{acc:.1%}"))

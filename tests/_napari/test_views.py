@@ -293,7 +293,7 @@ def test_confusion_matrix_is_a_heat_map_with_class_names(opened, scene, qtbot, n
     _train(qtbot, w, iterations=10)
     t = w.accuracy.table
     names = [t.verticalHeaderItem(r).text() for r in range(t.rowCount())]
-    assert names == [scene.gt.class_names[v] for v in sorted(scene.gt.class_names)]
+    assert names == [f"{v} {scene.gt.class_names[v]}" for v in sorted(scene.gt.class_names)]
     from napari_ssdgl._napari._accuracy import heat
 
     for r, row in enumerate(w.metrics["confusion"]):

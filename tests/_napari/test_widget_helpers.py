@@ -100,3 +100,21 @@ def test_accuracy_panel_names_the_largest_confusions(qtbot):
     panel.show_metrics(classification_metrics(gt, gt))  # none: the table's orientation instead
     assert panel.summary.text().splitlines()[-1] == (
         "9 test pixels. Table rows: true class, columns: predicted.")
+
+
+def test_accuracy_table_rows_are_value_and_name_cut_to_fit_a_narrow_dock(qtbot):
+    from napari_ssdgl._napari._accuracy import AccuracyPanel
+
+    panel = AccuracyPanel()
+    qtbot.addWidget(panel)
+    gt = np.array([[1, 1, 2, 2, 3, 3]])
+    long = "Buildings-Grass-Trees-Drives"
+    panel.show_metrics(classification_metrics(gt, gt), {1: "Corn", 2: long})
+    t = panel.table
+    assert [t.verticalHeaderItem(r).text() for r in range(3)] == ["1 Corn", f"2 {long}", "3"]
+    assert t.verticalHeaderItem(1).toolTip() == f"true {long} (2)"  # whole in the tip
+    assert t.horizontalHeaderItem(2).toolTip() == f"predicted {long} (2)"
+    assert t.horizontalHeaderItem(0).text() == "acc."
+    header = t.verticalHeader()
+    panel.show()
+    assert header.width() <= header.maximumWidth() < t.fontMetrics().horizontalAdvance(f"2 {long}")
