@@ -89,10 +89,15 @@ class SettingsBox(QGroupBox):
                             "size; 0 = always the whole scene (in memory; its iterations cost "
                             "more as the scene grows). Smaller windows lose accuracy "
                             "(benchmarks/README.md)")
+        self.window.setSuffix(" px")
+        self.window.setSpecialValueText("whole scene")  # 0: never in windows
         self.windows_per_batch = _spin(
-            1, 64, d.windows_per_batch,
+            0, 64, d.windows_per_batch or 0,
             "Windows per iteration when training in windows: more see more classes per step, "
-            "at a proportional cost (Indian Pines in 64 px windows: OA 78 % with 1, 95 % with 4)")
+            "at a proportional cost (Indian Pines in 64 px windows: OA 78 % with 1, 95 % with "
+            "4). auto: one, or for sparse labels (a window holds under half the classes) 3 "
+            "windows of about 0.6 times the side, at about the same cost")
+        self.windows_per_batch.setSpecialValueText("auto")  # 0: chosen from the labels
         self.seed = _spin(0, 2**31 - 1, d.seed, "Random seed: same seed, same result")
         self.device = QComboBox()
         self.device.addItems(DEVICES)
@@ -143,7 +148,7 @@ class SettingsBox(QGroupBox):
             per_class=self.per_class.value() or None,
             augment=self.augment.isChecked(),
             window=self.window.value() or None,
-            windows_per_batch=self.windows_per_batch.value(),
+            windows_per_batch=self.windows_per_batch.value() or None,
             seed=self.seed.value(),
             device=self.device.currentText(),
             preview_every=0,  # previews come on a clock (TrainingBox asks the trainer)

@@ -184,8 +184,10 @@ class TrainingBox(QGroupBox):
                 else "")
         if trainer.windowed:
             n = trainer.config.windows_per_batch
+            why = trainer.window_reason or ("more see more classes per step" if n == 1
+                                            else "")
             held += (f", in {trainer.config.window} px windows ({n} per iteration"
-                     f"{': more see more classes per step' if n == 1 else ''})")
+                     f"{': ' + why if why else ''})")
         sel = trainer.band_selection
         if sel is not None:
             held += (f", on {len(sel.indices)} of {sel.source_bands} bands (without "

@@ -256,6 +256,10 @@ def train(args) -> int:
             raise CLIError(_naming_input(args, str(exc))) from None
     for w in caught:
         _warn(_naming_input(args, str(w.message)), args.quiet)
+    if trainer.window_reason and not args.quiet:  # windows per iteration left to the labels
+        print(f"{PROG}: training on {trainer.config.windows_per_batch} window(s) of "
+              f"{trainer.config.window} px per iteration: {trainer.window_reason}",
+              file=sys.stderr)
     with stop_on_ctrl_c(trainer, PROG):
         history, seconds = train_with_progress(trainer, quiet=args.quiet)
     clf = trainer.result()

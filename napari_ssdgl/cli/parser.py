@@ -141,6 +141,11 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _windows_per_batch(text: str) -> int | None:
+    """``auto`` (None: chosen from the labels, ``choose_layout``) or a positive integer."""
+    return None if text.strip().lower() == "auto" else _positive_int(text)
+
+
 def _window(text: str) -> int:
     """A training window in px (``check_window``: a multiple of 16, >= 32), or 0: none."""
     value = int(text)
@@ -296,9 +301,11 @@ def _add_train(sub) -> None:
                         "from the cube as needed (lazy readers: the cube is never loaded "
                         f"whole), so an iteration costs the same whatever its size; 0 = always "
                         f"the whole scene (default {WINDOW}: Indian Pines trains whole)")
-    t.add_argument("--windows-per-batch", type=_positive_int, default=WINDOWS_PER_BATCH,
-                   metavar="B", help=f"windows per training iteration (default "
-                                     f"{WINDOWS_PER_BATCH})")
+    t.add_argument("--windows-per-batch", type=_windows_per_batch, default=WINDOWS_PER_BATCH,
+                   metavar="B", help="windows per training iteration, or auto (the default): "
+                                     "one, or for sparse labels (a window holds under half the "
+                                     "classes) 3 windows of about 0.6 times the side, at about "
+                                     "the same cost")
     t.add_argument("--reference", action="store_true",
                    help="plain dense float32 training path (the speed yardstick; slower)")
     t.add_argument("--compile", nargs="?", const="inductor", default=None, metavar="BACKEND",

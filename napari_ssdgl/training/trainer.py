@@ -38,7 +38,8 @@ On CUDA the fast path's forward, loss and backward are replayed as a CUDA graph
 Windowed training (issue 17, windows.py): a scene larger than ``window`` px either way is never
 loaded or run whole. The cube stays lazy (memory map, zarr, dask), its band statistics are
 streamed, and each iteration reads ``windows_per_batch`` windows anchored on training pixels
-and draws the H-B sample inside them (padded to a fixed size, masked out of the loss). Scoring
+(by default one, or three smaller ones for sparse labels: ``windows.choose_layout``) and
+draws the H-B sample inside them (padded to a fixed size, masked out of the loss). Scoring
 predicts the scored pixels' scene tiles, and a preview of a region (the part in view) that
 region on its own grid, with the statistics calibrated on fixed windows; the trained model
 carries them (``Classifier.layer_statistics``), so it predicts in one pass. A scene that fits
@@ -107,6 +108,7 @@ from napari_ssdgl.training.windows import (
     WindowSampler,
     calibrate,
     check_window,
+    choose_layout,
     is_windowed,
     read_windows,
     window_shape,
@@ -180,9 +182,11 @@ class TrainConfig:
     # windowed training (issue 17, windows.py): a scene larger than ``window`` px either way
     # trains on ``windows_per_batch`` windows per iteration, read lazily, so an iteration costs
     # the same whatever the scene's size; one that fits a window trains whole, exactly as
-    # without. None = always whole. A multiple of 16, >= 32
+    # without. None = always whole. A multiple of 16, >= 32. ``windows_per_batch`` None: chosen
+    # from the labels (windows.choose_layout: sparse labels train on 3 smaller windows, about
+    # the same cost), and the Trainer's config then holds the window and count it chose
     window: int | None = WINDOW
-    windows_per_batch: int = WINDOWS_PER_BATCH
+    windows_per_batch: int | None = WINDOWS_PER_BATCH
 
 
 @dataclass
@@ -480,7 +484,12 @@ class Trainer:
         self.class_weights = effective_number_weights(self.sampler.counts, cfg.beta)
         self._targets = torch.from_numpy(encoded.reshape(-1))
         self.windows: WindowSampler | None = None
+        self.window_reason: str | None = None  # why this layout, when chosen from the labels
         if self.windowed:
+            if cfg.windows_per_batch is None:  # recorded as chosen (model.json, the dock)
+                layout = choose_layout(encoded, shape, cfg.window, cfg.seed)
+                cfg.window, cfg.windows_per_batch = layout.window, layout.per_batch
+                self.window_reason = layout.reason
             size = window_shape(shape, cfg.window)
             self.windows = WindowSampler(encoded, size, cfg.windows_per_batch, cfg.per_class,
                                          seed=cfg.seed)

@@ -40,9 +40,21 @@ WINDOW = 160
 """Default window (px). Indian Pines (145 px) fits one, so it trains whole as before; and an
 iteration of one 160 px window costs what an iteration on a 160 px scene costs, whatever the
 size of the scene it comes from."""
-WINDOWS_PER_BATCH = 1
-"""Default windows per iteration: one window is one Indian Pines-size step (per-window GroupNorm
-needs no batch); more windows see more classes per step at a proportional cost."""
+WINDOWS_PER_BATCH: int | None = None
+"""Default windows per iteration: None = chosen from the labels by :func:`choose_layout` (one
+window, or for sparse labels several smaller ones at about the same cost). One window is one
+Indian Pines-size step (per-window GroupNorm needs no batch); more windows see more classes per
+step at a proportional cost."""
+SPARSE_SHARE = 0.5
+"""Labels are *sparse* for :func:`choose_layout` when one window holds fewer than this share of
+the classes on average (an analyst's first strokes on a big scene: about 1 of 16 classes per
+160 px window; the 5 % protocol on the Indian Pines mosaic: 15 of 16)."""
+SPARSE_WINDOWS = 3
+"""Windows per iteration :func:`choose_layout` takes for sparse labels, each of about
+1/sqrt(3) the side (3 x 96 px for 160 px: 8 % more area), anchored on 3 different classes."""
+MIN_SPLIT_SIDE = 64
+"""No window is split into sides smaller than this: context is what a small window loses
+(Indian Pines in 64 px windows, 1 per iteration: 19 points below whole-scene training)."""
 CALIBRATION_WINDOWS = 8
 """Windows, fixed once per run, whose mean statistics a window-trained model is frozen to."""
 
@@ -59,13 +71,55 @@ def is_windowed(shape: tuple[int, int], window: int | None) -> bool:
     return bool(window) and (shape[0] > window or shape[1] > window)
 
 
-def check_window(window: int | None, per_batch: int) -> None:
-    """ValueError unless ``window`` is None/0 or a multiple of 16 >= 32 and ``per_batch`` >= 1."""
+def check_window(window: int | None, per_batch: int | None) -> None:
+    """ValueError unless ``window`` is None/0 or a multiple of 16 >= 32 and ``per_batch`` is
+    None (chosen from the labels) or >= 1."""
     if window and (int(window) != window or window < 2 * MULTIPLE or window % MULTIPLE):
         raise ValueError(f"window must be a multiple of {MULTIPLE} and >= {2 * MULTIPLE} px "
                          f"(or empty for whole-scene training), got {window}")
-    if int(per_batch) != per_batch or per_batch < 1:
+    if per_batch is not None and (int(per_batch) != per_batch or per_batch < 1):
         raise ValueError(f"windows per batch must be a positive integer, got {per_batch}")
+
+
+@dataclass(frozen=True)
+class WindowLayout:
+    """What a windowed run trains on per iteration: ``per_batch`` windows of ``window`` px, and
+    why (for the dock's status line and the CLI's log)."""
+
+    window: int
+    per_batch: int
+    reason: str
+
+
+def classes_per_window(encoded: np.ndarray, window: tuple[int, int], seed: int = 0,
+                       draws: int = 64) -> float:
+    """Mean number of classes with a training pixel in one window placed as training places it
+    (anchored on a training pixel, classes in turn), over ``draws`` windows of a random stream
+    of its own: the labels alone, no pixel of the cube is read."""
+    sampler = WindowSampler(encoded, window, 1, None, seed=seed, stream=5)
+    (wh, ww) = sampler.window
+    seen = [np.unique(sampler.encoded[r0 : r0 + wh, c0 : c0 + ww]).size - 1  # less the -1
+            for r0, c0 in sampler.origins(draws)]
+    return float(np.mean(seen))
+
+
+def choose_layout(encoded: np.ndarray, shape: tuple[int, int], window: int,
+                  seed: int = 0) -> WindowLayout:
+    """Windows per iteration when the user leaves it to the labels: one ``window`` px window;
+    or, when the labels are sparse (one window holds under :data:`SPARSE_SHARE` of the classes
+    on average, :func:`classes_per_window`), :data:`SPARSE_WINDOWS` windows of about
+    1/sqrt(SPARSE_WINDOWS) the side, so each step sees several classes for about the same cost
+    (benchmarks/README.md, "Sparse labels on a big scene"). A window that would split below
+    :data:`MIN_SPLIT_SIDE` px stays whole."""
+    window = int(window)
+    k = int(np.asarray(encoded).max()) + 1
+    seen = classes_per_window(encoded, window_shape(shape, window), seed)
+    held = f"a {window} px window holds {seen:.1f} of {k} classes on average"
+    side = int(round(window / np.sqrt(SPARSE_WINDOWS) / MULTIPLE)) * MULTIPLE
+    if seen >= SPARSE_SHARE * k or side < MIN_SPLIT_SIDE:
+        return WindowLayout(window, 1, held)
+    return WindowLayout(side, SPARSE_WINDOWS, f"sparse labels ({held}): {SPARSE_WINDOWS} "
+                                              f"windows of {side} px see more per step")
 
 
 @dataclass

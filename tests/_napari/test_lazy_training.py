@@ -189,7 +189,12 @@ def test_the_train_tabs_window_settings_and_a_lazy_cube_never_trained_whole(lazy
     w.settings.windows_per_batch.setValue(3)
     config = w.settings.config()
     assert (config.window, config.windows_per_batch) == (WINDOW, 3)
+    w.settings.windows_per_batch.setValue(0)  # auto: chosen from the labels
+    assert w.settings.windows_per_batch.text() == "auto"
+    assert w.settings.config().windows_per_batch is None
+    assert w.settings.window.text() == f"{WINDOW} px"
     w.settings.window.setValue(0)  # 0: the whole scene
+    assert w.settings.window.text() == "whole scene"
     assert w.settings.config().window is None
     monkeypatch.setenv("NAPARI_SSDGL_LAZY_BYTES", "1000")  # this lazy cube is "too big"
     assert w.train() is None and not w.running

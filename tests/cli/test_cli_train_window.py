@@ -63,6 +63,23 @@ def test_a_scene_within_the_window_trains_whole(tmp_path, seen):
     assert json.loads((out / "model" / "model.json").read_text())["layer_statistics"] is None
 
 
+def test_windows_per_batch_auto_splits_the_window_for_sparse_strokes(tmp_path, capsys):
+    cube, gt = write_scene(tmp_path, 192)
+    strokes = np.zeros((192, 192), np.uint8)  # one 2 x 2 stroke per class, far apart
+    strokes[10:12, 10:12], strokes[150:152, 20:22], strokes[150:152, 170:172] = 1, 2, 5
+    np.save(tmp_path / "strokes.npy", strokes)
+    out = tmp_path / "run"
+    labels = str(tmp_path / "strokes.npy")
+    assert main(["train", "--preset", "none", "--device", "cpu", cube, labels, "--test-labels",
+                 gt, "--out", str(out), "--iterations", "2", "--eval-every", "0", "--window",
+                 "112", "--windows-per-batch", "auto"]) == 0
+    err = capsys.readouterr().err
+    assert "training on 3 window(s) of 64 px per iteration: sparse labels (a 112 px window " \
+           "holds 1.0 of 3 classes on average)" in err, err
+    meta = json.loads((out / "model" / "model.json").read_text())["train_config"]
+    assert (meta["window"], meta["windows_per_batch"]) == (64, 3)
+
+
 @pytest.mark.parametrize("args, message", [
     (["--window", "40"], "multiple of 16"),
     (["--window", "16"], ">= 32"),

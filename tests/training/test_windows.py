@@ -9,7 +9,13 @@ from napari_ssdgl.analysis.metrics import classification_metrics
 from napari_ssdgl.models import build_model
 from napari_ssdgl.training import LabelEncoder, TrainConfig, Trainer, TrainingError
 from napari_ssdgl.training.loss import effective_number_weights, picked_cross_entropy
-from napari_ssdgl.training.windows import WindowSampler, check_window, is_windowed
+from napari_ssdgl.training.windows import (
+    WindowSampler,
+    check_window,
+    choose_layout,
+    classes_per_window,
+    is_windowed,
+)
 from tests.conftest import TINY
 from tests.conftest import toy_scene as scene
 
@@ -66,6 +72,56 @@ def test_window_checks():
     cube, gt = scene()
     with pytest.raises(TrainingError, match="multiple of 16"):
         Trainer(cube, gt, config(window=50))
+
+
+def strokes(size: int, classes: int, seed: int = 0, dense: bool = False) -> np.ndarray:
+    """(size, size) class indices, -1 elsewhere: each class one 3 x 3 stroke at a random place
+    (an analyst's first strokes), or with ``dense`` every class scattered everywhere."""
+    rng = np.random.default_rng(seed)
+    enc = np.full((size, size), -1)
+    if dense:
+        enc[rng.random((size, size)) < 0.3] = 0
+        return np.where(enc == 0, rng.integers(0, classes, (size, size)), -1)
+    for c in range(classes):
+        r, q = rng.integers(0, size - 3, 2)
+        enc[r : r + 3, q : q + 3] = c
+    return enc
+
+
+def test_sparse_labels_train_on_several_smaller_windows():
+    sparse, dense = strokes(1024, 16), strokes(1024, 16, dense=True)
+    assert classes_per_window(sparse, (160, 160)) < 2  # about one stroke per window
+    assert classes_per_window(dense, (160, 160)) == 16
+    layout = choose_layout(sparse, (1024, 1024), 160)
+    assert (layout.window, layout.per_batch) == (96, 3)  # 8 % more area than one 160 px
+    assert "sparse labels" in layout.reason and "of 16 classes" in layout.reason
+    layout = choose_layout(dense, (1024, 1024), 160)
+    assert (layout.window, layout.per_batch) == (160, 1) and "16.0 of 16" in layout.reason
+    # a window that would split below 64 px stays whole
+    assert choose_layout(sparse, (1024, 1024), 96).per_batch == 1
+    check_window(160, None)  # None: left to the labels
+
+
+def test_windows_per_batch_left_to_the_labels_is_recorded_as_chosen():
+    from napari_ssdgl.datasets import make_synthetic_scene
+
+    torch.set_num_threads(1)
+    s = make_synthetic_scene(seed=0, size=256)
+    gt, rng = s.gt.data, np.random.default_rng(0)
+    train = np.zeros_like(gt)
+    for v in np.unique(gt[gt > 0]):  # one small stroke per class, somewhere in the class
+        rows, cols = np.nonzero(gt == v)
+        i = rng.integers(rows.size)
+        near = np.argsort((rows - rows[i]) ** 2 + (cols - cols[i]) ** 2)[:4]
+        train[rows[near], cols[near]] = v
+    trainer = Trainer(s.cube.data, train, config(iterations=2, eval_every=0, window=112,
+                                                 windows_per_batch=None, keep="last"))
+    assert trainer.windowed and trainer.window_reason.startswith("sparse labels")
+    assert (trainer.config.window, trainer.config.windows_per_batch) == (64, 3)
+    assert trainer.windows.window == (64, 64) and trainer.windows.draw().origins.shape == (3, 2)
+    list(trainer.run())
+    clf = trainer.result()
+    assert (clf.train_config["window"], clf.train_config["windows_per_batch"]) == (64, 3)
 
 
 def test_a_scene_that_fits_a_window_trains_bit_identically():
