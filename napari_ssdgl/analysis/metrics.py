@@ -106,5 +106,4 @@ def confusions_text(metrics: dict, class_names: dict | None = None, k: int = 3) 
 
     parts = [f"{name(t)} → {name(p)}, {n} px ({100 * share:.1f} %)"
              for t, p, n, share in top_confusions(metrics, k)]
-    return (f"Most confused (true → predicted): {'; '.join(parts)}."
-            if parts else "")
+    return f"Most confused (true → predicted): {'; '.join(parts)}." if parts else ""

@@ -92,6 +92,7 @@ def test_sparse_labels_train_on_several_smaller_windows():
     sparse, dense = strokes(1024, 16), strokes(1024, 16, dense=True)
     assert classes_per_window(sparse, (160, 160)) < 2  # about one stroke per window
     assert classes_per_window(dense, (160, 160)) == 16
+    assert classes_per_window(np.zeros((256, 256), int), (160, 160)) == 1  # no unlabelled px
     layout = choose_layout(sparse, (1024, 1024), 160)
     assert (layout.window, layout.per_batch) == (96, 3)  # 8 % more area than one 160 px
     assert "sparse labels" in layout.reason and "of 16 classes" in layout.reason
